@@ -1,0 +1,61 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TranscribeRequest(_message.Message):
+    __slots__ = ("audio", "audio_key", "language", "word_timestamps")
+    AUDIO_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_KEY_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    WORD_TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
+    audio: bytes
+    audio_key: str
+    language: str
+    word_timestamps: bool
+    def __init__(self, audio: _Optional[bytes] = ..., audio_key: _Optional[str] = ..., language: _Optional[str] = ..., word_timestamps: _Optional[bool] = ...) -> None: ...
+
+class Word(_message.Message):
+    __slots__ = ("word", "start", "end", "probability")
+    WORD_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    word: str
+    start: float
+    end: float
+    probability: float
+    def __init__(self, word: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., probability: _Optional[float] = ...) -> None: ...
+
+class Segment(_message.Message):
+    __slots__ = ("id", "start", "end", "text", "speaker", "words")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    start: float
+    end: float
+    text: str
+    speaker: str
+    words: _containers.RepeatedCompositeFieldContainer[Word]
+    def __init__(self, id: _Optional[int] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., text: _Optional[str] = ..., speaker: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ...) -> None: ...
+
+class TranscribeResponse(_message.Message):
+    __slots__ = ("language", "duration", "text", "segments", "processing_s")
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    PROCESSING_S_FIELD_NUMBER: _ClassVar[int]
+    language: str
+    duration: float
+    text: str
+    segments: _containers.RepeatedCompositeFieldContainer[Segment]
+    processing_s: float
+    def __init__(self, language: _Optional[str] = ..., duration: _Optional[float] = ..., text: _Optional[str] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., processing_s: _Optional[float] = ...) -> None: ...

@@ -1,0 +1,76 @@
+"""The ``earshot`` command line.
+
+- ``earshot up``: every service in one process with embedded defaults (no servers, no keys).
+- ``earshot serve SERVICE``: one service, for the distributed mode.
+- ``earshot migrate``: run database migrations (a separate step in the distributed mode).
+- ``earshot version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+
+from services.common.settings import ConfigurationError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Earshot audio-intelligence platform.")
+
+
+def _settings(**overrides: object):  # type: ignore[no-untyped-def]
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigurationError as exc:
+        typer.echo(f"earshot: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def up(
+    host: str = typer.Option(None, help="Interface to listen on (EARSHOT_HOST, default 127.0.0.1)."),
+    port: int = typer.Option(None, help="HTTP port (EARSHOT_PORT / PORT, default 8000)."),
+) -> None:
+    """Start the whole platform in one process on http://HOST:PORT (docs at /docs)."""
+    from services.platform import SERVICES, serve
+
+    settings = _settings(host=host, port=port)
+    asyncio.run(serve(settings, SERVICES, run_migrations=True))
+
+
+@app.command("serve")
+def serve_one(
+    service: str = typer.Argument(..., help="gateway, transcription or analysis."),
+    host: str = typer.Option(None, help="HTTP interface (gateway only)."),
+    port: int = typer.Option(None, help="HTTP port (gateway only)."),
+) -> None:
+    """Run one service (distributed mode). Migrations are NOT run: use `earshot migrate`."""
+    from services.platform import SERVICES, serve
+
+    if service not in SERVICES:
+        typer.echo(f"earshot: unknown service {service!r}; choose from {', '.join(SERVICES)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings(host=host, port=port)
+    asyncio.run(serve(settings, [service], run_migrations=False))
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade every service's tables to the newest migration."""
+    from services.platform import migrate as run
+
+    settings = _settings()
+    asyncio.run(run(settings))
+    typer.echo("migrations applied")
+
+
+@app.command()
+def version() -> None:
+    """Print Earshot's version."""
+    from importlib.metadata import version as v
+
+    typer.echo(f"earshot {v('earshot')} (python {sys.version.split()[0]})")
+
+
+if __name__ == "__main__":
+    app()

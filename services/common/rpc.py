@@ -1,0 +1,128 @@
+"""gRPC helpers: ``grpc.aio`` servers with health, reflection and graceful stop; client
+channels with deadlines; W3C trace context carried in metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common import telemetry
+from services.common.logging import get_logger
+
+log = get_logger("earshot.rpc")
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+]
+
+
+class _TraceServerInterceptor(grpc.aio.ServerInterceptor):
+    """Starts a server span per call, parented by the caller's ``traceparent`` metadata."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        method = handler_call_details.method
+        inner = handler.unary_unary
+
+        async def traced(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            with telemetry.span_from(metadata, method, "earshot.rpc", **{"rpc.system": "grpc"}):
+                return await inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            traced,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+@dataclass
+class GrpcServer:
+    """A running ``grpc.aio`` server and its health servicer.
+
+    Attributes:
+        server: the ``grpc.aio.Server``.
+        port: the bound TCP port (useful when 0 was asked for).
+        health: set serving status per service name with ``health.set(name, status)``.
+    """
+
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Graceful stop: report NOT_SERVING, refuse new calls, let calls in flight finish for ``grace_s``."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+
+
+async def start_server(
+    host: str,
+    port: int,
+    register: Iterable[Callable[[grpc.aio.Server], None]],
+    service_names: Sequence[str],
+) -> GrpcServer:
+    """Start a gRPC server with ``grpc.health.v1`` and server reflection.
+
+    Args:
+        host: interface to bind, e.g. ``127.0.0.1``.
+        port: TCP port; 0 picks a free one (see ``GrpcServer.port``).
+        register: callables like ``lambda s: pb2_grpc.add_FooServicer_to_server(impl, s)``.
+        service_names: full names (``earshot.transcription.v1.TranscriptionService``) to mark
+            SERVING and to list in reflection.
+
+    Raises:
+        RuntimeError: when the port cannot be bound.
+    """
+    server = grpc.aio.server(interceptors=[_TraceServerInterceptor()], options=_OPTIONS)
+    for add in register:
+        add(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        server,
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise RuntimeError(f"cannot bind gRPC server to {host}:{port}")
+    await server.start()
+    for name in ("", *service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("grpc.started", address=f"{host}:{bound}", services=list(service_names))
+    return GrpcServer(server=server, port=bound, health=health_servicer)
+
+
+def channel(target: str) -> grpc.aio.Channel:
+    """An insecure ``grpc.aio`` channel to ``host:port`` with Earshot's message-size limits."""
+    return grpc.aio.insecure_channel(target, options=_OPTIONS)
+
+
+def call_metadata(extra: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    """Metadata for an outgoing call: the current ``traceparent`` plus ``extra``."""
+    return tuple(telemetry.inject(dict(extra or {})).items())
+
+
+async def health_check(target: str, service: str = "", timeout_s: float = 2.0) -> bool:
+    """True when the server at ``target`` reports SERVING for ``service``."""
+    async with channel(target) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        try:
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

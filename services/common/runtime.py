@@ -1,0 +1,111 @@
+"""The adapters a service runs on (bus, storage, settings), built from settings by URL.
+
+Service code receives a :class:`Runtime` and never knows which adapters it got:
+``memory://`` or ``kafka://`` for the bus, ``file://`` or ``s3://`` for storage.
+In the embedded mode one runtime is shared by all six services (so they share the
+in-memory bus); in the distributed mode each process builds its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from services.common.bus import EventBus, RetryPolicy, create_bus
+from services.common.settings import Settings
+from services.common.storage import ObjectStorage, create_storage
+
+
+@dataclass
+class Runtime:
+    """Shared adapters and identity of one process.
+
+    Attributes:
+        settings: the process settings.
+        bus: the event bus (started).
+        storage: object storage.
+        instance_id: unique per process; used for per-replica consumer groups.
+        grpc_targets: ``service name -> host:port`` of gRPC servers started in this process.
+    """
+
+    settings: Settings
+    bus: EventBus
+    storage: ObjectStorage
+    instance_id: str
+    grpc_targets: dict[str, str] = field(default_factory=dict)
+
+    def source(self, service: str) -> str:
+        """CloudEvents ``source`` for events a service publishes."""
+        return f"/earshot/{service}"
+
+    @contextmanager
+    def temp_dir(self, prefix: str) -> Iterator[Path]:
+        """A private temporary folder, removed with its contents on every path."""
+        root = self.settings.data_dir / "tmp"
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=root) as name:
+            yield Path(name)
+
+    async def close(self) -> None:
+        """Stop the bus and release storage clients."""
+        await self.bus.stop()
+        await self.storage.close()
+
+
+def signing_key(settings: Settings) -> bytes:
+    """Key for local presigned URLs.
+
+    ``EARSHOT_STORAGE_SIGNING_KEY`` when set, else a random key kept in ``data_dir``.
+    """
+    if settings.storage_signing_key:
+        return hashlib.sha256(settings.storage_signing_key.encode()).digest()
+    path = settings.data_dir / "signing.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_bytes(uuid.uuid4().bytes + uuid.uuid4().bytes)
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+async def create_runtime(settings: Settings, client_id: str = "earshot") -> Runtime:
+    """Build and start the adapters named by the settings' URLs.
+
+    Raises:
+        ValueError: for an unknown URL scheme.
+        Exception: whatever the broker client raises when Kafka cannot be reached.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    bus = create_bus(
+        settings.bus_url,
+        partitions=settings.bus_partitions,
+        replication=settings.bus_replication,
+        retry=RetryPolicy(max_attempts=settings.bus_max_attempts, base_s=settings.bus_retry_backoff_s),
+        client_id=client_id,
+    )
+    await bus.start()
+    storage = create_storage(
+        settings.effective_storage_url,
+        public_base_url=settings.effective_public_url,
+        signing_key=signing_key(settings),
+    )
+    instance = settings.instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    return Runtime(settings=settings, bus=bus, storage=storage, instance_id=instance)
+
+
+class Service(Protocol):
+    """What every Earshot service offers its process: start on a runtime, stop cleanly."""
+
+    name: str
+
+    async def start(self, runtime: Runtime) -> None:
+        """Subscribe to topics, start gRPC servers; return once ready."""
+
+    async def stop(self) -> None:
+        """Leave consumer groups and stop servers gracefully."""

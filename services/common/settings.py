@@ -1,0 +1,174 @@
+"""Settings for every service, read from the environment (and an optional ``.env`` file).
+
+Variables carry the ``EARSHOT_`` prefix (``EARSHOT_BUS_URL``); where a seed
+document names its own variable (``MAX_FILE_SIZE``, ``ALLOWED_EXTENSIONS``,
+``OPENAI_API_KEY``, ``PORT``) that name is accepted too. Invalid configuration
+stops start-up with one clear message naming the variable
+(:class:`ConfigurationError`).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when a setting is invalid; the message names the environment variable."""
+
+
+def _env(name: str, *seed_names: str) -> Any:
+    """Accept ``EARSHOT_<NAME>`` and any seed-defined names for one field."""
+    return AliasChoices(f"EARSHOT_{name}", *seed_names)
+
+
+class Settings(BaseSettings):
+    """All of Earshot's settings. Defaults give the embedded mode: no servers, no keys."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- process -------------------------------------------------------------------------
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=_env("ENVIRONMENT")
+    )
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST", "HOST"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=_env("PORT", "PORT"))
+    public_url: str | None = Field(None, validation_alias=_env("PUBLIC_URL"))
+    data_dir: Path = Field(Path(".earshot"), validation_alias=_env("DATA_DIR"))
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", validation_alias=_env("LOG_LEVEL", "LOG_LEVEL")
+    )
+    log_format: Literal["json", "console"] = Field("json", validation_alias=_env("LOG_FORMAT"))
+    instance_id: str | None = Field(None, validation_alias=_env("INSTANCE_ID", "HOSTNAME"))
+
+    # --- adapters, chosen by URL ---------------------------------------------------------
+    bus_url: str = Field("memory://", validation_alias=_env("BUS_URL"))
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    storage_url: str | None = Field(None, validation_alias=_env("STORAGE_URL"))
+    storage_signing_key: str | None = Field(None, validation_alias=_env("STORAGE_SIGNING_KEY"))
+    bus_partitions: int = Field(6, ge=1, le=1000, validation_alias=_env("BUS_PARTITIONS"))
+    bus_replication: int = Field(1, ge=1, le=10, validation_alias=_env("BUS_REPLICATION"))
+    bus_max_attempts: int = Field(4, ge=1, le=100, validation_alias=_env("BUS_MAX_ATTEMPTS"))
+    bus_retry_backoff_s: float = Field(0.2, gt=0, le=60, validation_alias=_env("BUS_RETRY_BACKOFF_S"))
+
+    # --- gRPC ----------------------------------------------------------------------------
+    grpc_host: str = Field("127.0.0.1", validation_alias=_env("GRPC_HOST"))
+    transcription_grpc_port: int = Field(
+        50052, ge=0, le=65535, validation_alias=_env("TRANSCRIPTION_GRPC_PORT")
+    )
+    transcription_grpc_target: str | None = Field(None, validation_alias=_env("TRANSCRIPTION_GRPC_TARGET"))
+    grpc_deadline_s: float = Field(60.0, gt=0, validation_alias=_env("GRPC_DEADLINE_S"))
+
+    # --- tracing -------------------------------------------------------------------------
+    otlp_endpoint: str | None = Field(
+        None, validation_alias=_env("OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+    # --- uploads (seed 000) --------------------------------------------------------------
+    max_file_size_mb: float = Field(
+        25, gt=0, le=10_000, validation_alias=_env("MAX_FILE_SIZE", "MAX_FILE_SIZE")
+    )
+    allowed_extensions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["wav", "mp3", "m4a", "flac", "ogg"],
+        validation_alias=_env("ALLOWED_EXTENSIONS", "ALLOWED_EXTENSIONS"),
+    )
+    max_audio_duration_s: float = Field(300, gt=0, validation_alias=_env("MAX_AUDIO_DURATION_S"))
+    request_timeout_s: float = Field(120, gt=0, validation_alias=_env("REQUEST_TIMEOUT_S"))
+
+    # --- speech to text ------------------------------------------------------------------
+    whisper_model: str | None = Field(None, validation_alias=_env("WHISPER_MODEL"))
+    whisper_compute_type: str = Field("int8", validation_alias=_env("WHISPER_COMPUTE_TYPE"))
+    whisper_threads: int = Field(0, ge=0, le=256, validation_alias=_env("WHISPER_THREADS"))
+    whisper_beam_size: int = Field(1, ge=1, le=10, validation_alias=_env("WHISPER_BEAM_SIZE"))
+
+    # --- providers (used by the analysis issue) -------------------------------------------
+    openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY"))
+    temperature_analyzer: Literal["local"] = Field("local", validation_alias=_env("TEMPERATURE_ANALYZER"))
+
+    @field_validator("allowed_extensions", mode="before")
+    @classmethod
+    def _split_extensions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.replace(";", ",").split(",")]
+        if isinstance(value, list | tuple):
+            out = [str(v).strip().lower().lstrip(".") for v in value if str(v).strip()]
+            if not out:
+                raise ValueError("must name at least one extension, e.g. 'wav,mp3'")
+            return out
+        return value
+
+    @field_validator("bus_url")
+    @classmethod
+    def _check_bus_url(cls, value: str) -> str:
+        if not value.startswith(("memory://", "kafka://")):
+            raise ValueError("must start with memory:// or kafka://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("file://", "s3://", "s3+http://", "s3+https://")):
+            raise ValueError("must start with file://, s3://, s3+http:// or s3+https://")
+        return value
+
+    # --- derived values ----------------------------------------------------------------
+    @property
+    def max_file_size_bytes(self) -> int:
+        """``MAX_FILE_SIZE`` (MB) in bytes."""
+        return int(self.max_file_size_mb * 1024 * 1024)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside ``data_dir``."""
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'earshot.db').resolve()}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        """The storage URL, defaulting to a local folder inside ``data_dir``."""
+        return self.storage_url or f"file://{(self.data_dir / 'objects').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """Base URL clients reach the gateway at (used for presigned local URLs)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+_ENV_NAMES = {name: f"EARSHOT_{name.upper()}" for name in Settings.model_fields}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment.
+
+    Raises:
+        ConfigurationError: one message naming the offending variable(s) and why.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            names = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
+            choices = getattr(names, "choices", None) or [_ENV_NAMES.get(field, field)]
+            shown = " / ".join(str(c) for c in choices)
+            problems.append(f"{shown}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

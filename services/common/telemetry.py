@@ -1,0 +1,71 @@
+"""Tracing with the OpenTelemetry SDK; W3C ``traceparent`` carried through HTTP, gRPC and events.
+
+Spans are always created (so log lines carry trace ids and context propagates);
+they are exported over OTLP only when ``EARSHOT_OTLP_ENDPOINT`` (or
+``OTEL_EXPORTER_OTLP_ENDPOINT``) is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_provider: TracerProvider | None = None
+
+
+def configure_tracing(service_name: str, otlp_endpoint: str | None = None) -> TracerProvider:
+    """Install the global tracer provider once per process (later calls return it).
+
+    Args:
+        service_name: ``service.name`` resource attribute (``earshot`` for the embedded process).
+        otlp_endpoint: gRPC OTLP collector address, e.g. ``http://localhost:4317``; None exports nothing.
+    """
+    global _provider
+    if _provider is not None:
+        return _provider
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+    return provider
+
+
+def shutdown_tracing() -> None:
+    """Flush and stop span export."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def tracer(name: str) -> trace.Tracer:
+    """A tracer for instrumentation scope ``name``."""
+    return trace.get_tracer(name)
+
+
+def inject(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """Write the current context as W3C ``traceparent`` (and ``tracestate``) into a dict."""
+    out: dict[str, str] = dict(carrier or {})
+    propagate.inject(out)
+    return out
+
+
+def extract(carrier: Mapping[str, Any]) -> otel_context.Context:
+    """Read a W3C trace context from headers, gRPC metadata or CloudEvent extensions."""
+    return propagate.extract({str(k).lower(): str(v) for k, v in carrier.items()})
+
+
+@contextmanager
+def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: Any) -> Iterator[trace.Span]:
+    """Start a span whose parent is the context found in ``carrier``."""
+    ctx = extract(carrier)
+    with tracer(scope).start_as_current_span(name, context=ctx, attributes=attributes) as span:
+        yield span

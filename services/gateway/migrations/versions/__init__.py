@@ -1,0 +1,1 @@
+"""Revision scripts of the gateway's migrations (one file per revision)."""

@@ -1,0 +1,176 @@
+"""Upload handling shared by the product routes: size limits while streaming, a private
+temp copy, content sniffing and duration limits.
+
+Every path out of :func:`receive_audio` leaves nothing behind: the temp folder is
+removed by the caller's context manager and the multipart form is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common import audio
+from services.common.settings import Settings
+from services.gateway.errors import ApiError, error_response
+
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The request body passed the configured limit while it was being read."""
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``limit`` bytes with 413, by Content-Length up front or
+    by counting while streaming (chunked uploads), before anything is written to disk.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT", "PATCH"}:
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _too_large(self.limit)(scope, receive, send)
+                return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge()
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(limit: int) -> ASGIApp:
+    mb = (limit - MULTIPART_OVERHEAD) / (1024 * 1024)
+    return error_response(413, "File too large", f"the maximum file size is {mb:g} MB (MAX_FILE_SIZE)")
+
+
+def too_large_error(settings: Settings) -> ApiError:
+    """The 413 error for an upload over ``MAX_FILE_SIZE``."""
+    return ApiError(
+        413, "File too large", f"the maximum file size is {settings.max_file_size_mb:g} MB (MAX_FILE_SIZE)"
+    )
+
+
+@dataclass
+class ReceivedAudio:
+    """An accepted upload in a private temp folder.
+
+    Attributes:
+        path: the temp copy.
+        extension: the format sniffed from the content (``wav``, ``flac``...).
+        size: bytes.
+        info: probe result (duration in seconds, sample rate, channels).
+    """
+
+    path: Path
+    extension: str
+    size: int
+    info: audio.AudioInfo
+
+
+def _extension(filename: str | None) -> str:
+    if not filename or "." not in filename:
+        return ""
+    return filename.rsplit(".", 1)[1].lower()
+
+
+async def receive_audio(request: Request, field: str, settings: Settings, tmp: Path) -> ReceivedAudio:
+    """Read multipart field ``field`` into ``tmp`` and validate it as audio.
+
+    Raises:
+        ApiError: 400 no file / wrong field / bad extension / empty / not audio / corrupt /
+            too long; 413 over ``MAX_FILE_SIZE``.
+    """
+    allowed = ", ".join(settings.allowed_extensions)
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise ApiError(
+            400,
+            "No audio file provided",
+            f"send multipart/form-data with the recording in the '{field}' field",
+        )
+    try:
+        form = await request.form(max_files=4, max_fields=20)
+    except BodyTooLarge:
+        raise too_large_error(settings) from None
+    except Exception as exc:  # malformed multipart bodies raise several types
+        raise ApiError(400, "Malformed request", f"the multipart body could not be parsed: {exc}") from None
+    try:
+        upload = form.get(field)
+        if not isinstance(upload, UploadFile):
+            got = ", ".join(sorted(set(form.keys()))) or "none"
+            raise ApiError(
+                400,
+                "No audio file provided",
+                f"expected a file in the '{field}' field (fields received: {got})",
+            )
+        ext = _extension(upload.filename)
+        if ext not in settings.allowed_extensions:
+            raise ApiError(400, "Invalid file format", f"Supported formats: {allowed}")
+        path = tmp / f"upload.{ext}"
+        size = await asyncio.to_thread(_copy, upload, path, settings.max_file_size_bytes)
+        if size < 0:
+            raise too_large_error(settings)
+        if size == 0:
+            raise ApiError(400, "Empty file", "the uploaded file has no content")
+    finally:
+        await form.close()
+    try:
+        info = await asyncio.to_thread(audio.probe, path)
+    except audio.EmptyAudio as exc:
+        raise ApiError(400, "Empty audio", exc.details) from None
+    except audio.CorruptAudio as exc:
+        raise ApiError(400, "Corrupt audio", exc.details) from None
+    except audio.AudioError as exc:
+        raise ApiError(400, "Invalid file format", f"{exc.details}. Supported formats: {allowed}") from None
+    if info.format not in settings.allowed_extensions:
+        raise ApiError(
+            400,
+            "Invalid file format",
+            f"the content is {info.format}, which is not accepted. Supported formats: {allowed}",
+        )
+    if info.duration_s > settings.max_audio_duration_s:
+        raise ApiError(
+            400,
+            "Audio too long",
+            f"the recording lasts {info.duration_s:.1f} s; the maximum is "
+            f"{settings.max_audio_duration_s / 60:g} minutes",
+        )
+    return ReceivedAudio(path=path, extension=info.format, size=size, info=info)
+
+
+def _copy(upload: UploadFile, path: Path, limit: int) -> int:
+    """Copy an upload to ``path``; returns its size, or -1 once it passes ``limit`` bytes."""
+    upload.file.seek(0)
+    size = 0
+    with path.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                return -1
+            out.write(chunk)
+    return size
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder and its contents if it exists."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,125 @@
+"""Composition root: which services run in this process, on which runtime.
+
+``earshot up`` runs every service in one process on one shared runtime (the embedded
+mode: in-memory bus, SQLite, local folder). ``earshot serve SERVICE`` runs one service
+on its own runtime (the distributed mode: Kafka, PostgreSQL, MinIO by URL). This
+module is the only place that imports more than one service package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+
+from services.common.logging import configure_logging, get_logger
+from services.common.runtime import Runtime, Service, create_runtime
+from services.common.settings import Settings
+from services.common.telemetry import configure_tracing, shutdown_tracing
+
+log = get_logger("earshot.platform")
+
+# Services in start order: capability services first, the gateway (which takes
+# requests) last. auth, media and anc join as their issues land.
+SERVICES: tuple[str, ...] = ("transcription", "analysis", "gateway")
+
+
+def build_service(name: str) -> Service:
+    """Instantiate one service by name.
+
+    Raises:
+        ValueError: unknown service name.
+    """
+    if name == "gateway":
+        from services.gateway.service import GatewayService
+
+        return GatewayService()
+    if name == "transcription":
+        from services.transcription.service import TranscriptionService
+
+        return TranscriptionService()
+    if name == "analysis":
+        from services.analysis.service import AnalysisService
+
+        return AnalysisService()
+    raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")
+
+
+async def migrate(settings: Settings) -> None:
+    """Run every service's database migrations (``earshot migrate``)."""
+    from services.gateway.service import migrate as migrate_gateway
+
+    await migrate_gateway(settings.effective_database_url)
+
+
+class Platform:
+    """A set of services started on one runtime, in order, and stopped in reverse."""
+
+    def __init__(
+        self, settings: Settings, services: Sequence[str] = SERVICES, *, run_migrations: bool = True
+    ):
+        self.settings = settings
+        self.names = list(services)
+        self.run_migrations = run_migrations
+        self.services: dict[str, Service] = {name: build_service(name) for name in self.names}
+        self.runtime: Runtime | None = None
+
+    @property
+    def gateway(self) -> Any:
+        """The gateway service, when this process runs it."""
+        return self.services.get("gateway")
+
+    async def start(self) -> Runtime:
+        """Build the runtime, migrate (embedded mode), start every service."""
+        if self.run_migrations and "gateway" in self.services:
+            await migrate(self.settings)
+        self.runtime = await create_runtime(self.settings, client_id=f"earshot-{'-'.join(self.names)}")
+        for name, service in self.services.items():
+            await service.start(self.runtime)
+            log.info("service.started", service=name)
+        return self.runtime
+
+    async def stop(self) -> None:
+        """Stop services in reverse order, then the runtime."""
+        for name, service in reversed(self.services.items()):
+            try:
+                await service.stop()
+            except Exception as exc:  # keep stopping the others
+                log.error("service.stop_failed", service=name, error=str(exc))
+        if self.runtime is not None:
+            await self.runtime.close()
+            self.runtime = None
+
+
+async def serve(settings: Settings, services: Sequence[str], *, run_migrations: bool) -> None:
+    """Run services until SIGINT/SIGTERM; with the gateway, serve HTTP on ``host:port``."""
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing("earshot" if len(services) > 1 else f"earshot-{services[0]}", settings.otlp_endpoint)
+    platform = Platform(settings, services, run_migrations=run_migrations)
+    await platform.start()
+    try:
+        if platform.gateway is not None:
+            config = uvicorn.Config(
+                platform.gateway.app,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
+            server = uvicorn.Server(config)
+            log.info("gateway.listening", url=f"http://{settings.host}:{settings.port}", docs="/docs")
+            await server.serve()
+        else:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            import signal
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+    finally:
+        await platform.stop()
+        shutdown_tracing()

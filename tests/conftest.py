@@ -1,0 +1,105 @@
+"""Shared fixtures: one embedded platform (all services in this process, real uvicorn on a
+loopback port) started once per test session, and paths to the real recordings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from services.common.settings import Settings, load_settings
+from services.platform import Platform
+
+FIXTURES = Path(__file__).parent / "fixtures"
+JFK = FIXTURES / "jfk.flac"
+JFK_REFERENCE = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Embedded:
+    """The running embedded platform: its settings, services and base URL."""
+
+    settings: Settings
+    platform: Platform
+    url: str
+
+    @property
+    def gateway(self):  # type: ignore[no-untyped-def]
+        return self.platform.gateway
+
+    @property
+    def runtime(self):  # type: ignore[no-untyped-def]
+        assert self.platform.runtime is not None
+        return self.platform.runtime
+
+    def temp_leftovers(self) -> list[Path]:
+        """Files or folders left in the platform's temp folder."""
+        root = self.settings.data_dir / "tmp"
+        return sorted(root.iterdir()) if root.exists() else []
+
+
+@pytest.fixture(scope="session")
+async def embedded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embedded]:
+    """Start the whole platform once for the session; stop it at the end."""
+    data_dir = tmp_path_factory.mktemp("earshot-data")
+    port = free_port()
+    settings = load_settings(
+        data_dir=data_dir,
+        port=port,
+        transcription_grpc_port=0,
+        bus_max_attempts=2,
+        bus_retry_backoff_s=0.01,
+        log_level="warning",
+    )
+    platform = Platform(settings)
+    await platform.start()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            platform.gateway.app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            try:
+                if (await client.get(f"{url}/health")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    try:
+        yield Embedded(settings=settings, platform=platform, url=url)
+    finally:
+        server.should_exit = True
+        await task
+        await platform.stop()
+
+
+@pytest.fixture
+async def client(embedded: Embedded) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client pointed at the embedded gateway."""
+    async with httpx.AsyncClient(base_url=embedded.url, timeout=120) as c:
+        yield c
