@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common import audio  # noqa: E402
+from services.common.logging import configure_logging  # noqa: E402
 from services.common.settings import load_settings  # noqa: E402
 from services.platform import Platform  # noqa: E402
 from services.transcription.engine import bundled_model_path  # noqa: E402
@@ -169,4 +170,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
+    configure_logging("error")  # stdout carries the JSON result only
     print(json.dumps(asyncio.run(main(args.runs)), indent=2))

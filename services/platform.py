@@ -9,7 +9,9 @@ module is the only place that imports more than one service package.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import signal
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -98,6 +100,10 @@ async def serve(settings: Settings, services: Sequence[str], *, run_migrations: 
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing("earshot" if len(services) > 1 else f"earshot-{services[0]}", settings.otlp_endpoint)
     platform = Platform(settings, services, run_migrations=run_migrations)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     await platform.start()
     try:
         if platform.gateway is not None:
@@ -109,17 +115,26 @@ async def serve(settings: Settings, services: Sequence[str], *, run_migrations: 
                 access_log=False,
                 lifespan="off",
             )
-            server = uvicorn.Server(config)
+            server = _Server(config)
             log.info("gateway.listening", url=f"http://{settings.host}:{settings.port}", docs="/docs")
-            await server.serve()
+            serving = asyncio.create_task(server.serve())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            server.should_exit = True  # finish requests in flight, then return
+            await serving
+            stopping.cancel()
         else:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            import signal
-
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
             await stop.wait()
     finally:
+        log.info("platform.stopping", services=list(services))
         await platform.stop()
         shutdown_tracing()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: :func:`serve` owns SIGINT/SIGTERM so that the
+    services stop gracefully after the HTTP server drained."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

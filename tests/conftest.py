@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
+from services.common.logging import configure_logging
 from services.common.settings import Settings, load_settings
 from services.platform import Platform
 
@@ -58,6 +59,7 @@ class Embedded:
 @pytest.fixture(scope="session")
 async def embedded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Embedded]:
     """Start the whole platform once for the session; stop it at the end."""
+    configure_logging("warning")
     data_dir = tmp_path_factory.mktemp("earshot-data")
     port = free_port()
     settings = load_settings(

@@ -31,6 +31,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +74,11 @@ NAMING_CONVENTION: dict[str, str] = {
 Named constraints are what lets Alembic's SQLite batch mode (and any later
 migration) find and alter them on every backend.
 """
+
+# Alembic keeps its running environment in module-level proxies (alembic.context,
+# alembic.op), so one process runs one Alembic command at a time. Separate
+# processes are serialised by the database (advisory lock / write lock) instead.
+_ALEMBIC_LOCK = threading.Lock()
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 """How long a SQLite connection waits for a lock held by another connection (ms)."""
@@ -282,6 +288,11 @@ def _run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return _run_blocking(lambda: asyncio.run(factory()))
 
 
+def _locked(fn: Callable[..., T], *args: Any) -> T:
+    with _ALEMBIC_LOCK:
+        return fn(*args)
+
+
 def run_migrations(
     url: str | URL, script_location: Path | str, version_table: str, revision: str = "head"
 ) -> None:
@@ -291,8 +302,10 @@ def run_migrations(
     so it may be called from synchronous code or from inside a running loop
     (prefer :func:`run_migrations_async` there, which does not block the loop).
     Migrations run in one transaction (SQLite and PostgreSQL both have
-    transactional DDL); concurrent runs for the same version table wait for
-    each other (PostgreSQL advisory lock; SQLite write lock).
+    transactional DDL). Concurrent runs wait for each other: in one process
+    through a lock (Alembic's state is process-global), across processes
+    through the database (PostgreSQL advisory lock per version table; SQLite
+    write lock).
 
     Raises:
         FileNotFoundError: no ``env.py`` in ``script_location``.
@@ -303,7 +316,7 @@ def run_migrations(
 
     config = alembic_config(url, script_location, version_table)
     log.info("migrating %s to %s", version_table, revision)
-    _run_blocking(lambda: command.upgrade(config, revision))
+    _run_blocking(lambda: _locked(command.upgrade, config, revision))
 
 
 def downgrade(url: str | URL, script_location: Path | str, version_table: str, revision: str) -> None:
@@ -320,7 +333,7 @@ def downgrade(url: str | URL, script_location: Path | str, version_table: str, r
 
     config = alembic_config(url, script_location, version_table)
     log.info("downgrading %s to %s", version_table, revision)
-    _run_blocking(lambda: command.downgrade(config, revision))
+    _run_blocking(lambda: _locked(command.downgrade, config, revision))
 
 
 async def run_migrations_async(

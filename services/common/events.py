@@ -11,6 +11,7 @@ Large data never travels in an event: payloads carry object-storage keys.
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class Envelope:
             extensions=dict(extensions),
         )
 
-    def payload(self, model: type[P]) -> P:
+    def payload(self, model: builtins.type[P]) -> P:
         """Validate ``data`` into ``model``.
 
         Raises:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import builtins
 import contextlib
 import email.utils
 import errno
@@ -476,7 +477,7 @@ class LocalObjectStorage(ObjectStorage):
     async def put(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> ObjectInfo:
         """Store ``data`` under ``key`` atomically. See :meth:`ObjectStorage.put`."""
         validate_key(key)
-        payload = memoryview(data)
+        payload = memoryview(data).cast("B")
         return await asyncio.to_thread(self._write_sync, key, lambda: _iter_buffer(payload), content_type)
 
     async def put_file(
@@ -519,6 +520,8 @@ class LocalObjectStorage(ObjectStorage):
                 try:
                     os.replace(tmp, target)
                 except IsADirectoryError:
+                    with contextlib.suppress(OSError):
+                        self._meta_path(key).unlink()
                     raise InvalidObjectKey(key, _FOLDER_CONFLICT) from None
         except BaseException:
             with contextlib.suppress(OSError):
@@ -562,6 +565,18 @@ class LocalObjectStorage(ObjectStorage):
             raise
 
     # --- reads -------------------------------------------------------------------------
+
+    async def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored (a file check; no metadata is read)."""
+        path = self._path(key)
+
+        def regular_file() -> bool:
+            try:
+                return _is_regular(path.lstat())
+            except (FileNotFoundError, NotADirectoryError):
+                return False
+
+        return await asyncio.to_thread(regular_file)
 
     async def get(self, key: str) -> bytes:
         """Return the content of ``key``. See :meth:`ObjectStorage.get`."""
@@ -659,7 +674,7 @@ class LocalObjectStorage(ObjectStorage):
             return []
         return await asyncio.to_thread(self._list_sync, prefix)
 
-    def _list_sync(self, prefix: str) -> list[ObjectInfo]:
+    def _list_sync(self, prefix: str) -> builtins.list[ObjectInfo]:
         head = prefix.rpartition("/")[0]
         start = self._root.joinpath(*head.split("/")) if head else self._root
         keys: list[str] = []
@@ -672,7 +687,7 @@ class LocalObjectStorage(ObjectStorage):
                 continue  # deleted while listing
         return infos
 
-    def _walk(self, folder: Path, folder_key: str, prefix: str, out: list[str]) -> None:
+    def _walk(self, folder: Path, folder_key: str, prefix: str, out: builtins.list[str]) -> None:
         try:
             entries = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
@@ -811,6 +826,7 @@ class S3ObjectStorage(ObjectStorage):
                 f"invalid bucket name {bucket!r}: use 3-63 lowercase letters, digits, '.' and '-'"
             )
         self._endpoint = endpoint
+        self._secure = bool(secure)
         self._bucket = bucket
         self._region = region or None
         self._http = urllib3.PoolManager(
@@ -856,6 +872,21 @@ class S3ObjectStorage(ObjectStorage):
     def bucket(self) -> str:
         """The bucket name."""
         return self._bucket
+
+    @property
+    def endpoint(self) -> str:
+        """The S3 API's ``host[:port]``."""
+        return self._endpoint
+
+    @property
+    def secure(self) -> bool:
+        """Whether the S3 API is reached over HTTPS."""
+        return self._secure
+
+    @property
+    def region(self) -> str | None:
+        """The configured region (``None``: discovered by the client)."""
+        return self._region
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -959,9 +990,10 @@ class S3ObjectStorage(ObjectStorage):
         """Upload ``data`` to ``key``. See :meth:`ObjectStorage.put`."""
         validate_key(key)
         content_type = _content_type(content_type)
-        size = len(data)
+        body = bytes(data)
+        size = len(body)
         result = await self._call(
-            self._client.put_object, self._bucket, key, io.BytesIO(data), size, content_type=content_type
+            self._client.put_object, self._bucket, key, io.BytesIO(body), size, content_type=content_type
         )
         return self._written(key, result, size, content_type)
 
@@ -1065,7 +1097,9 @@ class S3ObjectStorage(ObjectStorage):
         seconds = _check_expires(expires)
         if seconds > 7 * 24 * 3600:
             raise ValueError("expires must be at most 7 days for S3 presigned URLs")
-        return await self._call(
+        # No bucket check: a URL can be signed before the object (or bucket) exists.
+        # With a known region this is pure computation; otherwise the client looks it up once.
+        return await asyncio.to_thread(
             self._presign_client.presigned_get_object, self._bucket, key, expires=timedelta(seconds=seconds)
         )
 

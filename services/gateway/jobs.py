@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -154,12 +156,13 @@ class JobRepository:
         async with self._sessions() as session:
             changed = 0
             if sources:
-                result = await session.execute(
+                statement = (
                     update(Job)
                     .where(Job.id == job_id, Job.status.in_([s.value for s in sources]))
                     .values(status=target.value, error=error, updated_at=utcnow())
                     .execution_options(synchronize_session=False)
                 )
+                result = cast(CursorResult[Any], await session.execute(statement))
                 changed = result.rowcount or 0
                 await session.commit()
             job = await session.get(Job, job_id, populate_existing=True)

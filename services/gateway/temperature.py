@@ -70,7 +70,8 @@ async def analyze_audio(request: Request) -> TemperatureResponse:
     bind(job_id=job_id)
     audio_key = ""
     transcript_key = f"transcripts/{job_id}.json"
-    status, error = "failed", "rejected"
+    status: str = "failed"
+    error: str | None = "rejected"
     try:
         with rt.temp_dir("upload-") as tmp:
             received = await receive_audio(request, "audio", rt.settings, tmp)
