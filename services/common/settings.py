@@ -146,11 +146,22 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-_ENV_NAMES = {name: f"EARSHOT_{name.upper()}" for name in Settings.model_fields}
+def _variable_names(loc: str) -> list[str]:
+    """Environment names of the field an error location points at; the ones set first."""
+    import os
+
+    for name, info in Settings.model_fields.items():
+        aliases = getattr(info.validation_alias, "choices", [])
+        choices = [str(c) for c in aliases] or [f"EARSHOT_{name.upper()}"]
+        if loc == name or loc in choices:
+            unique = list(dict.fromkeys(choices))
+            set_now = [c for c in unique if c in os.environ]
+            return set_now or unique
+    return [loc]
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment.
+    """Read settings from the environment (keyword overrides win, by field name).
 
     Raises:
         ConfigurationError: one message naming the offending variable(s) and why.
@@ -160,10 +171,8 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            names = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
-            choices = getattr(names, "choices", None) or [_ENV_NAMES.get(field, field)]
-            shown = " / ".join(str(c) for c in choices)
+            loc = str(err["loc"][0]) if err["loc"] else "?"
+            shown = " / ".join(_variable_names(loc))
             problems.append(f"{shown}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
 

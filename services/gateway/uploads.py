@@ -8,7 +8,6 @@ removed by the caller's context manager and the multipart form is closed.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,8 +168,3 @@ def _copy(upload: UploadFile, path: Path, limit: int) -> int:
                 return -1
             out.write(chunk)
     return size
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a folder and its contents if it exists."""
-    shutil.rmtree(path, ignore_errors=True)

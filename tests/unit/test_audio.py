@@ -29,20 +29,6 @@ from services.common.audio import (
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 JFK = FIXTURES / "jfk.flac"
 STEREO = FIXTURES / "stereo_diarization.wav"
-DATA = Path("/work/shared/data")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _fixture_files() -> None:
-    """Copy the shared data files into tests/fixtures when they are missing."""
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    for name in ("jfk.flac", "stereo_diarization.wav"):
-        target = FIXTURES / name
-        if not target.exists():
-            source = DATA / name
-            if not source.exists():
-                pytest.skip(f"fixture {name} is missing")
-            shutil.copyfile(source, target)
 
 
 # --------------------------------------------------------------------------------------
@@ -202,8 +188,7 @@ def test_sniff_real_fixtures() -> None:
     assert sniff_format(JFK.read_bytes()[:64]) == "flac"
     assert sniff_format(STEREO.read_bytes()[:64]) == "wav"
     for png in ("coffee.png", "astronaut.png"):
-        if (DATA / png).exists():
-            assert sniff_format((DATA / png).read_bytes()[:4096]) is None
+        assert sniff_format((FIXTURES / png).read_bytes()[:4096]) is None
 
 
 # --------------------------------------------------------------------------------------
@@ -392,9 +377,7 @@ def test_text_named_wav_is_unsupported(tmp_path: Path) -> None:
 
 
 def test_image_is_unsupported(tmp_path: Path) -> None:
-    png = DATA / "coffee.png"
-    if not png.exists():
-        pytest.skip("coffee.png not available")
+    png = FIXTURES / "coffee.png"
     path = tmp_path / "photo.mp3"
     shutil.copyfile(png, path)
     with pytest.raises(UnsupportedAudio):

@@ -405,8 +405,6 @@ async def test_recordings_calm_below_30_heated_above_70(whisper_model) -> None:
 
 @pytest.mark.slow
 async def test_jfk_is_not_heated(whisper_model) -> None:
-    if not (FIXTURES / "jfk.flac").exists():
-        pytest.skip("tests/fixtures/jfk.flac missing")
     jfk = await score_recording(whisper_model, "jfk.flac")
     print(f"jfk: {jfk.temperature} ({jfk.confidence}) {jfk.analysis_summary}")
     assert jfk.temperature < 30
