@@ -41,6 +41,24 @@ class Runtime:
     instance_id: str
     grpc_targets: dict[str, str] = field(default_factory=dict)
 
+    def grpc_port(self, service: str) -> int:
+        """Port a service's gRPC server binds (``EARSHOT_<SERVICE>_GRPC_PORT``; 0 = any free)."""
+        return int(getattr(self.settings, f"{service}_grpc_port"))
+
+    def grpc_target(self, service: str) -> str:
+        """``host:port`` of a service's gRPC server: the one running in this process if any,
+        else ``EARSHOT_<SERVICE>_GRPC_TARGET``.
+
+        Raises:
+            LookupError: the service is neither running here nor configured.
+        """
+        target = self.grpc_targets.get(service) or getattr(self.settings, f"{service}_grpc_target", None)
+        if not target:
+            raise LookupError(
+                f"no gRPC target for {service}: run it here or set EARSHOT_{service.upper()}_GRPC_TARGET"
+            )
+        return str(target)
+
     def source(self, service: str) -> str:
         """CloudEvents ``source`` for events a service publishes."""
         return f"/earshot/{service}"

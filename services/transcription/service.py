@@ -140,7 +140,7 @@ class TranscriptionService:
         await asyncio.to_thread(lambda: self.engine)  # load before taking work
         self._grpc = await start_server(
             s.grpc_host,
-            s.transcription_grpc_port,
+            runtime.grpc_port(self.name),
             [
                 lambda srv: transcription_pb2_grpc.add_TranscriptionServiceServicer_to_server(
                     _Servicer(self), srv
