@@ -27,19 +27,21 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.common import audio  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
-from services.common.settings import load_settings  # noqa: E402
-from services.platform import Platform  # noqa: E402
+from services.common.settings import Settings, load_settings  # noqa: E402
+from services.platform import running  # noqa: E402
 from services.transcription.engine import bundled_model_path  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 JFK = FIXTURES / "jfk.flac"
+
+
+ANY_FREE_GRPC_PORT = {name: 0 for name in Settings.model_fields if name.endswith("_grpc_port")}
 
 
 def free_port() -> int:
@@ -103,24 +105,9 @@ async def post(client: httpx.AsyncClient, name: str, data: bytes) -> float:
 async def main(runs: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="earshot-bench-") as tmp:
         port = free_port()
-        settings = load_settings(data_dir=Path(tmp), port=port, transcription_grpc_port=0, log_level="error")
+        settings = load_settings(data_dir=Path(tmp), port=port, log_level="error", **ANY_FREE_GRPC_PORT)
         bare = await asyncio.to_thread(bare_whisper, runs, settings)
-        platform = Platform(settings)
-        await platform.start()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                platform.gateway.app,
-                host="127.0.0.1",
-                port=port,
-                log_config=None,
-                lifespan="off",
-                access_log=False,
-            )
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
+        async with running(settings):
             data = JFK.read_bytes()
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
                 await post(client, "jfk.flac", data)  # warm-up
@@ -138,10 +125,6 @@ async def main(runs: int) -> dict[str, object]:
                 wall = time.perf_counter() - started
                 long_data = make_long_recording(72.0)
                 long_latency = await post(client, "long.flac", long_data)
-        finally:
-            server.should_exit = True
-            await task
-            await platform.stop()
     bare_median = statistics.median(bare)
     service_median = statistics.median(service)
     return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -129,6 +129,46 @@ async def serve(settings: Settings, services: Sequence[str], *, run_migrations: 
         log.info("platform.stopping", services=list(services))
         await platform.stop()
         shutdown_tracing()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, services: Sequence[str] = SERVICES, *, run_migrations: bool = True
+) -> AsyncIterator[Platform]:
+    """Start services and, with the gateway, HTTP on ``settings.host:settings.port`` inside the
+    current event loop; stop both on exit. Used by tests, benchmarks and the CLI's in-process mode.
+
+    Raises:
+        RuntimeError: the HTTP server could not start (port taken...).
+    """
+    platform = Platform(settings, services, run_migrations=run_migrations)
+    await platform.start()
+    server: _Server | None = None
+    task: asyncio.Task[None] | None = None
+    try:
+        if platform.gateway is not None:
+            server = _Server(
+                uvicorn.Config(
+                    platform.gateway.app,
+                    host=settings.host,
+                    port=settings.port,
+                    log_config=None,
+                    access_log=False,
+                    lifespan="off",
+                )
+            )
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                if task.done():
+                    raise RuntimeError(f"HTTP server did not start on {settings.host}:{settings.port}")
+                await asyncio.sleep(0.01)
+        yield platform
+    finally:
+        if server is not None and task is not None:
+            server.should_exit = True
+            with contextlib.suppress(BaseException):
+                await task
+        await platform.stop()
 
 
 class _Server(uvicorn.Server):

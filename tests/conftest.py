@@ -4,7 +4,6 @@ loopback port) started once per test session, and paths to the real recordings.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,11 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from services.common.logging import configure_logging
 from services.common.settings import Settings, load_settings
-from services.platform import Platform
+from services.platform import Platform, running
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JFK = FIXTURES / "jfk.flac"
@@ -24,6 +22,10 @@ JFK_REFERENCE = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
 )
+
+
+ANY_FREE_GRPC_PORT = {name: 0 for name in Settings.model_fields if name.endswith("_grpc_port")}
+"""Settings overrides that let every gRPC server pick a free port (tests run several platforms)."""
 
 
 def free_port() -> int:
@@ -65,39 +67,13 @@ async def embedded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Em
     settings = load_settings(
         data_dir=data_dir,
         port=port,
-        transcription_grpc_port=0,
         bus_max_attempts=2,
         bus_retry_backoff_s=0.01,
         log_level="warning",
+        **ANY_FREE_GRPC_PORT,
     )
-    platform = Platform(settings)
-    await platform.start()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            platform.gateway.app,
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            lifespan="off",
-            access_log=False,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):
-            try:
-                if (await client.get(f"{url}/health")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    try:
-        yield Embedded(settings=settings, platform=platform, url=url)
-    finally:
-        server.should_exit = True
-        await task
-        await platform.stop()
+    async with running(settings) as platform:
+        yield Embedded(settings=settings, platform=platform, url=f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from earshot.transcription.v1 import transcription_pb2, transcription_pb2_grpc
 from services.common import telemetry
 from services.common.events import TRANSCRIPTION_REQUESTS, Envelope
 from services.common.logging import bind, configure_logging, get_logger, unbind
-from tests.conftest import JFK, Embedded, free_port
+from tests.conftest import ANY_FREE_GRPC_PORT, JFK, Embedded, free_port
 
 EARSHOT = str(Path(sys.executable).parent / "earshot")
 
@@ -42,7 +42,11 @@ def test_invalid_configuration_stops_start_up_with_one_message(tmp_path: Path) -
 
 def test_earshot_up_serves_health_ready_and_docs(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "EARSHOT_DATA_DIR": str(tmp_path), "EARSHOT_TRANSCRIPTION_GRPC_PORT": "0"}
+    env = {
+        **os.environ,
+        "EARSHOT_DATA_DIR": str(tmp_path),
+        **{f"EARSHOT_{name.upper()}": "0" for name in ANY_FREE_GRPC_PORT},
+    }
     proc = subprocess.Popen(
         [EARSHOT, "up", "--port", str(port)],
         env=env,
