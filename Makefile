@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 URL    ?= http://127.0.0.1:8000
 
-.PHONY: help install run demo test test-unit test-embedded bench proto lint clean
+.PHONY: help install run demo test test-unit test-embedded bench proto lint clean infra-up infra-down
 
 help:
 	@echo "make run    start the whole platform on $(URL) (embedded: no servers, no keys)"
-	@echo "make test   install and run every test tier"
+	@echo "make test   install and run every test tier (starts Kafka, PostgreSQL, MinIO)"
+	@echo "make infra-up / infra-down   the real servers on loopback (deploy/local/)"
 	@echo "make demo   send the sample recordings to a running platform (or start one)"
 	@echo "make bench  run the benchmarks (JSON on stdout)"
 	@echo "make proto  regenerate gRPC stubs from proto/"
@@ -30,8 +31,23 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py --url $(URL)
 
+# Every tier on real Kafka, PostgreSQL and MinIO (started here, stopped after unless they
+# were already running); prints the time of each tier. The single CI entry (.ci/run).
 test: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider -q tests
+	@was_up=0; deploy/local/kafka.sh status >/dev/null 2>&1 && was_up=1; \
+	start=$$(date +%s); deploy/local/infra.sh up || exit 1; \
+	echo "infra: ready in $$(( $$(date +%s) - start )) s"; \
+	set -a; . .earshot/infra/env; set +a; \
+	PYTHON=$(BIN)/python .ci/tiers; rc=$$?; \
+	[ "$$was_up" = 1 ] || deploy/local/infra.sh down; \
+	exit $$rc
+
+# Kafka (KRaft), PostgreSQL and MinIO on loopback (idempotent, cached); endpoints in .earshot/infra/env.
+infra-up:
+	deploy/local/infra.sh up
+
+infra-down:
+	deploy/local/infra.sh down
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests/unit
@@ -41,6 +57,14 @@ test-embedded: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/temperature.py
+	$(BIN)/python benchmarks/auth.py
+	$(BIN)/python benchmarks/anc.py
+	$(BIN)/python benchmarks/analysis.py
+	$(BIN)/python benchmarks/transcription.py
+	$(BIN)/python benchmarks/media.py
+	deploy/local/infra.sh up >/dev/null
+	set -a; . .earshot/infra/env; set +a; $(BIN)/python benchmarks/bus.py
+	set -a; . .earshot/infra/env; set +a; $(BIN)/python benchmarks/distributed.py
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py

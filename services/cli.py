@@ -72,5 +72,25 @@ def version() -> None:
     typer.echo(f"earshot {v('earshot')} (python {sys.version.split()[0]})")
 
 
+from services.commands import users as _users  # noqa: E402
+
+app.add_typer(_users.app, name="users")
+
+from services.commands import anc as _anc  # noqa: E402
+
+app.add_typer(_anc.app, name="anc")
+
+from services.commands import analyze as _analyze  # noqa: E402
+
+app.command("analyze")(_analyze.analyze)
+
+from services.commands import transcribe as _transcribe  # noqa: E402
+
+app.command("transcribe")(_transcribe.transcribe)
+
+from services.commands import render as _render  # noqa: E402
+
+app.command("render")(_render.render)
+
 if __name__ == "__main__":
     app()

@@ -25,7 +25,7 @@ log = get_logger("earshot.platform")
 
 # Services in start order: capability services first, the gateway (which takes
 # requests) last. auth, media and anc join as their issues land.
-SERVICES: tuple[str, ...] = ("transcription", "analysis", "gateway")
+SERVICES: tuple[str, ...] = ("auth", "transcription", "analysis", "anc", "media", "gateway")
 
 
 def build_service(name: str) -> Service:
@@ -34,6 +34,10 @@ def build_service(name: str) -> Service:
     Raises:
         ValueError: unknown service name.
     """
+    if name == "auth":
+        from services.auth.service import AuthService
+
+        return AuthService()
     if name == "gateway":
         from services.gateway.service import GatewayService
 
@@ -46,6 +50,14 @@ def build_service(name: str) -> Service:
         from services.analysis.service import AnalysisService
 
         return AnalysisService()
+    if name == "anc":
+        from services.anc.service import AncService
+
+        return AncService()
+    if name == "media":
+        from services.media.service import MediaService
+
+        return MediaService()
     raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")
 
 
@@ -54,6 +66,9 @@ async def migrate(settings: Settings) -> None:
     from services.gateway.service import migrate as migrate_gateway
 
     await migrate_gateway(settings.effective_database_url)
+    from services.auth.service import migrate as migrate_auth
+
+    await migrate_auth(settings.effective_database_url)
 
 
 class Platform:
@@ -66,6 +81,10 @@ class Platform:
         self.names = list(services)
         self.run_migrations = run_migrations
         self.services: dict[str, Service] = {name: build_service(name) for name in self.names}
+        if "media" in self.services and "gateway" in self.services:
+            # In one process the gateway's /health also shows the media worker's engines and slots.
+            gateway: Any = self.services["gateway"]
+            gateway.health_contributors.append(self.services["media"].health)  # type: ignore[attr-defined]
         self.runtime: Runtime | None = None
 
     @property
@@ -105,6 +124,14 @@ async def serve(settings: Settings, services: Sequence[str], *, run_migrations: 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await platform.start()
+    metrics_server = None
+    if platform.gateway is None and settings.metrics_port:
+        # Processes without HTTP (workers, gRPC services) expose Prometheus metrics here;
+        # the gateway serves them on its own port at /metrics.
+        from services.common.metrics import start_metrics_server
+
+        metrics_server = start_metrics_server(settings.metrics_host, settings.metrics_port)
+        log.info("metrics.listening", url=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics")
     try:
         if platform.gateway is not None:
             config = uvicorn.Config(
@@ -127,6 +154,9 @@ async def serve(settings: Settings, services: Sequence[str], *, run_migrations: 
             await stop.wait()
     finally:
         log.info("platform.stopping", services=list(services))
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         await platform.stop()
         shutdown_tracing()
 

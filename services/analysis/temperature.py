@@ -100,8 +100,10 @@ __all__ = [
     "STOPWORDS",
     "WEIGHTS",
     "AudioDynamics",
+    "LLMTemperatureAnalyzer",
     "LocalTemperatureAnalyzer",
     "TemperatureAnalyzer",
+    "TemperatureAnswer",
     "TemperatureResult",
     "compute_audio_dynamics",
     "level_for",
@@ -710,3 +712,80 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
             head = f"{level} conversation ({temperature}/100) with no strong signs of conflict."
         topics = self._topics(tokens)
         return f"{head} Topics: {', '.join(topics)}." if topics else head
+
+
+# --------------------------------------------------------------------------- provider-backed
+
+
+class TemperatureAnswer(BaseModel):
+    """What a provider is asked for (seed 000: a 1-100 score, a confidence and a summary)."""
+
+    temperature: int = Field(ge=1, le=100)
+    confidence: float = Field(ge=0.0, le=1.0)
+    analysis_summary: str
+    drivers: list[str] = Field(description="Short names of what made it heated, most important first.")
+
+
+TEMPERATURE_INSTRUCTIONS = (
+    "You rate how heated a recorded conversation is. Each input line is 'Speaker: what they said'. "
+    "Return temperature as an integer from 1 (calm, friendly) to 100 (a furious argument with insults and "
+    "shouting), your confidence from 0 to 1, a one or two sentence analysis_summary naming the level, what "
+    "drives it and the topics, and the drivers. Rate tone and conflict, not the subject matter."
+)
+
+
+class LLMTemperatureAnalyzer(TemperatureAnalyzer):
+    """Seed 000's provider-backed scoring: the transcript (and loudness figures) sent to an LLM.
+
+    A transcript over the provider's context window is scored per chunk and combined as the
+    word-weighted mean of the chunks' temperatures and confidences; the summary is the hottest
+    chunk's. With no words there is nothing to ask: the local analyzer's loudness-only result
+    is returned (its ``analyzer`` stays ``local``).
+    """
+
+    def __init__(self, provider: Any) -> None:
+        """``provider``: a :class:`services.analysis.providers.StructuredProvider`."""
+        self.provider = provider
+        self.name = provider.name
+
+    async def analyze(self, transcript: Transcript, audio: AudioDynamics | None = None) -> TemperatureResult:
+        """Ask the provider.
+
+        Raises:
+            services.analysis.providers.ProviderError: when the provider fails for good.
+        """
+        from services.analysis.providers import estimate_tokens
+        from services.analysis.text import chunk_lines, transcript_lines
+
+        lines = transcript_lines(transcript)
+        n_words = len(_tokens(" ".join(lines)))
+        if n_words == 0:
+            return LocalTemperatureAnalyzer().score(transcript, audio)
+        context = ""
+        if audio is not None and audio.has_voice:
+            context = (
+                f"Loudness: 95th percentile {audio.loudness_p95_db:.1f} dBFS, "
+                f"loud fraction {audio.loud_fraction:.2f}, "
+                f"dynamic range {audio.dynamic_range_db:.1f} dB.\n"
+            )
+        budget = self.provider.input_budget_tokens - estimate_tokens(TEMPERATURE_INSTRUCTIONS + context)
+        chunks = chunk_lines(lines, max(16, budget))
+        scored: list[tuple[int, TemperatureAnswer]] = []
+        for chunk in chunks:
+            generation = await self.provider.generate(
+                TEMPERATURE_INSTRUCTIONS, context + chunk, TemperatureAnswer
+            )
+            scored.append((max(1, len(_tokens(chunk))), generation.value))
+        total = sum(n for n, _ in scored)
+        temperature = int(round(sum(n * a.temperature for n, a in scored) / total))
+        confidence = sum(n * a.confidence for n, a in scored) / total
+        hottest = max(scored, key=lambda s: s[1].temperature)[1]
+        return TemperatureResult(
+            temperature=max(1, min(100, temperature)),
+            confidence=round(confidence, 3),
+            analysis_summary=hottest.analysis_summary,
+            drivers={d: 0.0 for d in hottest.drivers[:5]},
+            components={},
+            features={"words": float(n_words), "chunks": float(len(chunks))},
+            analyzer=self.name,
+        )

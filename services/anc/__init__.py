@@ -1,0 +1,1 @@
+"""The anc capability service: adaptive filters (dsp), noise classifier, gRPC AncService."""

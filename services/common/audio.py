@@ -512,6 +512,8 @@ class _Source:
             raise _map_error(exc, self.header.format, "reading the container") from exc
         try:
             self.stream = self._audio_stream()
+            if self.stream.codec_context is None:  # FFmpeg has no decoder for this codec
+                raise UnsupportedAudio(f"The {self.label} file uses an audio codec that cannot be decoded.")
             self.declared_s = self._declared_duration()
         except BaseException:
             self.container.close()

@@ -20,6 +20,7 @@ import abc
 import asyncio
 import contextlib
 import random
+import time
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +30,7 @@ from urllib.parse import urlparse
 
 from cloudevents.kafka import KafkaMessage
 
+from services.common import metrics
 from services.common.events import Envelope, dead_letter_topic
 from services.common.logging import get_logger
 
@@ -62,11 +64,26 @@ class RetryPolicy:
 
 
 class Subscription:
-    """A handle on one group membership; ``await close()`` leaves the group."""
+    """A handle on one group membership; ``await close()`` leaves the group.
 
-    def __init__(self, close: Callable[[], Awaitable[None]]) -> None:
+    Args:
+        close: leaves the group.
+        assignment: returns the ``(topic, partition)`` pairs this member owns right now
+            (optional; an empty set when not given).
+    """
+
+    def __init__(
+        self,
+        close: Callable[[], Awaitable[None]],
+        assignment: Callable[[], set[tuple[str, int]]] | None = None,
+    ) -> None:
         self._close = close
+        self._assignment = assignment
         self._closed = False
+
+    def assignment(self) -> set[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this member consumes now (changes on rebalance)."""
+        return set() if self._closed or self._assignment is None else self._assignment()
 
     async def close(self) -> None:
         """Stop consuming; events in flight finish first. Idempotent."""
@@ -117,11 +134,22 @@ class EventBus(abc.ABC):
         """Run ``handler`` with retries; park on the dead-letter topic when retries run out.
 
         Never raises except on cancellation: when this returns, the offset may be committed.
+        Counts ``earshot_events_consumed/failed/dead_lettered_total`` and times the handler.
         """
+        start = time.perf_counter()
+        try:
+            await self._deliver_once(topic, message, handler, group)
+        finally:
+            metrics.EVENT_HANDLE_SECONDS.labels(topic, group).observe(time.perf_counter() - start)
+        metrics.EVENTS_CONSUMED.labels(topic, group).inc()
+
+    async def _deliver_once(self, topic: str, message: KafkaMessage, handler: Handler, group: str) -> None:
         try:
             envelope = Envelope.from_message(message)
         except ValueError as exc:
             log.warning("bus.undecodable_event", topic=topic, group=group, error=str(exc))
+            metrics.EVENTS_FAILED.labels(topic, group).inc()
+            metrics.EVENTS_DEAD_LETTERED.labels(topic, group).inc()
             await self._dead_letter(topic, message, f"undecodable: {exc}", 1)
             return
         last_error = ""
@@ -132,6 +160,7 @@ class EventBus(abc.ABC):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a handler failure of any kind is retried
+                metrics.EVENTS_FAILED.labels(topic, group).inc()
                 last_error = f"{type(exc).__name__}: {exc}"[:1000]
                 log.warning(
                     "bus.handler_failed",
@@ -144,6 +173,7 @@ class EventBus(abc.ABC):
                 )
                 if attempt + 1 < self.retry.max_attempts:
                     await asyncio.sleep(self.retry.backoff(attempt))
+        metrics.EVENTS_DEAD_LETTERED.labels(topic, group).inc()
         await self._dead_letter(topic, message, last_error, self.retry.max_attempts)
 
     async def _dead_letter(self, topic: str, message: KafkaMessage, error: str, attempts: int) -> None:
@@ -239,10 +269,16 @@ class MemoryBus(EventBus):
     async def _publish_raw(self, topic: str, message: KafkaMessage) -> None:
         if self._stopped:
             raise RuntimeError("memory bus is stopped")
-        part = self._topic(topic)[partition_for(message.key, self.partitions)]
+        index = partition_for(message.key, self.partitions)
+        part = self._topic(topic)[index]
         part.log.append(message)
         self._trim(topic, part)
         part.changed.set()
+        metrics.EVENTS_PRODUCED.labels(topic).inc()
+        for g in self._groups.values():
+            if topic in g.topics:
+                lag = part.end_offset - g.committed.get((topic, index), part.base_offset)
+                metrics.CONSUMER_LAG.labels(topic, str(index), g.name).set(lag)
 
     def _trim(self, topic: str, part: _Partition) -> None:
         index = self._topic(topic).index(part)
@@ -292,7 +328,13 @@ class MemoryBus(EventBus):
                         await task
                 self._groups.pop(group, None)
 
-        return Subscription(close)
+        def assignment() -> set[tuple[str, int]]:
+            if handler not in g.members:
+                return set()
+            n = len(g.members)
+            return {(t, i) for t in g.topics for i in range(self.partitions) if g.members[i % n] is handler}
+
+        return Subscription(close, assignment)
 
     async def _run(self, g: _Group, topic: str, index: int) -> None:
         part = self._topic(topic)[index]
@@ -306,6 +348,7 @@ class MemoryBus(EventBus):
             handler = g.members[index % len(g.members)]
             await self._deliver(topic, message, handler, g.name)
             g.committed[(topic, index)] = offset + 1
+            metrics.CONSUMER_LAG.labels(topic, str(index), g.name).set(part.end_offset - offset - 1)
             self._trim(topic, part)
 
 
@@ -318,11 +361,20 @@ class KafkaBus(EventBus):
     are committed per partition after the handler succeeded (or the event was
     dead-lettered). Partitions of one poll are handled concurrently, events within a
     partition in order. Topics are created at start with ``partitions`` and
-    ``replication`` (plus their ``.dlq`` topics).
+    ``replication`` (plus their ``.dlq`` topics). ``subscribe`` returns once the group
+    assigned this member its partitions (raises ``TimeoutError`` after
+    ``assign_timeout_s``, 30 s, e.g. when the topics do not exist). A commit refused
+    because the group rebalanced is logged and the event is redelivered to the
+    partition's new owner (at least once). Commits are batched per partition: at the end
+    of each fetched batch, or after any event once ``commit_interval_s`` (0.2 s) passed
+    since the last commit, so a crash redoes at most that much already-handled work.
 
     Args:
         bootstrap: ``host:port[,host:port]``.
         client_id: names this process in the broker's logs.
+        namespace: when set, every topic and consumer group on the broker is prefixed with
+            ``"<namespace>."`` (several environments or test sessions on one cluster);
+            handlers and metrics still see the plain topic names.
     """
 
     def __init__(
@@ -333,13 +385,18 @@ class KafkaBus(EventBus):
         replication: int = 1,
         retry: RetryPolicy | None = None,
         client_id: str = "earshot",
+        namespace: str = "",
     ) -> None:
         super().__init__(partitions=partitions, retry=retry)
         self.bootstrap = bootstrap
+        self.namespace = namespace
+        self._prefix = f"{namespace}." if namespace else ""
         self.replication = replication
         self.client_id = client_id
         self._producer: Any = None
         self._subscriptions: list[Subscription] = []
+        self.assign_timeout_s = 30.0
+        self.commit_interval_s = 0.2
 
     async def start(self) -> None:
         from aiokafka import AIOKafkaProducer
@@ -367,7 +424,7 @@ class KafkaBus(EventBus):
         from aiokafka.admin import AIOKafkaAdminClient, NewTopic
         from aiokafka.errors import TopicAlreadyExistsError
 
-        wanted = [t for topic in topics for t in (topic, dead_letter_topic(topic))]
+        wanted = [self._prefix + t for topic in topics for t in (topic, dead_letter_topic(topic))]
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
         await admin.start()
         try:
@@ -399,41 +456,95 @@ class KafkaBus(EventBus):
             raise RuntimeError("KafkaBus.start() was not awaited")
         key = message.key.encode() if isinstance(message.key, str) else message.key
         value = message.value.encode() if isinstance(message.value, str) else message.value
-        await self._producer.send_and_wait(topic, value=value, key=key, headers=list(message.headers.items()))
+        await self._producer.send_and_wait(
+            self._prefix + topic, value=value, key=key, headers=list(message.headers.items())
+        )
+        metrics.EVENTS_PRODUCED.labels(topic).inc()
 
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
     ) -> Subscription:
         from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka.errors import CommitFailedError
 
         consumer = AIOKafkaConsumer(
-            *topics,
+            *(self._prefix + t for t in topics),
             bootstrap_servers=self.bootstrap,
-            group_id=group,
+            group_id=self._prefix + group,
             client_id=self.client_id,
             enable_auto_commit=False,
             auto_offset_reset="latest" if from_latest else "earliest",
             max_poll_interval_ms=600_000,
         )
         await consumer.start()
-        # Wait for the group to assign partitions, so that events published after
-        # subscribe() returns are seen even with from_latest.
-        deadline = asyncio.get_running_loop().time() + 30
-        while not consumer.assignment() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        try:
+            # Wait for the group to assign partitions, then resolve every position now (the
+            # committed offset, or the log end with from_latest), so that events published
+            # after subscribe() returns are seen.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.assign_timeout_s
+            while not consumer.assignment():
+                if loop.time() > deadline:
+                    raise TimeoutError(
+                        f"group {group!r} got no partitions of {list(topics)} in {self.assign_timeout_s:g} s"
+                        " (do the topics exist?)"
+                    )
+                await asyncio.sleep(0.05)
+            for tp in consumer.assignment():
+                await consumer.position(tp)
+        except BaseException:
+            await consumer.stop()
+            raise
+
+        prefix = len(self._prefix)
+
+        def record_lag(tp: TopicPartition, committed: int) -> None:
+            end = consumer.highwater(tp)
+            if end is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic[prefix:], str(tp.partition), group).set(
+                    max(end - committed, 0)
+                )
+
+        async def commit(tp: TopicPartition, offset: int) -> bool:
+            try:
+                await consumer.commit({tp: offset})
+            except CommitFailedError as exc:
+                # The group rebalanced while we worked: the partition's new owner gets
+                # the uncommitted events again (at least once). Drop this stale batch.
+                log.warning("bus.commit_failed", topic=tp.topic, group=group, error=str(exc))
+                return False
+            record_lag(tp, offset)
+            return True
 
         async def handle_partition(tp: TopicPartition, records: list[Any]) -> None:
+            # Offsets are committed only after their handler returned: at the end of the
+            # partition's batch, or at once after any record when commit_interval_s passed
+            # since the last commit (slow jobs are committed one by one).
+            pending: int | None = None
+            last_commit = time.monotonic()
             for record in records:
                 headers = {k: bytes(v) for k, v in (record.headers or [])}
                 message = KafkaMessage(headers, record.key, record.value)
-                await self._deliver(tp.topic, message, handler, group)
-                await consumer.commit({tp: record.offset + 1})
+                await self._deliver(tp.topic[prefix:], message, handler, group)
+                pending = record.offset + 1
+                if time.monotonic() - last_commit >= self.commit_interval_s:
+                    if not await commit(tp, pending):
+                        return
+                    pending, last_commit = None, time.monotonic()
+            if pending is not None:
+                await commit(tp, pending)
 
         async def run() -> None:
             while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=50)
-                if batches:
-                    await asyncio.gather(*(handle_partition(tp, recs) for tp, recs in batches.items()))
+                try:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=50)
+                    if batches:
+                        await asyncio.gather(*(handle_partition(tp, recs) for tp, recs in batches.items()))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # broker away, rebalance, ...: keep consuming
+                    log.warning("bus.consume_failed", group=group, error=f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(1.0)
 
         task = asyncio.create_task(run(), name=f"kafka:{group}:{','.join(topics)}")
 
@@ -442,8 +553,13 @@ class KafkaBus(EventBus):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await consumer.stop()
+            if sub in self._subscriptions:
+                self._subscriptions.remove(sub)
 
-        sub = Subscription(close)
+        def assignment() -> set[tuple[str, int]]:
+            return {(tp.topic[prefix:], tp.partition) for tp in consumer.assignment()}
+
+        sub = Subscription(close, assignment)
         self._subscriptions.append(sub)
         return sub
 
@@ -455,8 +571,12 @@ def create_bus(
     replication: int = 1,
     retry: RetryPolicy | None = None,
     client_id: str = "earshot",
+    namespace: str = "",
 ) -> EventBus:
     """Build a bus from its URL: ``memory://`` or ``kafka://host:port[,host:port]``.
+
+    ``namespace`` prefixes Kafka topics and groups (see :class:`KafkaBus`); the memory bus,
+    private to one process, ignores it.
 
     Raises:
         ValueError: for any other scheme or a Kafka URL without hosts.
@@ -469,6 +589,11 @@ def create_bus(
         if not hosts:
             raise ValueError("kafka bus URL needs hosts: kafka://host:9092")
         return KafkaBus(
-            hosts, partitions=partitions, replication=replication, retry=retry, client_id=client_id
+            hosts,
+            partitions=partitions,
+            replication=replication,
+            retry=retry,
+            client_id=client_id,
+            namespace=namespace,
         )
     raise ValueError(f"unknown bus URL scheme {parsed.scheme!r}: use memory:// or kafka://")

@@ -156,6 +156,24 @@ class TranscriptionRequested(EventPayload):
     language: str | None = Field(None, description="ISO 639-1 code; None lets the engine detect it.")
     word_timestamps: bool = True
     purpose: str = Field("transcript", description="What the requester will do with it, e.g. 'temperature'.")
+    model: str | None = Field(None, description="Model id (see gRPC ListModels); None: the default.")
+    engine: str | None = Field(None, description="'local', 'openai' or 'gemini'; None: by model or default.")
+    prompt: str | None = Field(None, description="Text to condition the decoder on (names, spelling).")
+    temperature: float | None = Field(None, ge=0, le=1, description="Sampling temperature; None/0 greedy.")
+    diarize: bool = Field(False, description="Label segments and words with speakers.")
+    min_speakers: int | None = Field(None, ge=1, le=32, description="Lower bound on the speaker count.")
+    max_speakers: int | None = Field(None, ge=1, le=32, description="Upper bound on the speaker count.")
+
+
+class TranscriptionProgress(EventPayload):
+    """How far a transcription job has got (published while it runs; gateways may forward it)."""
+
+    event_type: ClassVar[str] = "earshot.transcription.progress.v1"
+    topic: ClassVar[str] = TRANSCRIPTION_EVENTS
+
+    percent: float = Field(ge=0, le=100, description="Share of the audio transcribed, 0-100.")
+    processed_s: float = Field(ge=0, description="Seconds of audio transcribed so far.")
+    duration_s: float = Field(ge=0, description="Duration of the recording, seconds.")
 
 
 class TranscriptionCompleted(EventPayload):
@@ -190,15 +208,27 @@ class TranscriptionFailed(JobFailed):
     topic: ClassVar[str] = TRANSCRIPTION_EVENTS
 
 
+AnalysisKind = Literal["temperature", "meeting", "interview"]
+"""What an analysis event is about: conversation temperature (seed 000), a meeting's summary,
+key points and action items (seed 003), or an interview answer's complete analysis (seed 001)."""
+
+
 class AnalysisRequested(EventPayload):
     """Ask the analysis service for an analysis of a transcript."""
 
     event_type: ClassVar[str] = "earshot.analysis.requested.v1"
     topic: ClassVar[str] = ANALYSIS_REQUESTS
 
-    kind: Literal["temperature"] = "temperature"
+    kind: AnalysisKind = "temperature"
     transcript_key: str
     audio_key: str | None = Field(None, description="Recording, for acoustic features (loudness).")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Kind-specific options: meeting {meeting_date, template, templates}; interview "
+            "{question, expected_concepts, analysis_types, window_s}."
+        ),
+    )
 
 
 class AnalysisCompleted(EventPayload):
@@ -207,7 +237,7 @@ class AnalysisCompleted(EventPayload):
     event_type: ClassVar[str] = "earshot.analysis.completed.v1"
     topic: ClassVar[str] = ANALYSIS_EVENTS
 
-    kind: Literal["temperature"] = "temperature"
+    kind: AnalysisKind = "temperature"
     analyzer: str = Field(description="Which analyzer produced it, e.g. 'local'.")
     result: dict[str, Any]
 
@@ -218,16 +248,123 @@ class AnalysisFailed(JobFailed):
     event_type: ClassVar[str] = "earshot.analysis.failed.v1"
     topic: ClassVar[str] = ANALYSIS_EVENTS
 
-    kind: Literal["temperature"] = "temperature"
+    kind: AnalysisKind = "temperature"
+
+
+# --- auth (issue 4) -----------------------------------------------------------------------
+AUTH_EVENTS = "earshot.auth.events"
+
+
+class UserRegistered(EventPayload):
+    """A new account exists (password registration or first OAuth sign-in).
+
+    ``job_id`` carries the user id (the message key), so one user's events keep their order.
+    """
+
+    event_type: ClassVar[str] = "earshot.auth.user_registered.v1"
+    topic: ClassVar[str] = AUTH_EVENTS
+
+    user_id: str
+    email: str
+    auth_provider: str = Field(description="'password', 'google' or 'microsoft'.")
+
+
+class SessionRevoked(EventPayload):
+    """Sessions (refresh-token families) were revoked: logout, refresh-token reuse, disabled account.
+
+    Every gateway replica refuses access tokens whose ``sid`` claim is listed, until
+    ``expires_at``. ``job_id`` carries the user id (the message key).
+    """
+
+    event_type: ClassVar[str] = "earshot.auth.session_revoked.v1"
+    topic: ClassVar[str] = AUTH_EVENTS
+
+    user_id: str
+    session_ids: list[str] = Field(description="Revoked session ids (access-token 'sid' claims).")
+    reason: Literal["logout", "refresh_token_reuse", "user_disabled"]
+    expires_at: int = Field(description="Unix seconds after which the session's access tokens expire anyway.")
+
+
+# --- media (issue 7) ----------------------------------------------------------------------
+MEDIA_REQUESTS = "earshot.media.requests"
+MEDIA_EVENTS = "earshot.media.events"
+
+MediaStage = Literal["analyzing", "composing", "rendering"]
+
+
+class MediaRenderRequested(EventPayload):
+    """Ask the media service to turn a stored photo into a music video (``job_id`` = task id)."""
+
+    event_type: ClassVar[str] = "earshot.media.render_requested.v1"
+    topic: ClassVar[str] = MEDIA_REQUESTS
+
+    photo_key: str = Field(description="Object key of the photo in storage.")
+    captions: bool = Field(True, description="Burn the lyric lines into the video as captions.")
+    attempt: int = Field(1, ge=1, description="1 for the first request; higher when a stuck task is retried.")
+
+
+class MediaProgress(EventPayload):
+    """A render moved on: its stage and overall percentage."""
+
+    event_type: ClassVar[str] = "earshot.media.progress.v1"
+    topic: ClassVar[str] = MEDIA_EVENTS
+
+    stage: MediaStage
+    progress: int = Field(ge=0, le=100, description="Overall percentage done, 0-100.")
+    attempt: int = Field(1, ge=1)
+
+
+class MediaCompleted(EventPayload):
+    """The music video and its soundtrack are in storage; small metadata travels inline."""
+
+    event_type: ClassVar[str] = "earshot.media.completed.v1"
+    topic: ClassVar[str] = MEDIA_EVENTS
+
+    attempt: int = Field(1, ge=1)
+    video_key: str = Field(description="Object key of the MP4 (H.264 + AAC).")
+    music_key: str = Field(description="Object key of the soundtrack (MP3).")
+    title: str
+    mood: str
+    lyrics: str
+    music_prompt: str = Field(description="Genre, tempo, key and instruments, as one line.")
+    analysis: dict[str, Any] = Field(description="Photo measures: brightness, contrast, colours...")
+    lyrics_engine: str = Field(description="'local' or 'claude'.")
+    music_engine: str = Field(description="'local' or 'suno'.")
+    duration_s: float = Field(ge=0, description="Video duration, seconds.")
+    width: int = Field(ge=1, description="Video frame width, pixels.")
+    height: int = Field(ge=1, description="Video frame height, pixels.")
+    video_size: int = Field(ge=0, description="MP4 size, bytes.")
+    music_size: int = Field(ge=0, description="Soundtrack size, bytes.")
+    processing_s: float = Field(ge=0, description="Wall time of the render, seconds.")
+    warnings: list[str] = Field(
+        default_factory=list, description="E.g. a cloud engine replaced by the local one."
+    )
+
+
+class MediaFailed(JobFailed):
+    """A render failed for good; ``error`` is a code such as ``music_provider_failed``."""
+
+    event_type: ClassVar[str] = "earshot.media.failed.v1"
+    topic: ClassVar[str] = MEDIA_EVENTS
+
+    attempt: int = Field(1, ge=1)
+    stage: MediaStage | None = Field(None, description="The stage that failed, when known.")
 
 
 CATALOGUE: tuple[type[EventPayload], ...] = (
     TranscriptionRequested,
+    TranscriptionProgress,
     TranscriptionCompleted,
     TranscriptionFailed,
     AnalysisRequested,
     AnalysisCompleted,
     AnalysisFailed,
+    UserRegistered,
+    SessionRevoked,
+    MediaRenderRequested,
+    MediaProgress,
+    MediaCompleted,
+    MediaFailed,
 )
 """Every event type Earshot publishes (docs/events.md is generated from this)."""
 

@@ -4,6 +4,7 @@ channels with deadlines; W3C trace context carried in metadata.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common import telemetry
+from services.common import metrics, telemetry
 from services.common.logging import get_logger
 
 log = get_logger("earshot.rpc")
@@ -40,8 +41,19 @@ class _TraceServerInterceptor(grpc.aio.ServerInterceptor):
         inner = handler.unary_unary
 
         async def traced(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            with telemetry.span_from(metadata, method, "earshot.rpc", **{"rpc.system": "grpc"}):
-                return await inner(request, context)
+            start = time.perf_counter()
+            failed = False
+            try:
+                with telemetry.span_from(metadata, method, "earshot.rpc", **{"rpc.system": "grpc"}):
+                    return await inner(request, context)
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                code = context.code()
+                name = code.name if isinstance(code, grpc.StatusCode) else ("UNKNOWN" if failed else "OK")
+                metrics.GRPC_REQUESTS.labels(method, name).inc()
+                metrics.GRPC_SECONDS.labels(method).observe(time.perf_counter() - start)
 
         return grpc.unary_unary_rpc_method_handler(
             traced,

@@ -106,6 +106,7 @@ async def create_runtime(settings: Settings, client_id: str = "earshot") -> Runt
         replication=settings.bus_replication,
         retry=RetryPolicy(max_attempts=settings.bus_max_attempts, base_s=settings.bus_retry_backoff_s),
         client_id=client_id,
+        namespace=settings.bus_namespace,
     )
     await bus.start()
     storage = create_storage(

@@ -54,6 +54,17 @@ class Settings(BaseSettings):
     storage_signing_key: str | None = Field(None, validation_alias=_env("STORAGE_SIGNING_KEY"))
     bus_partitions: int = Field(6, ge=1, le=1000, validation_alias=_env("BUS_PARTITIONS"))
     bus_replication: int = Field(1, ge=1, le=10, validation_alias=_env("BUS_REPLICATION"))
+    # Prefix of every Kafka topic and consumer group ("<namespace>."), for several
+    # environments on one cluster; empty: the plain names of docs/events.md.
+    bus_namespace: str = Field(
+        "", max_length=100, pattern=r"^[A-Za-z0-9._-]*$", validation_alias=_env("BUS_NAMESPACE")
+    )
+
+    # --- metrics (issue 3) ---------------------------------------------------------------
+    # Prometheus text format: the gateway serves /metrics on its HTTP port; other services
+    # run by `earshot serve` serve it on METRICS_HOST:METRICS_PORT (0 = no metrics server).
+    metrics_host: str = Field("127.0.0.1", validation_alias=_env("METRICS_HOST"))
+    metrics_port: int = Field(9464, ge=0, le=65535, validation_alias=_env("METRICS_PORT"))
     bus_max_attempts: int = Field(4, ge=1, le=100, validation_alias=_env("BUS_MAX_ATTEMPTS"))
     bus_retry_backoff_s: float = Field(0.2, gt=0, le=60, validation_alias=_env("BUS_RETRY_BACKOFF_S"))
 
@@ -99,7 +110,9 @@ class Settings(BaseSettings):
 
     # --- providers (used by the analysis issue) -------------------------------------------
     openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY"))
-    temperature_analyzer: Literal["local"] = Field("local", validation_alias=_env("TEMPERATURE_ANALYZER"))
+    temperature_analyzer: Literal["local", "openai", "anthropic", "gemini"] = Field(
+        "local", validation_alias=_env("TEMPERATURE_ANALYZER")
+    )
 
     @field_validator("allowed_extensions", mode="before")
     @classmethod

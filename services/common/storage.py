@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import mimetypes
 import os
 import re
@@ -739,7 +740,8 @@ class LocalObjectStorage(ObjectStorage):
         See :meth:`ObjectStorage.presigned_get_url`; check it with :func:`verify_local_signature`.
         """
         validate_key(key)
-        expires_at = int(time.time()) + _check_expires(expires)
+        # Rounded up: a URL is valid for at least ``expires`` (never a fraction of a second less).
+        expires_at = math.ceil(time.time()) + _check_expires(expires)
         signature = sign_local_url(self._signing_key, key, expires_at)
         path = quote(key, safe="/")
         return f"{self._public_base_url}/objects/{path}?expires={expires_at}&signature={signature}"

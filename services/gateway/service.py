@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
-from services.common import db, telemetry
+from services.common import db, metrics, telemetry
 from services.common.bus import Subscription
 from services.common.events import (
     ANALYSIS_EVENTS,
@@ -71,6 +71,11 @@ class GatewayService:
         self._pending: dict[str, asyncio.Future[EventPayload]] = {}
         self._subs: list[Subscription] = []
         self.request_timeout_s = 120.0
+        # Product hooks: awaited at the end of start(), at the beginning of stop() (in
+        # reverse), and by GET /health, whose answer each contributor extends with keys.
+        self.start_hooks: list[Callable[[Runtime], Awaitable[None]]] = []
+        self.stop_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.health_contributors: list[Callable[[], Awaitable[dict[str, Any]]]] = []
         self.app = self._build_app()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -97,9 +102,16 @@ class GatewayService:
                 from_latest=True,
             )
         )
+        for hook in self.start_hooks:
+            await hook(runtime)
 
     async def stop(self) -> None:
         """Leave the consumer groups, fail pending requests, close the database."""
+        for stop_hook in reversed(self.stop_hooks):
+            try:
+                await stop_hook()
+            except Exception as exc:  # keep stopping
+                log.error("gateway.stop_hook_failed", error=str(exc))
         for sub in self._subs:
             await sub.close()
         self._subs.clear()
@@ -158,7 +170,9 @@ class GatewayService:
 
     # --- app -------------------------------------------------------------------------------
     def _build_app(self) -> FastAPI:
-        from services.gateway import temperature
+        from services.gateway import anc as anc_routes
+        from services.gateway import auth, photos, temperature
+        from services.gateway.openai_compat import router as openai_router
 
         app = FastAPI(
             title="Earshot",
@@ -167,6 +181,8 @@ class GatewayService:
         )
         app.state.gateway = self
         install_error_handlers(app)
+        app.add_middleware(metrics.MetricsMiddleware, service="gateway")
+        app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
         @app.middleware("http")
         async def request_context(request: Request, call_next: Any) -> Response:
@@ -186,9 +202,17 @@ class GatewayService:
             return response
 
         @app.get("/health", tags=["platform"])
-        async def health() -> dict[str, str]:
-            """Liveness: the process answers."""
-            return {"status": "healthy", "timestamp": utc_timestamp()}
+        async def health() -> dict[str, Any]:
+            """Liveness: the process answers; products add their detailed status (engines, queues)."""
+            body: dict[str, Any] = {"status": "healthy", "timestamp": utc_timestamp()}
+            for contributor in self.health_contributors:
+                try:
+                    extra = await asyncio.wait_for(contributor(), 2)
+                except Exception as exc:  # a product's detail must not break liveness
+                    log.warning("gateway.health_contributor_failed", error=str(exc))
+                    continue
+                body.update({k: v for k, v in extra.items() if k not in ("status", "timestamp")})
+            return body
 
         @app.get("/ready", tags=["platform"])
         async def ready() -> Response:
@@ -229,6 +253,11 @@ class GatewayService:
             return FileResponse(path)
 
         app.include_router(temperature.router)
+        app.include_router(anc_routes.router)
+        app.include_router(auth.router)
+        app.include_router(photos.router)
+        app.include_router(openai_router)
+        photos.install(self, app)
         return app
 
 

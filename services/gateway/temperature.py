@@ -9,12 +9,14 @@ and the transcript are deleted on every path; only a content-free job record
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from services.common import metrics
 from services.common.events import (
     AnalysisCompleted,
     AnalysisFailed,
@@ -72,6 +74,7 @@ async def analyze_audio(request: Request) -> TemperatureResponse:
     transcript_key = f"transcripts/{job_id}.json"
     status: str = "failed"
     error: str | None = "rejected"
+    started = time.perf_counter()
     try:
         with rt.temp_dir("upload-") as tmp:
             received = await receive_audio(request, "audio", rt.settings, tmp)
@@ -108,6 +111,8 @@ async def analyze_audio(request: Request) -> TemperatureResponse:
         if audio_key:
             await gw.jobs.set_status(job_id, status, error)
             await asyncio.shield(_cleanup(rt.storage, audio_key, transcript_key))
+        outcome_label = status if audio_key else "rejected"
+        metrics.observe_job("gateway", "temperature", outcome_label, time.perf_counter() - started)
         unbind("job_id")
 
 

@@ -17,14 +17,17 @@ import asyncio
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from services.common import audio
 from services.common.logging import get_logger
 from services.common.transcript import Segment, Transcript, Word
+from services.transcription import diarization
 
 log = get_logger("earshot.transcription.engine")
 
@@ -92,8 +95,97 @@ class EngineConfig:
     beam_size: int = 1
 
 
+class EngineError(RuntimeError):
+    """An engine cannot serve a request.
+
+    Attributes:
+        code: machine code (``unsupported_language``, ``provider_error``, ``bad_response``...).
+        details: one human sentence.
+        client_error: True when the request itself is at fault (maps to 4xx / INVALID_ARGUMENT).
+    """
+
+    def __init__(self, code: str, details: str, *, client_error: bool = False) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+        self.client_error = client_error
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """What a caller asks of an engine.
+
+    Attributes:
+        language: ISO 639-1 code; None detects it.
+        word_timestamps: fill ``words`` on segments.
+        prompt: text to condition the decoder on (names, spelling).
+        temperature: sampling temperature in [0, 1]; None or 0 decodes greedily.
+        diarize: put speaker labels on segments and words.
+        min_speakers, max_speakers: bounds on the speaker count (diarization only).
+        model: engine-specific model name; None uses the engine's default.
+    """
+
+    language: str | None = None
+    word_timestamps: bool = True
+    prompt: str | None = None
+    temperature: float | None = None
+    diarize: bool = False
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    model: str | None = None
+
+
+ProgressCallback = Callable[[float, float], None]
+"""Called as ``progress(done_s, total_s)`` (seconds of audio) from the worker thread."""
+
+
+class Engine(Protocol):
+    """What every speech-to-text engine offers (local Whisper, OpenAI, Gemini).
+
+    ``transcribe_file`` is blocking (run it in a worker thread) and returns the one
+    :class:`~services.common.transcript.Transcript` model whatever the engine.
+    """
+
+    name: str
+    model_name: str
+
+    def transcribe_file(
+        self, path: Path, options: TranscribeOptions, progress: ProgressCallback | None = None
+    ) -> Transcript:
+        """Transcribe an audio file.
+
+        Raises:
+            services.common.audio.AudioError: the file is not usable audio.
+            EngineError: the engine refused or failed.
+        """
+        ...
+
+
+def _speaker_bounds(options: TranscribeOptions, default_max: int) -> tuple[int, int]:
+    low = max(1, options.min_speakers or 1)
+    high = max(low, options.max_speakers or max(default_max, low))
+    return low, high
+
+
 class WhisperEngine:
-    """faster-whisper behind Earshot's transcript model.
+    """faster-whisper behind Earshot's transcript model (the ``local`` engine).
+
+    * Clips up to ``long_audio_s`` are decoded whole and run through the sequential
+      decoder (greedy, ``condition_on_previous_text=False``, word timestamps). Quiet
+      audio (fewer than 5 % of 32 ms frames above -30 dBFS) is first checked with Silero
+      VAD (shipped with faster-whisper): no speech gives an empty transcript instead of
+      Whisper's hallucinations on silence.
+    * Longer files stream through :func:`services.common.audio.iter_decode` in windows of
+      ``window_s``: Silero VAD looks at the last 45 s of each window; an utterance that
+      runs into the next window is carried over from the last real pause before it (so no
+      word is split and the next window starts at a phrase boundary). The
+      rest goes to faster-whisper's ``BatchedInferencePipeline`` with its Silero VAD
+      chunking (speech joined into clips of at most 30 s, ``batch_size`` clips decoded
+      at a time).
+      Memory stays flat: one window (15 MB at 240 s) plus the model and the VAD's
+      buffers for one window, whatever the file's length.
+    * Diarization: see :mod:`services.transcription.diarization` (MFCC statistics and
+      clustering for one channel; speaker by channel for two different channels).
 
     Calls are serialised by a lock: on a small CPU two concurrent decodes only
     compete for the same cores, and CTranslate2 already uses every thread.
@@ -101,10 +193,22 @@ class WhisperEngine:
 
     name = "local"
 
-    def __init__(self, config: EngineConfig) -> None:
-        from faster_whisper import WhisperModel
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        long_audio_s: float = 60.0,
+        window_s: float = 240.0,
+        batch_size: int = 8,
+        max_speakers: int = 8,
+    ) -> None:
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.config = config
+        self.long_audio_s = long_audio_s
+        self.window_s = window_s
+        self.batch_size = batch_size
+        self.max_speakers = max_speakers
         if config.model:
             folder = Path(config.model).expanduser()
             if not (folder / "model.bin").is_file():
@@ -121,57 +225,114 @@ class WhisperEngine:
             )
         except Exception as exc:
             raise ModelError(f"cannot load Whisper model from {folder}: {exc}") from exc
+        self._batched = BatchedInferencePipeline(model=self._model)
         self.english_only = bool(getattr(self._model.model, "is_multilingual", True) is False)
         self._lock = threading.Lock()
         log.info("engine.loaded", model=self.model_name, seconds=round(time.perf_counter() - started, 3))
 
+    # --- helpers ---------------------------------------------------------------------------
+    def check_language(self, language: str | None) -> str | None:
+        """The language code to decode with (``en`` for English-only models).
+
+        Raises:
+            EngineError: (client error) a language an English-only model cannot transcribe.
+        """
+        if self.english_only:
+            if language and language.lower() != "en":
+                raise EngineError(
+                    "unsupported_language",
+                    f"the model {self.model_name} transcribes English only; language {language!r} "
+                    "needs a multilingual model (EARSHOT_WHISPER_MODEL) or a cloud engine",
+                    client_error=True,
+                )
+            return "en"
+        return language.lower() if language else None
+
+    @staticmethod
+    def _temperature(options: TranscribeOptions) -> float:
+        return float(options.temperature) if options.temperature else 0.0
+
+    @staticmethod
+    def _segments(raw: list[Any], offset_s: float = 0.0, first_id: int = 0) -> list[Segment]:
+        out: list[Segment] = []
+        for s in raw:
+            text = s.text.strip()
+            if not text:
+                continue
+            out.append(
+                Segment(
+                    id=first_id + len(out),
+                    start=round(offset_s + float(s.start), 3),
+                    end=round(offset_s + float(s.end), 3),
+                    text=text,
+                    words=[
+                        Word(
+                            word=w.word.strip(),
+                            start=round(offset_s + float(w.start), 3),
+                            end=round(offset_s + float(w.end), 3),
+                            probability=min(max(float(w.probability), 0.0), 1.0),
+                        )
+                        for w in (s.words or [])
+                        if w.word.strip()
+                    ],
+                )
+            )
+        return out
+
+    # --- short clips -----------------------------------------------------------------------
     def transcribe_samples(
-        self, samples: np.ndarray, *, language: str | None = None, word_timestamps: bool = True
+        self,
+        samples: np.ndarray,
+        *,
+        language: str | None = None,
+        word_timestamps: bool = True,
+        prompt: str | None = None,
+        temperature: float | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Transcript:
-        """Transcribe mono float32 audio at 16 kHz (blocking; call from a worker thread).
+        """Transcribe mono float32 audio at 16 kHz with the sequential decoder (blocking).
 
         Args:
             samples: shape ``(n,)``, float32 in [-1, 1], 16 kHz.
             language: ISO 639-1 code; None detects it (English-only models always say ``en``).
             word_timestamps: fill ``words`` in each segment.
+            prompt: initial prompt for the decoder.
+            temperature: None/0 greedy, else sampling at that temperature.
+            progress: called with ``(end of last segment, duration)`` in seconds.
 
         Returns:
-            The transcript; empty text for silence.
+            The transcript; empty text (and ``duration`` set) when there is no speech.
+
+        Raises:
+            ValueError: ``samples`` is not 1-D.
+            EngineError: a language the model cannot transcribe.
         """
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples of shape (n,), got {samples.shape}")
         duration = float(len(samples)) / SAMPLE_RATE
-        if self.english_only:
-            language = "en"
+        language = self.check_language(language)
+        samples = samples.astype(np.float32, copy=False)
+        if not _loud(samples) and not get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=500)):
+            return Transcript(language=language or "en", duration=duration, text="", segments=[])
         with self._lock:
             segments_iter, info = self._model.transcribe(
-                samples.astype(np.float32, copy=False),
+                samples,
                 language=language,
                 beam_size=self.config.beam_size,
                 word_timestamps=word_timestamps,
                 vad_filter=False,
                 condition_on_previous_text=False,
+                initial_prompt=prompt or None,
+                temperature=float(temperature) if temperature else 0.0,
             )
-            raw: list[Any] = list(segments_iter)
-        segments = [
-            Segment(
-                id=i,
-                start=round(float(s.start), 3),
-                end=round(float(s.end), 3),
-                text=s.text.strip(),
-                words=[
-                    Word(
-                        word=w.word.strip(),
-                        start=round(float(w.start), 3),
-                        end=round(float(w.end), 3),
-                        probability=min(max(float(w.probability), 0.0), 1.0),
-                    )
-                    for w in (s.words or [])
-                ],
-            )
-            for i, s in enumerate(raw)
-            if s.text.strip()
-        ]
+            raw: list[Any] = []
+            for segment in segments_iter:
+                raw.append(segment)
+                if progress is not None:
+                    progress(min(float(segment.end), duration), duration)
+        segments = self._segments(raw)
         text = " ".join(s.text for s in segments).strip()
         return Transcript(
             language=info.language or (language or "en"), duration=duration, text=text, segments=segments
@@ -185,15 +346,217 @@ class WhisperEngine:
             self.transcribe_samples, samples, language=language, word_timestamps=word_timestamps
         )
 
+    # --- files -----------------------------------------------------------------------------
+    def transcribe_file(
+        self, path: Path, options: TranscribeOptions, progress: ProgressCallback | None = None
+    ) -> Transcript:
+        """Transcribe an audio file (blocking), choosing the path by length and channels.
 
-_engines: dict[EngineConfig, WhisperEngine] = {}
+        Raises:
+            services.common.audio.AudioError: the file is not usable audio (also found
+                late, while streaming a long file; nothing partial is returned).
+            EngineError: unsupported language.
+        """
+        info = audio.probe(path, verify=False)
+        self.check_language(options.language)  # reject before any decoding
+        if options.diarize and info.channels >= 2 and info.duration_s <= 4 * self.window_s:
+            channels = audio.decode(path, mono=False)
+            if diarization.channels_differ(channels):
+                return self.transcribe_channels(list(channels[:2]), options, progress)
+            del channels
+        if info.duration_s <= self.long_audio_s:
+            samples = audio.decode(path)
+            transcript = self.transcribe_samples(
+                samples,
+                language=options.language,
+                word_timestamps=options.word_timestamps or options.diarize,
+                prompt=options.prompt,
+                temperature=options.temperature,
+                progress=progress,
+            )
+            if options.diarize:
+                low, high = _speaker_bounds(options, self.max_speakers)
+                transcript = diarization.diarize(transcript, samples, low, high)
+                if not options.word_timestamps:
+                    transcript = _drop_words(transcript)
+            return transcript
+        return self.transcribe_long(path, info.duration_s, options, progress)
+
+    def transcribe_channels(
+        self, channels: list[np.ndarray], options: TranscribeOptions, progress: ProgressCallback | None = None
+    ) -> Transcript:
+        """Speaker by channel: transcribe each channel (or each file of a "dual audio"
+        pair, resampled to 16 kHz mono) and merge; see :func:`diarization.merge_channels`.
+
+        Args:
+            channels: one float32 ``(n,)`` array per speaker, same time base.
+        """
+        total = float(sum(len(c) for c in channels)) / SAMPLE_RATE
+        done = 0.0
+        parts = []
+        for ch in channels:
+            offset = done
+
+            def report(d: float, _t: float, offset: float = offset) -> None:
+                if progress is not None:
+                    progress(offset + d, total)
+
+            parts.append(
+                self.transcribe_samples(
+                    np.ascontiguousarray(ch, dtype=np.float32),
+                    language=options.language,
+                    word_timestamps=True,
+                    prompt=options.prompt,
+                    temperature=options.temperature,
+                    progress=report,
+                )
+            )
+            done += len(ch) / SAMPLE_RATE
+        merged = diarization.merge_channels(parts, channels)
+        return merged if options.word_timestamps else _drop_words(merged)
+
+    def transcribe_long(
+        self,
+        path: Path,
+        duration_s: float,
+        options: TranscribeOptions,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        """Windowed, VAD-chunked, batched transcription of a long file with flat memory.
+
+        Args:
+            path: the audio file.
+            duration_s: its duration (for progress), seconds.
+
+        Raises:
+            services.common.audio.AudioError: found while streaming.
+        """
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        language = self.check_language(options.language)
+        # faster-whisper's own defaults for the batched pipeline.
+        vad = VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)
+        tail_scan_n = 45 * SAMPLE_RATE
+        want_words = options.word_timestamps or options.diarize
+        tail_n = int(0.5 * SAMPLE_RATE)
+        segments: list[Segment] = []
+        windows: list[diarization.SpeechWindow] = []
+        detected: str | None = None
+        carry = np.zeros(0, dtype=np.float32)
+        carry_start = 0.0  # absolute time of carry[0]
+        decoded = 0
+        stream = audio.iter_decode(path, chunk_s=self.window_s)
+        pending = next(stream, None)
+        while pending is not None:
+            chunk = pending
+            pending = next(stream, None)
+            final = pending is None
+            decoded += len(chunk)
+            window = np.concatenate([carry, chunk]) if carry.size else chunk
+            del chunk
+            start_s = carry_start
+            cut = len(window)
+            if not final:
+                # Find the last utterance in the window's tail; if it runs into the next
+                # window, cut before it and carry it over (so no word is split).
+                tail_at = max(0, len(window) - tail_scan_n)
+                tail = get_speech_timestamps(window[tail_at:], vad)
+                if tail and tail[-1]["end"] >= len(window) - tail_at - tail_n:
+                    cut = tail_at + _pause_before(tail)
+                    if cut <= 0:  # one unbroken utterance: never carry a whole window
+                        cut = len(window)
+            if cut > 0:
+                with self._lock:
+                    seg_iter, info = self._batched.transcribe(
+                        window[:cut],
+                        language=language,
+                        vad_filter=True,
+                        vad_parameters=vad,
+                        without_timestamps=False,  # sentence-level segments, not one per 30 s clip
+                        batch_size=self.batch_size,
+                        beam_size=self.config.beam_size,
+                        word_timestamps=want_words,
+                        initial_prompt=options.prompt or None,
+                        temperature=self._temperature(options),
+                    )
+                    raw = list(seg_iter)
+                detected = detected or info.language
+                new = self._segments(raw, start_s, len(segments))
+                segments.extend(new)
+                if options.diarize:
+                    regions = diarization.speech_regions([w for s in new for w in s.words])
+                    windows.extend(diarization.window_embeddings(window[:cut], start_s, regions))
+            carry = np.array(window[cut:], dtype=np.float32)
+            carry_start = start_s + cut / SAMPLE_RATE
+            del window
+            if progress is not None:
+                progress(min(carry_start, duration_s), duration_s)
+        transcript = Transcript(
+            language=detected or language or "en",
+            duration=decoded / SAMPLE_RATE,
+            text=" ".join(s.text for s in segments).strip(),
+            segments=segments,
+        )
+        if options.diarize:
+            low, high = _speaker_bounds(options, self.max_speakers)
+            transcript = diarization.diarize_windows(transcript, windows, low, high)
+            if not options.word_timestamps:
+                transcript = _drop_words(transcript)
+        return transcript
+
+
+def _pause_before(spans: list[dict[str, int]]) -> int:
+    """Sample index (within the VAD input) of the last real pause before the final speech
+    span: Silero splits long speech into touching spans, so walk back over spans that touch
+    and cut in the middle of the gap before them (the start of the first span if none)."""
+    i = len(spans) - 1
+    while i > 0 and spans[i - 1]["end"] >= spans[i]["start"]:
+        i -= 1
+    if i == 0:
+        return spans[-1]["start"] if spans[0]["start"] == 0 else spans[0]["start"]
+    return (spans[i - 1]["end"] + spans[i]["start"]) // 2
+
+
+def _loud(samples: np.ndarray, level_dbfs: float = -30.0) -> bool:
+    """True when at least 5 % of the 32 ms frames are above ``level_dbfs`` RMS: clearly not
+    silence, so the Silero VAD silence check can be skipped (it costs ~8 ms per second)."""
+    frame = 512
+    n = samples.shape[0] // frame
+    if n == 0:
+        return False
+    rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    threshold = 10 ** (level_dbfs / 20)
+    return bool(np.count_nonzero(rms > threshold) >= max(1, int(0.05 * n)))
+
+
+def _drop_words(transcript: Transcript) -> Transcript:
+    return transcript.model_copy(
+        update={"segments": [s.model_copy(update={"words": []}) for s in transcript.segments]}
+    )
+
+
+_engines: dict[tuple[EngineConfig, float, float, int, int], WhisperEngine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(config: EngineConfig) -> WhisperEngine:
-    """The process-wide engine for ``config``, loaded on first use and then shared."""
+def get_engine(
+    config: EngineConfig,
+    *,
+    long_audio_s: float = 60.0,
+    window_s: float = 240.0,
+    batch_size: int = 8,
+    max_speakers: int = 8,
+) -> WhisperEngine:
+    """The process-wide engine for these settings, loaded on first use and then shared."""
+    key = (config, long_audio_s, window_s, batch_size, max_speakers)
     with _engines_lock:
-        engine = _engines.get(config)
+        engine = _engines.get(key)
         if engine is None:
-            engine = _engines[config] = WhisperEngine(config)
+            engine = _engines[key] = WhisperEngine(
+                config,
+                long_audio_s=long_audio_s,
+                window_s=window_s,
+                batch_size=batch_size,
+                max_speakers=max_speakers,
+            )
         return engine

@@ -37,6 +37,11 @@ def _tables(db_file: Path) -> set[str]:
     return {name for (name,) in rows}
 
 
+def _head() -> str:
+    """The gateway's newest revision (revisions chain linearly: 0001, 0002, ...)."""
+    return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
 def _versions(db_file: Path, table: str) -> list[str]:
     with sqlite3.connect(db_file) as conn:
         return [v for (v,) in conn.execute(f"SELECT version_num FROM {table}").fetchall()]
@@ -98,7 +103,7 @@ async def test_upgrade_inside_a_running_loop_then_downgrade(db_file: Path, url: 
     db.run_migrations(url, MIGRATIONS, VERSION_TABLE)
     assert {"jobs", VERSION_TABLE} <= _tables(db_file)
     assert "alembic_version" not in _tables(db_file)
-    assert _versions(db_file, VERSION_TABLE) == ["0001"]
+    assert _versions(db_file, VERSION_TABLE) == [_head()]
 
     engine = db.create_engine(url)
     try:
@@ -129,7 +134,7 @@ async def test_upgrade_inside_a_running_loop_then_downgrade(db_file: Path, url: 
         await engine.dispose()
 
     db.run_migrations(url, MIGRATIONS, VERSION_TABLE)  # already at head: a no-op
-    assert _versions(db_file, VERSION_TABLE) == ["0001"]
+    assert _versions(db_file, VERSION_TABLE) == [_head()]
 
     await db.downgrade_async(url, MIGRATIONS, VERSION_TABLE, "base")
     assert "jobs" not in _tables(db_file)
@@ -240,7 +245,7 @@ def test_services_share_a_database_with_their_own_version_tables(
     db.run_migrations(url, MIGRATIONS, VERSION_TABLE)
     db.run_migrations(url, other, "alembic_version_other")
     assert {"jobs", "other_things", VERSION_TABLE, "alembic_version_other"} <= _tables(db_file)
-    assert _versions(db_file, VERSION_TABLE) == ["0001"]
+    assert _versions(db_file, VERSION_TABLE) == [_head()]
     assert _versions(db_file, "alembic_version_other") == ["a1"]
 
     db.downgrade(url, MIGRATIONS, VERSION_TABLE, "base")

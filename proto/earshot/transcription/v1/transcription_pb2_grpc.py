@@ -39,6 +39,11 @@ class TranscriptionServiceStub:
                 request_serializer=earshot_dot_transcription_dot_v1_dot_transcription__pb2.TranscribeRequest.SerializeToString,
                 response_deserializer=earshot_dot_transcription_dot_v1_dot_transcription__pb2.TranscribeResponse.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/earshot.transcription.v1.TranscriptionService/ListModels',
+                request_serializer=earshot_dot_transcription_dot_v1_dot_transcription__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=earshot_dot_transcription_dot_v1_dot_transcription__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class TranscriptionServiceServicer:
@@ -51,6 +56,13 @@ class TranscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """The engines and models this service can use right now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TranscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +70,11 @@ def add_TranscriptionServiceServicer_to_server(servicer, server):
                     servicer.Transcribe,
                     request_deserializer=earshot_dot_transcription_dot_v1_dot_transcription__pb2.TranscribeRequest.FromString,
                     response_serializer=earshot_dot_transcription_dot_v1_dot_transcription__pb2.TranscribeResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=earshot_dot_transcription_dot_v1_dot_transcription__pb2.ListModelsRequest.FromString,
+                    response_serializer=earshot_dot_transcription_dot_v1_dot_transcription__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +104,33 @@ class TranscriptionService:
             '/earshot.transcription.v1.TranscriptionService/Transcribe',
             earshot_dot_transcription_dot_v1_dot_transcription__pb2.TranscribeRequest.SerializeToString,
             earshot_dot_transcription_dot_v1_dot_transcription__pb2.TranscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.transcription.v1.TranscriptionService/ListModels',
+            earshot_dot_transcription_dot_v1_dot_transcription__pb2.ListModelsRequest.SerializeToString,
+            earshot_dot_transcription_dot_v1_dot_transcription__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

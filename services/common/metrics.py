@@ -1,0 +1,185 @@
+"""Prometheus metrics for operators, one registry per process (``prometheus_client``).
+
+What is measured (every name has the ``earshot_`` prefix; see ``docs/operations.md``):
+
+=========================================== ========= ==========================================
+metric                                      type      labels
+=========================================== ========= ==========================================
+``earshot_http_requests_total``             counter   service, method, route, status
+``earshot_http_request_duration_seconds``   histogram service, method, route
+``earshot_grpc_requests_total``             counter   method, code
+``earshot_grpc_request_duration_seconds``   histogram method
+``earshot_events_produced_total``           counter   topic
+``earshot_events_consumed_total``           counter   topic, group (handled, incl. dead-lettered)
+``earshot_events_failed_total``             counter   topic, group (handler attempts that raised)
+``earshot_events_dead_lettered_total``      counter   topic, group
+``earshot_event_handle_duration_seconds``   histogram topic, group (handler time incl. retries)
+``earshot_consumer_lag``                    gauge     topic, partition, group (events not yet
+                                                      committed: log end offset - committed offset)
+``earshot_job_duration_seconds``            histogram service, kind, outcome (end-to-end jobs)
+=========================================== ========= ==========================================
+
+``route`` is the matched route template (``/objects/{key}``), never the raw path, so the
+label set stays bounded; unmatched paths are counted as ``<unmatched>``.
+
+Exposition: the gateway serves ``GET /metrics`` on its HTTP port (:func:`metrics_endpoint`);
+worker and gRPC services started with ``earshot serve`` serve the same text format on
+``EARSHOT_METRICS_HOST:EARSHOT_METRICS_PORT`` (:func:`start_metrics_server`). In the
+embedded mode all services share one process, so the gateway's ``/metrics`` covers them all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+
+__all__ = [
+    "CONSUMER_LAG",
+    "EVENTS_CONSUMED",
+    "EVENTS_DEAD_LETTERED",
+    "EVENTS_FAILED",
+    "EVENTS_PRODUCED",
+    "EVENT_HANDLE_SECONDS",
+    "GRPC_REQUESTS",
+    "GRPC_SECONDS",
+    "HTTP_REQUESTS",
+    "HTTP_SECONDS",
+    "JOB_SECONDS",
+    "MetricsMiddleware",
+    "metrics_endpoint",
+    "observe_job",
+    "render",
+    "start_metrics_server",
+]
+
+# Latency buckets, seconds: from 5 ms HTTP answers to two-minute synchronous jobs.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+HTTP_REQUESTS = Counter(
+    "earshot_http_requests", "HTTP requests answered.", ["service", "method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "earshot_http_request_duration_seconds",
+    "HTTP request latency, seconds (first byte in to last byte out).",
+    ["service", "method", "route"],
+    buckets=_LATENCY_BUCKETS,
+)
+GRPC_REQUESTS = Counter("earshot_grpc_requests", "gRPC calls answered.", ["method", "code"])
+GRPC_SECONDS = Histogram(
+    "earshot_grpc_request_duration_seconds",
+    "gRPC call latency, seconds.",
+    ["method"],
+    buckets=_LATENCY_BUCKETS,
+)
+EVENTS_PRODUCED = Counter("earshot_events_produced", "Events written to the bus.", ["topic"])
+EVENTS_CONSUMED = Counter(
+    "earshot_events_consumed", "Events handled (or parked on the dead-letter topic).", ["topic", "group"]
+)
+EVENTS_FAILED = Counter("earshot_events_failed", "Handler attempts that raised.", ["topic", "group"])
+EVENTS_DEAD_LETTERED = Counter(
+    "earshot_events_dead_lettered", "Events parked on <topic>.dlq after the last retry.", ["topic", "group"]
+)
+EVENT_HANDLE_SECONDS = Histogram(
+    "earshot_event_handle_duration_seconds",
+    "Time from handing an event to its handler to committing it (retries included), seconds.",
+    ["topic", "group"],
+    buckets=_LATENCY_BUCKETS,
+)
+CONSUMER_LAG = Gauge(
+    "earshot_consumer_lag",
+    "Events in a partition not yet committed by a group (log end offset - committed offset).",
+    ["topic", "partition", "group"],
+)
+JOB_SECONDS = Histogram(
+    "earshot_job_duration_seconds",
+    "End-to-end job duration, seconds, by outcome (succeeded, failed, timed_out, rejected).",
+    ["service", "kind", "outcome"],
+    buckets=_LATENCY_BUCKETS,
+)
+
+
+def observe_job(service: str, kind: str, outcome: str, seconds: float) -> None:
+    """Record one finished job (``seconds`` >= 0) in ``earshot_job_duration_seconds``."""
+    JOB_SECONDS.labels(service=service, kind=kind, outcome=outcome).observe(max(seconds, 0.0))
+
+
+def render(registry: CollectorRegistry = REGISTRY) -> bytes:
+    """The registry in Prometheus text exposition format 0.0.4 (UTF-8 bytes)."""
+    return generate_latest(registry)
+
+
+async def metrics_endpoint(request: Any) -> Any:
+    """Starlette/FastAPI endpoint for ``GET /metrics``: the process registry as text."""
+    from starlette.responses import Response
+
+    return Response(render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def start_metrics_server(host: str, port: int) -> Any:
+    """Serve ``/metrics`` (any path answers the registry) on ``host:port`` from a daemon thread.
+
+    Returns:
+        The ``http.server`` instance; call ``shutdown()`` then ``server_close()`` to stop it.
+        ``server.server_address[1]`` is the bound port (useful with ``port=0``).
+    Raises:
+        OSError: the port cannot be bound.
+    """
+    server, _thread = start_http_server(port, addr=host)
+    return server
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+]
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware counting HTTP requests and timing them per route template.
+
+    Args:
+        app: the wrapped ASGI application.
+        service: value of the ``service`` label (e.g. ``"gateway"``).
+
+    Streams and WebSockets pass through untouched; ``/metrics`` itself is not counted.
+    A request that raises is counted with status 500 and the exception is re-raised.
+    """
+
+    def __init__(self, app: ASGIApp, service: str = "gateway") -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/metrics":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "<unmatched>"
+            method = scope.get("method", "GET")
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_SECONDS.labels(self.service, method, template).observe(time.perf_counter() - start)

@@ -1,0 +1,73 @@
+"""Settings of the transcription service: default engine, cloud keys, long-audio tuning.
+
+The Whisper model itself (``EARSHOT_WHISPER_MODEL``, ``EARSHOT_WHISPER_COMPUTE_TYPE``,
+``EARSHOT_WHISPER_THREADS``, ``EARSHOT_WHISPER_BEAM_SIZE``) is read from the platform
+settings (:class:`services.common.settings.Settings`). Provider keys use the SDKs' own
+names (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``);
+everything else carries the ``EARSHOT_`` prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.settings import ConfigurationError
+
+EngineName = Literal["local", "openai", "gemini"]
+
+
+def _env(name: str, *others: str) -> Any:
+    return AliasChoices(f"EARSHOT_{name}", *others)
+
+
+class TranscriptionSettings(BaseSettings):
+    """Transcription configuration. With no keys only the local engine is offered."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    engine: EngineName = Field("local", validation_alias=_env("TRANSCRIPTION_ENGINE"))
+
+    openai_api_key: str | None = Field(None, validation_alias=_env("OPENAI_API_KEY", "OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL", "OPENAI_BASE_URL"))
+    openai_transcription_model: str = Field("whisper-1", validation_alias=_env("OPENAI_TRANSCRIPTION_MODEL"))
+
+    gemini_api_key: str | None = Field(
+        None, validation_alias=_env("GEMINI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+    )
+    gemini_base_url: str | None = Field(None, validation_alias=_env("GEMINI_BASE_URL"))
+    gemini_transcription_model: str = Field(
+        "gemini-2.5-flash", validation_alias=_env("GEMINI_TRANSCRIPTION_MODEL")
+    )
+    cloud_timeout_s: float = Field(
+        300.0, gt=0, le=3600, validation_alias=_env("TRANSCRIPTION_CLOUD_TIMEOUT_S")
+    )
+
+    # Long audio: files longer than this go through the windowed, batched pipeline.
+    long_audio_s: float = Field(60.0, gt=0, validation_alias=_env("TRANSCRIPTION_LONG_AUDIO_S"))
+    window_s: float = Field(240.0, ge=60, le=3600, validation_alias=_env("TRANSCRIPTION_WINDOW_S"))
+    batch_size: int = Field(8, ge=1, le=64, validation_alias=_env("TRANSCRIPTION_BATCH_SIZE"))
+    max_speakers: int = Field(8, ge=1, le=32, validation_alias=_env("TRANSCRIPTION_MAX_SPEAKERS"))
+
+
+def load_transcription_settings(**overrides: Any) -> TranscriptionSettings:
+    """Read the transcription settings from the environment (keyword overrides win).
+
+    Raises:
+        ConfigurationError: naming the offending variable.
+    """
+    try:
+        return TranscriptionSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = str(err["loc"][0]) if err["loc"] else "?"
+            info = TranscriptionSettings.model_fields.get(loc)
+            choices = getattr(getattr(info, "validation_alias", None), "choices", None) or [loc]
+            shown = " / ".join(dict.fromkeys(str(c) for c in choices))
+            problems.append(f"{shown}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigurationError("invalid transcription configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,430 @@
+"""Speaker diarization: who spoke when, as labels on transcript segments and words.
+
+Two local methods:
+
+**Single channel: MFCC-statistics embeddings + agglomerative clustering.** No
+speaker-embedding ONNX model shipped *inside* a PyPI package could be found (the
+packages that run WeSpeaker/pyannote ONNX models download them from Hugging Face
+at run time, which Earshot does not allow), so the embeddings are classical:
+
+1. Speech regions come from the recogniser's word timings (words closer than
+   ``MERGE_GAP_S`` are joined), split into windows of ``WINDOW_S`` with hop ``HOP_S``.
+2. Each window is described by the mean and standard deviation of 19 MFCCs
+   (c1..c19; c0, the loudness, is dropped) over its voiced frames: MFCCs after Davis &
+   Mermelstein (1980), "Comparison of parametric representations for monosyllabic
+   word recognition", with a 40-band HTK mel filterbank, 25 ms Hamming frames, 10 ms
+   hop, pre-emphasis 0.97. Mean/std pooling of short-term cepstra is the classic
+   utterance-level speaker statistic (Reynolds 1995; the "statistics pooling" that
+   x-vectors later learnt, Snyder et al. 2018).
+3. Features are standardised over the recording (cepstral mean and variance
+   normalisation), then clustered bottom-up with Ward linkage (Ward 1963) as in
+   classical agglomerative diarization (Anguera et al. 2012, "Speaker diarization: a
+   review of recent research"). The number of speakers is the ``k`` in
+   ``[min_speakers, max_speakers]`` with the best silhouette (Rousseeuw 1987); a single
+   speaker is chosen when no split reaches ``SINGLE_SPEAKER_SILHOUETTE``. Limitation
+   (measured): these features cannot tell one speaker from several reliably, e.g.
+   ``jfk.flac`` (one speaker) reaches silhouette 0.23 while a two-voice espeak-ng
+   dialogue reaches 0.17; pass ``max_speakers=1`` / ``min_speakers`` when known.
+4. Window labels are smoothed by a majority filter over neighbours, then each word
+   takes the majority label of the windows covering it, and segments are re-cut
+   where the speaker changes.
+
+**Two channels (stereo, or seed 003's two-file "dual audio"): speaker by channel.**
+Each channel is transcribed alone and labelled ``SPEAKER_00`` (left / first file),
+``SPEAKER_01`` (right / second file). A word is dropped as cross-talk when another
+channel is more than ``BLEED_DB`` louder over that word *and* carries the same signal
+(normalised cross-correlation at least ``BLEED_CORRELATION`` within 20 ms of lag): the
+other speaker's voice leaking into this microphone. Two different voices talking at
+once are not correlated, so both are kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.common.transcript import Segment, Transcript, Word
+
+SAMPLE_RATE = 16_000
+WINDOW_S = 1.5
+HOP_S = 0.75
+MIN_WINDOW_S = 0.4
+MERGE_GAP_S = 0.5
+N_MFCC = 20
+N_MELS = 40
+N_FFT = 512
+FRAME_S = 0.025
+FRAME_HOP_S = 0.010
+SINGLE_SPEAKER_SILHOUETTE = 0.15
+MAX_CLUSTERED = 2000
+BLEED_DB = 6.0
+BLEED_CORRELATION = 0.5
+BLEED_LAG_S = 0.02
+
+
+def speaker_label(index: int) -> str:
+    """Label of the ``index``-th speaker (``SPEAKER_00``, as pyannote and RTTM tools name them)."""
+    return f"SPEAKER_{index:02d}"
+
+
+def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """HTK-style triangular mel filters, shape ``(n_mels, n_fft // 2 + 1)``."""
+
+    def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
+
+    def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+    mels = np.linspace(hz_to_mel(20.0), hz_to_mel(sample_rate / 2 - 400), n_mels + 2)
+    bins = np.floor((n_fft + 1) * mel_to_hz(mels) / sample_rate).astype(int)
+    fb = np.zeros((n_mels, n_fft // 2 + 1), dtype=np.float32)
+    for m in range(1, n_mels + 1):
+        left, centre, right = bins[m - 1], bins[m], bins[m + 1]
+        for k in range(left, centre):
+            fb[m - 1, k] = (k - left) / max(centre - left, 1)
+        for k in range(centre, right):
+            fb[m - 1, k] = (right - k) / max(right - centre, 1)
+    return fb
+
+
+_FILTERBANK = _mel_filterbank(SAMPLE_RATE, N_FFT, N_MELS)
+
+
+def mfcc(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """MFCCs of mono audio (Davis & Mermelstein 1980).
+
+    Args:
+        samples: float32 ``(n,)`` at ``sample_rate`` (16 kHz).
+
+    Returns:
+        ``(coefficients, log_energy)``: ``(frames, 20)`` MFCCs c0..c19 and ``(frames,)``
+        frame log energies; 25 ms frames every 10 ms (frame ``i`` starts at ``i * 10 ms``).
+    """
+    from scipy.fft import dct
+
+    frame = int(FRAME_S * sample_rate)
+    hop = int(FRAME_HOP_S * sample_rate)
+    x = np.asarray(samples, dtype=np.float32)
+    if x.shape[0] < frame:
+        x = np.pad(x, (0, frame - x.shape[0]))
+    x = np.append(x[0], x[1:] - 0.97 * x[:-1]).astype(np.float32)
+    count = 1 + (x.shape[0] - frame) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        x, shape=(count, frame), strides=(x.strides[0] * hop, x.strides[0])
+    ) * np.hamming(frame).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, n=N_FFT)) ** 2 / N_FFT
+    energy = np.log(power.sum(axis=1) + 1e-10)
+    mel = np.log(power @ _FILTERBANK.T + 1e-10)
+    return dct(mel, type=2, axis=1, norm="ortho")[:, :N_MFCC], energy
+
+
+@dataclass
+class SpeechWindow:
+    """One analysis window: absolute start/end (s) and its MFCC-statistics embedding ``(38,)``."""
+
+    start: float
+    end: float
+    embedding: np.ndarray
+
+
+def speech_regions(words: Sequence[Word], gap_s: float = MERGE_GAP_S) -> list[tuple[float, float]]:
+    """Join word spans closer than ``gap_s`` seconds into speech regions ``[(start, end)]`` (s)."""
+    regions: list[list[float]] = []
+    for w in sorted(words, key=lambda w: w.start):
+        if regions and w.start - regions[-1][1] <= gap_s:
+            regions[-1][1] = max(regions[-1][1], w.end)
+        else:
+            regions.append([w.start, w.end])
+    return [(a, b) for a, b in regions if b > a]
+
+
+def window_embeddings(
+    samples: np.ndarray, offset_s: float, regions: Sequence[tuple[float, float]]
+) -> list[SpeechWindow]:
+    """MFCC mean/std embeddings of windows over speech ``regions``.
+
+    Args:
+        samples: mono float32 16 kHz audio that starts at ``offset_s`` seconds.
+        offset_s: absolute time of ``samples[0]``.
+        regions: absolute ``(start, end)`` speech spans in seconds (inside ``samples``).
+
+    Returns:
+        Windows in time order; regions shorter than ``MIN_WINDOW_S`` give none.
+    """
+    if not regions:
+        return []
+    coefficients, energy = mfcc(samples)
+    out: list[SpeechWindow] = []
+    for start, end in regions:
+        if end - start < MIN_WINDOW_S:
+            continue
+        t = start
+        while True:
+            stop = min(t + WINDOW_S, end)
+            if end - stop < MIN_WINDOW_S:  # fold a short tail into this window
+                stop = end
+            a = max(0, int((t - offset_s) / FRAME_HOP_S))
+            b = min(coefficients.shape[0], int((stop - offset_s) / FRAME_HOP_S))
+            if b - a >= 10:
+                e = energy[a:b]
+                voiced = e >= e.max() - 5.0  # within ~22 dB of the loudest frame: not a pause
+                c = coefficients[a:b][voiced][:, 1:]
+                if c.shape[0] >= 5:
+                    out.append(SpeechWindow(t, stop, np.concatenate([c.mean(axis=0), c.std(axis=0)])))
+            if stop >= end:
+                break
+            t += HOP_S
+    return out
+
+
+def cluster(embeddings: np.ndarray, min_speakers: int = 1, max_speakers: int = 8) -> np.ndarray:
+    """Cluster window embeddings into speakers (Ward AHC, k chosen by silhouette).
+
+    Args:
+        embeddings: ``(n, d)``.
+        min_speakers, max_speakers: bounds on the number of speakers (1 <= min <= max).
+
+    Returns:
+        ``(n,)`` integer labels ``0..k-1`` numbered by first appearance.
+
+    Raises:
+        ValueError: bounds out of order.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import silhouette_score
+
+    if min_speakers < 1 or max_speakers < min_speakers:
+        raise ValueError(f"need 1 <= min_speakers <= max_speakers, got {min_speakers}, {max_speakers}")
+    n = embeddings.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    if n < 3 or max_speakers == 1:
+        return np.zeros(n, dtype=int)
+    x = (embeddings - embeddings.mean(axis=0)) / (embeddings.std(axis=0) + 1e-8)
+    fit = x if n <= MAX_CLUSTERED else x[:: int(np.ceil(n / MAX_CLUSTERED))]
+    tree = linkage(fit, method="ward")
+    best_k, best_score, best = 1, -1.0, np.ones(fit.shape[0], dtype=int)
+    for k in range(max(2, min_speakers), min(max_speakers, fit.shape[0] - 1) + 1):
+        labels = fcluster(tree, k, criterion="maxclust")
+        if len(set(labels)) < 2:
+            continue
+        score = float(silhouette_score(fit, labels))
+        if score > best_score:
+            best_k, best_score, best = k, score, labels
+    if min_speakers <= 1 and best_score < SINGLE_SPEAKER_SILHOUETTE:
+        return np.zeros(n, dtype=int)
+    if fit is not x:  # assign every window to the nearest centroid of the fitted sample
+        centroids = np.stack([fit[best == c].mean(axis=0) for c in sorted(set(best))])
+        best = np.argmin(((x[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1) + 1
+    del best_k
+    order: dict[int, int] = {}
+    return np.array([order.setdefault(int(lab), len(order)) for lab in best], dtype=int)
+
+
+def smooth(labels: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Majority filter over ``2 * radius + 1`` neighbouring windows (ties keep the centre)."""
+    out = labels.copy()
+    for i in range(labels.shape[0]):
+        window = labels[max(0, i - radius) : i + radius + 1].tolist()
+        top, count = Counter(window).most_common(1)[0]
+        if count > window.count(int(labels[i])):
+            out[i] = top
+    return out
+
+
+def relabel(transcript: Transcript, word_speakers: Sequence[str | None]) -> Transcript:
+    """Put speaker labels on words' segments, cutting segments where the speaker changes.
+
+    Args:
+        transcript: the recogniser's transcript.
+        word_speakers: one label per word of ``transcript.words`` (same order).
+
+    Returns:
+        A new transcript whose segments each have one speaker.
+    """
+    segments: list[Segment] = []
+    it = iter(word_speakers)
+    for seg in transcript.segments:
+        if not seg.words:
+            segments.append(seg.model_copy(update={"id": len(segments)}))
+            continue
+        groups: list[tuple[str | None, list[Word]]] = []
+        for w in seg.words:
+            who = next(it)
+            if groups and groups[-1][0] == who:
+                groups[-1][1].append(w)
+            else:
+                groups.append((who, [w]))
+        for who, words in groups:
+            text = seg.text if len(groups) == 1 else " ".join(w.word for w in words)
+            segments.append(
+                Segment(
+                    id=len(segments),
+                    start=words[0].start if len(groups) > 1 else seg.start,
+                    end=words[-1].end if len(groups) > 1 else seg.end,
+                    text=text,
+                    speaker=who,
+                    words=words,
+                )
+            )
+    return transcript.model_copy(update={"segments": segments})
+
+
+def assign(transcript: Transcript, windows: Sequence[SpeechWindow], labels: np.ndarray) -> Transcript:
+    """Label words by the windows that cover them (majority; else the nearest window)."""
+    if not windows:
+        return relabel(transcript, [speaker_label(0) if transcript.words else None] * len(transcript.words))
+    starts = np.array([w.start for w in windows])
+    ends = np.array([w.end for w in windows])
+    mids = (starts + ends) / 2
+    speakers: list[str | None] = []
+    for word in transcript.words:
+        covering = np.nonzero((starts < word.end) & (ends > word.start))[0]
+        if covering.size:
+            overlap = np.minimum(ends[covering], word.end) - np.maximum(starts[covering], word.start)
+            votes: dict[int, float] = {}
+            for idx, o in zip(covering, overlap, strict=True):
+                votes[int(labels[idx])] = votes.get(int(labels[idx]), 0.0) + float(o)
+            speakers.append(speaker_label(max(votes, key=lambda k: votes[k])))
+        else:
+            mid = (word.start + word.end) / 2
+            speakers.append(speaker_label(int(labels[int(np.argmin(np.abs(mids - mid)))])))
+    return relabel(transcript, speakers)
+
+
+def diarize_windows(
+    transcript: Transcript, windows: Sequence[SpeechWindow], min_speakers: int = 1, max_speakers: int = 8
+) -> Transcript:
+    """Cluster precomputed windows and label ``transcript`` (see module docstring)."""
+    if not windows:
+        return assign(transcript, [], np.zeros(0, dtype=int))
+    labels = cluster(np.stack([w.embedding for w in windows]), min_speakers, max_speakers)
+    labels = smooth(labels)
+    order: dict[int, int] = {}
+    labels = np.array([order.setdefault(int(lab), len(order)) for lab in labels], dtype=int)
+    return assign(transcript, windows, labels)
+
+
+def diarize(
+    transcript: Transcript, samples: np.ndarray, min_speakers: int = 1, max_speakers: int = 8
+) -> Transcript:
+    """Diarize a single-channel recording given its transcript (words with timings).
+
+    Args:
+        transcript: the recogniser's output for ``samples``.
+        samples: mono float32 16 kHz audio, shape ``(n,)``.
+        min_speakers, max_speakers: bounds on the speaker count.
+
+    Returns:
+        The transcript with ``speaker`` set on every segment that has words.
+    """
+    windows = window_embeddings(samples, 0.0, speech_regions(transcript.words))
+    return diarize_windows(transcript, windows, min_speakers, max_speakers)
+
+
+def channels_differ(channels: np.ndarray, threshold: float = 0.98) -> bool:
+    """False when every channel is (nearly) the same signal, i.e. mono saved as stereo.
+
+    Args:
+        channels: ``(c, n)`` float32.
+    """
+    if channels.ndim != 2 or channels.shape[0] < 2:
+        return False
+    ref = channels[0] - channels[0].mean()
+    for other in channels[1:]:
+        o = other - other.mean()
+        denom = float(np.sqrt((ref**2).sum() * (o**2).sum()))
+        if denom < 1e-9 or float((ref * o).sum()) / denom < threshold:
+            return True
+    return False
+
+
+def _is_bleed(index: int, spans: Sequence[np.ndarray]) -> bool:
+    """True when channel ``index``'s audio over a word is another channel's voice leaking in:
+    another channel is ``BLEED_DB`` louder *and* carries the same signal (normalised
+    cross-correlation >= ``BLEED_CORRELATION`` within +-``BLEED_LAG_S``)."""
+    from scipy.signal import correlate
+
+    own = spans[index].astype(np.float64)
+    own_level = float(np.sqrt(np.mean(own**2))) + 1e-9 if own.size else 1e-9
+    lag = int(BLEED_LAG_S * SAMPLE_RATE)
+    for j, other in enumerate(spans):
+        if j == index or other.size != own.size or own.size < 2 * lag + 1:
+            continue
+        other = other.astype(np.float64)
+        level = float(np.sqrt(np.mean(other**2))) + 1e-9
+        if 20 * np.log10(level / own_level) <= BLEED_DB:
+            continue
+        xc = correlate(own - own.mean(), other - other.mean(), mode="full", method="fft")
+        mid = own.size - 1
+        denom = float(np.sqrt(((own - own.mean()) ** 2).sum() * ((other - other.mean()) ** 2).sum())) + 1e-12
+        if float(np.abs(xc[mid - lag : mid + lag + 1]).max()) / denom >= BLEED_CORRELATION:
+            return True
+    return False
+
+
+def merge_channels(
+    transcripts: Sequence[Transcript], channels: Sequence[np.ndarray] | None = None
+) -> Transcript:
+    """Merge per-channel transcripts into one, speaker = channel (``SPEAKER_00`` = first).
+
+    Args:
+        transcripts: one transcript per channel / file, same time base.
+        channels: the channels' samples (16 kHz mono each) for the cross-talk check;
+            None keeps every word.
+
+    Returns:
+        One transcript, segments in time order, each labelled with its channel's speaker.
+    """
+    rate = SAMPLE_RATE
+    segments: list[Segment] = []
+    for index, tr in enumerate(transcripts):
+        for seg in tr.segments:
+            words = seg.words
+            if channels is not None and len(channels) > 1 and words:
+                kept = []
+                for w in words:
+                    a, b = int(w.start * rate), max(int(w.end * rate), int(w.start * rate) + 1)
+                    if not _is_bleed(index, [ch[a:b] for ch in channels]):
+                        kept.append(w)
+                if not kept:
+                    continue
+                if len(kept) != len(words):
+                    seg = seg.model_copy(
+                        update={
+                            "words": kept,
+                            "text": " ".join(w.word for w in kept),
+                            "start": kept[0].start,
+                            "end": kept[-1].end,
+                        }
+                    )
+            segments.append(seg.model_copy(update={"speaker": speaker_label(index)}))
+    segments.sort(key=lambda s: (s.start, s.end))
+    segments = [s.model_copy(update={"id": i}) for i, s in enumerate(segments)]
+    first = transcripts[0] if transcripts else Transcript(duration=0, text="")
+    return Transcript(
+        language=first.language,
+        duration=max((t.duration for t in transcripts), default=0.0),
+        text=" ".join(s.text for s in segments).strip(),
+        segments=segments,
+    )
+
+
+def speaker_turns(transcript: Transcript, max_gap_s: float = 1.0) -> list[tuple[float, float, str]]:
+    """Speaker turns ``[(start, end, speaker)]``: consecutive same-speaker segments joined
+    when less than ``max_gap_s`` apart (the usual RTTM-style hypothesis)."""
+    turns: list[list[float | str]] = []
+    for s in transcript.segments:
+        if not s.speaker:
+            continue
+        start = s.words[0].start if s.words else s.start
+        end = s.words[-1].end if s.words else s.end
+        if turns and turns[-1][2] == s.speaker and start - float(turns[-1][1]) < max_gap_s:
+            turns[-1][1] = max(float(turns[-1][1]), end)
+        else:
+            turns.append([start, end, s.speaker])
+    return [(float(a), float(b), str(c)) for a, b, c in turns]

@@ -1,0 +1,58 @@
+"""The long-audio path of the local engine with small windows, so a window boundary falls
+inside speech: the utterance is carried over (no word lost or doubled), times stay in
+order and absolute, progress rises to the end, and diarization works across windows."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import io
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.common import audio
+from services.transcription.engine import TranscribeOptions, WhisperEngine
+from tests.conftest import FIXTURES, JFK, JFK_REFERENCE, Embedded
+from tests.embedded.test_transcription_quality import wer
+
+
+def _write(path: Path, samples: np.ndarray) -> None:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    path.write_bytes(buf.getvalue())
+
+
+async def test_window_boundary_inside_speech(embedded: Embedded, tmp_path: Path) -> None:
+    shared: WhisperEngine = embedded.platform.services["transcription"].engine
+    engine = copy.copy(shared)  # same model and lock, smaller windows
+    engine.long_audio_s, engine.window_s = 30.0, 60.0
+    weekly = audio.decode(FIXTURES / "weekly_sync.wav")
+    samples = np.concatenate([audio.decode(JFK), np.zeros(16000 * 10, np.float32), weekly])
+    path = tmp_path / "long.wav"
+    _write(path, samples)
+    seen: list[float] = []
+    transcript = await asyncio.to_thread(
+        engine.transcribe_file, path, TranscribeOptions(diarize=True), lambda done, total: seen.append(done)
+    )
+    reference = (
+        JFK_REFERENCE
+        + " "
+        + " ".join(line.split(" ", 5)[5] for line in (FIXTURES / "weekly_sync.stm").read_text().splitlines())
+    )
+    assert wer(reference, transcript.text) <= 0.30, transcript.text
+    assert transcript.duration == len(samples) / 16000
+    words = transcript.words
+    assert [w.start for w in words] == sorted(w.start for w in words)
+    assert words[-1].end <= transcript.duration + 0.01 and words[-1].start > 60
+    # the window cut (60 s) lies inside weekly_sync's speech: that stretch must be present
+    around = [w for w in words if 55 <= w.start <= 65]
+    assert len(around) >= 10, [(w.word, w.start) for w in around]
+    assert seen == sorted(seen) and len(seen) >= 2 and seen[-1] == pytest.approx(transcript.duration)
+    assert len({s.speaker for s in transcript.segments}) >= 3

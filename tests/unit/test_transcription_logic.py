@@ -1,0 +1,145 @@
+"""Pure logic of the transcription service: clustering and speaker-count choice, word
+relabelling, channel merging with the cross-talk check, subtitles, language table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.common import languages, subtitles
+from services.common.transcript import Segment, Transcript, Word
+from services.transcription import diarization as d
+
+
+def blobs(
+    k: int, n: int = 20, dim: int = 38, spread: float = 0.3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, size=(k, dim))
+    labels = np.repeat(np.arange(k), n)
+    return centres[labels] + rng.normal(0, spread, size=(k * n, dim)), labels
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_cluster_finds_the_speaker_count(k: int) -> None:
+    x, truth = blobs(k)
+    found = d.cluster(x, 1, 8)
+    assert len(set(found)) == k
+    # same partition up to renaming
+    assert len({(int(a), int(b)) for a, b in zip(truth, found, strict=True)}) == k
+
+
+def test_cluster_honours_bounds_and_single_speaker() -> None:
+    x, _ = blobs(4)
+    assert len(set(d.cluster(x, 1, 2))) == 2
+    assert len(set(d.cluster(x, 1, 1))) == 1
+    noise = np.random.default_rng(1).normal(size=(40, 38))
+    assert len(set(d.cluster(noise, 1, 8))) == 1  # no structure: one speaker
+    assert len(set(d.cluster(noise, 2, 8))) >= 2
+    with pytest.raises(ValueError):
+        d.cluster(x, 3, 2)
+
+
+def test_cluster_labels_by_first_appearance() -> None:
+    x, _ = blobs(3)
+    labels = d.cluster(x[::-1].copy(), 1, 8)
+    assert labels[0] == 0 and list(dict.fromkeys(labels.tolist())) == [0, 1, 2]
+
+
+def test_smooth_removes_isolated_flips() -> None:
+    assert d.smooth(np.array([0, 0, 1, 0, 0, 1, 1, 1])).tolist() == [0, 0, 0, 0, 0, 1, 1, 1]
+
+
+def test_mfcc_shapes_and_frames() -> None:
+    coefficients, energy = d.mfcc(np.zeros(16000, np.float32) + 0.01)
+    assert coefficients.shape == (98, 20) and energy.shape == (98,)
+
+
+def _transcript() -> Transcript:
+    words = [Word(word=w, start=i, end=i + 0.5) for i, w in enumerate("one two three four".split())]
+    return Transcript(
+        duration=4,
+        text="one two three four",
+        segments=[Segment(id=0, start=0, end=3.5, text="one two three four", words=words)],
+    )
+
+
+def test_relabel_cuts_segments_at_speaker_changes() -> None:
+    out = d.relabel(_transcript(), ["SPEAKER_00", "SPEAKER_00", "SPEAKER_01", "SPEAKER_01"])
+    assert [(s.speaker, s.text, s.start, s.end) for s in out.segments] == [
+        ("SPEAKER_00", "one two", 0, 1.5),
+        ("SPEAKER_01", "three four", 2, 3.5),
+    ]
+    turns = d.speaker_turns(out)
+    assert turns == [(0.0, 1.5, "SPEAKER_00"), (2.0, 3.5, "SPEAKER_01")]
+
+
+def test_speech_regions_join_close_words() -> None:
+    words = [Word(word="a", start=0, end=1), Word(word="b", start=1.2, end=2), Word(word="c", start=5, end=6)]
+    assert d.speech_regions(words) == [(0, 2), (5, 6)]
+
+
+def test_merge_channels_drops_cross_talk_only() -> None:
+    rate = 16000
+    t = np.arange(rate * 2) / rate
+    voice_a = (0.3 * np.sin(2 * np.pi * 180 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.float32)
+    voice_b = (0.3 * np.sin(2 * np.pi * 260 * t + 1) * np.cos(2 * np.pi * 2 * t)).astype(np.float32)
+    left = voice_a
+    right = np.concatenate([0.05 * voice_a[:rate], voice_b[rate:]]).astype(
+        np.float32
+    )  # bleed, then own voice
+    tr_left = Transcript(
+        duration=2,
+        text="hello",
+        segments=[
+            Segment(id=0, start=0, end=1, text="hello", words=[Word(word="hello", start=0.1, end=0.9)])
+        ],
+    )
+    tr_right = Transcript(
+        duration=2,
+        text="echo there",
+        segments=[
+            Segment(id=0, start=0, end=1, text="echo", words=[Word(word="echo", start=0.1, end=0.9)]),
+            Segment(id=1, start=1, end=2, text="there", words=[Word(word="there", start=1.1, end=1.9)]),
+        ],
+    )
+    merged = d.merge_channels([tr_left, tr_right], [left, right])
+    assert [(s.speaker, s.text) for s in merged.segments] == [
+        ("SPEAKER_00", "hello"),
+        ("SPEAKER_01", "there"),
+    ]
+    assert d.channels_differ(np.stack([left, right]))
+    assert not d.channels_differ(np.stack([left, left]))
+
+
+def test_subtitles() -> None:
+    tr = Transcript(
+        duration=4000,
+        text="hi there",
+        segments=[
+            Segment(id=0, start=0, end=1.5, text="hi", speaker="SPEAKER_00"),
+            Segment(id=1, start=3661.25, end=3662, text="there"),
+        ],
+    )
+    assert subtitles.to_srt(tr) == (
+        "1\n00:00:00,000 --> 00:00:01,500\n[SPEAKER_00] hi\n\n2\n01:01:01,250 --> 01:01:02,000\nthere\n"
+    )
+    assert subtitles.to_vtt(tr).startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n<v SPEAKER_00>hi\n")
+    assert subtitles.to_text(tr, speakers=True) == "SPEAKER_00: hi\nUNKNOWN: there"
+    assert subtitles.to_srt(Transcript(duration=1, text="")) == ""
+
+
+def test_languages() -> None:
+    assert len(languages.LANGUAGES) == 100
+    assert languages.is_known("EN") and not languages.is_known("xx")
+    assert languages.name_of("en") == "english" and languages.code_of("English") == "en"
+    assert languages.code_of("haw") == "haw"
+
+
+def test_window_cut_goes_to_the_last_real_pause() -> None:
+    from services.transcription.engine import _pause_before
+
+    touching = [{"start": 0, "end": 100}, {"start": 300, "end": 500}, {"start": 500, "end": 900}]
+    assert _pause_before(touching) == 200  # middle of the gap before the touching run
+    assert _pause_before([{"start": 50, "end": 900}]) == 50
+    assert _pause_before([{"start": 0, "end": 400}, {"start": 400, "end": 900}]) == 400
