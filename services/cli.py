@@ -40,7 +40,7 @@ def up(
 
 @app.command("serve")
 def serve_one(
-    service: str = typer.Argument(..., help="gateway, transcription or analysis."),
+    service: str = typer.Argument(..., help="gateway, auth, transcription, analysis, anc or media."),
     host: str = typer.Option(None, help="HTTP interface (gateway only)."),
     port: int = typer.Option(None, help="HTTP port (gateway only)."),
 ) -> None:

@@ -24,7 +24,7 @@ from services.common.telemetry import configure_tracing, shutdown_tracing
 log = get_logger("earshot.platform")
 
 # Services in start order: capability services first, the gateway (which takes
-# requests) last. auth, media and anc join as their issues land.
+# requests) last.
 SERVICES: tuple[str, ...] = ("auth", "transcription", "analysis", "anc", "media", "gateway")
 
 
