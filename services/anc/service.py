@@ -9,6 +9,14 @@
   ``metrics_every`` blocks and when the client closes. A bad block is answered with a
   ``StreamError`` and the stream stays open.
 * ``Classify``, ``ListModels``.
+* Batch jobs for long files, over events: consumer group ``anc`` on
+  ``earshot.anc.requests`` (``AncProcessRequested``); the input objects are
+  downloaded to a temporary folder, processed block by block in a worker thread
+  (:mod:`services.anc.batch`, flat memory), the output WAV is stored, and
+  ``AncProgress`` (about every 10 %) then ``AncProcessCompleted`` (with the same metrics
+  as ``Process``) or ``AncProcessFailed`` (a code and the reason) go to
+  ``earshot.anc.events``. The input objects are deleted on every path. A job whose output
+  (and its ``.json`` metrics sidecar) already exists is answered with ``completed`` again.
 
 Bad parameters or samples abort unary calls with ``INVALID_ARGUMENT`` and the reason.
 Sample-by-sample algorithms run in a worker thread so the event loop stays free; the
@@ -18,6 +26,7 @@ FDAF is fast enough to run inline.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,12 +35,25 @@ import grpc
 import numpy as np
 from earshot.anc.v1 import anc_pb2, anc_pb2_grpc
 
-from services.anc import engine, noise
+from services.anc import batch, engine, noise
 from services.anc.config import ALGORITHMS, AncSettings, load_anc_settings
 from services.anc.dsp import fft_backend
+from services.common import audio, telemetry
+from services.common.bus import Subscription
+from services.common.events import (
+    ANC_EVENTS,
+    ANC_REQUESTS,
+    AncProcessCompleted,
+    AncProcessFailed,
+    AncProcessRequested,
+    AncProgress,
+    Envelope,
+    EventPayload,
+)
 from services.common.logging import get_logger
 from services.common.rpc import GrpcServer, start_server
 from services.common.runtime import Runtime
+from services.common.storage import ObjectNotFound
 
 log = get_logger("earshot.anc")
 
@@ -291,6 +313,7 @@ class AncService:
         self._settings = settings
         self._grpc: GrpcServer | None = None
         self._classifier: noise.NoiseClassifier | None = None
+        self._subs: list[Subscription] = []
         self.runtime: Runtime
 
     @property
@@ -325,11 +348,141 @@ class AncService:
             [GRPC_SERVICE_NAME],
         )
         runtime.grpc_targets[self.name] = f"{s.grpc_host}:{self._grpc.port}"
+        await runtime.bus.ensure_topics([ANC_REQUESTS, ANC_EVENTS])
+        self._subs.append(await runtime.bus.subscribe([ANC_REQUESTS], "anc", self._handle_job))
 
     async def stop(self) -> None:
-        """Stop gRPC gracefully."""
+        """Leave the consumer group, stop gRPC gracefully."""
+        for sub in self._subs:
+            await sub.close()
+        self._subs.clear()
         if self._grpc:
             await self._grpc.stop()
+
+    # --- batch jobs ------------------------------------------------------------------------
+    async def _publish(self, payload: EventPayload) -> None:
+        await self.runtime.bus.publish(
+            payload.topic, Envelope.of(payload, self.runtime.source(self.name), **telemetry.inject())
+        )
+
+    async def _handle_job(self, envelope: Envelope) -> None:
+        if envelope.type != AncProcessRequested.event_type:
+            return
+        job = envelope.payload(AncProcessRequested)
+        storage = self.runtime.storage
+        inputs = [k for k in (job.primary_key, job.reference_key) if k]
+        done: AncProcessCompleted | AncProcessFailed
+        try:
+            done = await self._existing_result(job) or await self._run_job(job)
+        except (ValueError, audio.AudioError, ObjectNotFound) as exc:
+            code = (
+                exc.code
+                if isinstance(exc, audio.AudioError)
+                else "input_missing"
+                if isinstance(exc, ObjectNotFound)
+                else "invalid_audio"
+            )
+            details = exc.details if isinstance(exc, audio.AudioError) else str(exc)
+            if isinstance(exc, ObjectNotFound):
+                details = "the input object is gone (deleted or expired)"
+            log.warning("anc.job_failed", job_id=job.job_id, error=code, details=details)
+            done = AncProcessFailed(job_id=job.job_id, error=code, details=details[:480])
+        except Exception as exc:  # anything else fails the job too: nobody would retry it
+            log.exception("anc.job_crashed", job_id=job.job_id)
+            done = AncProcessFailed(
+                job_id=job.job_id, error="processing_failed", details=f"{type(exc).__name__}: {exc}"[:480]
+            )
+        finally:
+            for key in inputs:
+                await storage.delete(key)
+        await self._publish(done)
+
+    async def _existing_result(self, job: AncProcessRequested) -> AncProcessCompleted | None:
+        """The completed event of a job already done (idempotency by job id), else ``None``."""
+        storage = self.runtime.storage
+        sidecar = _sidecar(job.output_key)
+        if not (await storage.exists(job.output_key) and await storage.exists(sidecar)):
+            return None
+        log.info("anc.job_already_done", job_id=job.job_id)
+        return AncProcessCompleted.model_validate_json(await storage.get(sidecar))
+
+    async def _run_job(self, job: AncProcessRequested) -> AncProcessCompleted:
+        storage = self.runtime.storage
+        spec = engine.resolve(self.settings, **job.params)
+        rate = _check_rate(job.sample_rate)
+        loop = asyncio.get_running_loop()
+        sent: list[concurrent.futures.Future[None]] = []
+        with self.runtime.temp_dir("anc-job-") as tmp:
+            primary = tmp / ("primary" + _suffix(job.primary_key))
+            await storage.get_to_file(job.primary_key, primary)
+            reference = None
+            if job.reference_key:
+                reference = tmp / ("reference" + _suffix(job.reference_key))
+                await storage.get_to_file(job.reference_key, reference)
+            duration = (await asyncio.to_thread(audio.probe, primary, verify=False)).duration_s
+            total = max(1, round(duration * rate))
+            last = [0.0]
+
+            def progress(done: int) -> None:
+                pct = min(100.0, 100.0 * done / total)
+                if pct - last[0] >= 10.0 or (pct >= 100.0 > last[0]):
+                    last[0] = pct
+                    event = AncProgress(
+                        job_id=job.job_id,
+                        percent=round(pct, 1),
+                        processed_s=round(done / rate, 3),
+                        duration_s=round(duration, 3),
+                    )
+                    sent.append(asyncio.run_coroutine_threadsafe(self._publish(event), loop))
+
+            def classify(samples: Any) -> dict[str, Any]:
+                c = self.classifier.classify(samples, rate)
+                return {
+                    "noise_type": c.label,
+                    "confidence": round(c.confidence, 4),
+                    "top_class": c.top_class,
+                    "probabilities": dict(sorted(c.probabilities.items(), key=lambda kv: -kv[1])),
+                    "emergency": c.emergency,
+                    "windows": c.windows,
+                }
+
+            out_path = tmp / "output.wav"
+            try:
+                result = await asyncio.to_thread(
+                    batch.run,
+                    spec,
+                    primary,
+                    reference,
+                    rate,
+                    out_path,
+                    progress,
+                    classify if job.classify else None,
+                )
+            finally:
+                if sent:
+                    await asyncio.gather(*(asyncio.wrap_future(f) for f in sent), return_exceptions=True)
+            done = AncProcessCompleted(
+                job_id=job.job_id,
+                output_key=job.output_key,
+                sample_rate=rate,
+                samples=result["samples"],
+                algorithm=spec.algorithm,
+                metrics=result["metrics"],
+                classification=result["classification"],
+            )
+            await storage.put_file(job.output_key, out_path, "audio/wav")
+        await storage.put(_sidecar(job.output_key), done.model_dump_json().encode(), "application/json")
+        log.info("anc.job_done", job_id=job.job_id, samples=result["samples"], algorithm=spec.algorithm)
+        return done
+
+
+def _sidecar(output_key: str) -> str:
+    return output_key.rsplit(".", 1)[0] + ".json"
+
+
+def _suffix(key: str) -> str:
+    name = key.rsplit("/", 1)[-1]
+    return "." + name.rsplit(".", 1)[1] if "." in name else ""
 
 
 def to_pcm(samples: np.ndarray) -> bytes:

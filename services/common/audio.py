@@ -76,6 +76,7 @@ __all__ = [
     "decode",
     "duration_s",
     "iter_decode",
+    "iter_frames",
     "probe",
     "sniff_format",
 ]
@@ -910,3 +911,28 @@ def iter_decode(path: StrPath, sample_rate: int = 16000, chunk_s: float = 30.0) 
                     filled = 0
         if filled:
             yield chunk[:filled].copy()
+
+
+def iter_frames(path: StrPath, sample_rate: int, *, mono: bool = False) -> Iterator[np.ndarray]:
+    """Decode an audio file lazily, keeping its channels, in the decoder's own blocks.
+
+    Like :func:`decode` with ``mono=False`` (their concatenation along axis 1 equals it),
+    but memory stays flat: one decoded frame at a time. Corruption found while decoding
+    is raised after the blocks decoded so far have been yielded.
+
+    Args:
+        path: file path (``str`` or ``os.PathLike``).
+        sample_rate: output rate in Hz (positive integer).
+        mono: downmix to one channel.
+
+    Yields:
+        float32 ``np.ndarray`` of shape ``(channels, n)`` with values in [-1.0, 1.0].
+
+    Raises:
+        EmptyAudio, UnsupportedAudio, CorruptAudio: as for :func:`probe`.
+        OSError: the path cannot be opened.
+        ValueError: ``sample_rate`` is not a positive integer.
+    """
+    rate = _check_rate(sample_rate)
+    with _Source(path) as source:
+        yield from _blocks(source, rate, mono)

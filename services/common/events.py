@@ -351,6 +351,69 @@ class MediaFailed(JobFailed):
     stage: MediaStage | None = Field(None, description="The stage that failed, when known.")
 
 
+# --- anc (issue 6) ------------------------------------------------------------------------
+ANC_REQUESTS = "earshot.anc.requests"
+ANC_EVENTS = "earshot.anc.events"
+
+
+class AncProcessRequested(EventPayload):
+    """Ask the anc service to process a long recording in blocks (``job_id`` = session id).
+
+    The gateway has validated the input (channels, rate, lengths, NaN/Inf, parameters).
+    """
+
+    event_type: ClassVar[str] = "earshot.anc.process_requested.v1"
+    topic: ClassVar[str] = ANC_REQUESTS
+
+    primary_key: str = Field(
+        description="Object key of the input: a stereo file (0: primary, 1: reference), a mono "
+        "file for 'ale', or the primary microphone's mono file when reference_key is set."
+    )
+    reference_key: str | None = Field(None, description="Object key of the reference microphone's mono file.")
+    output_key: str = Field(description="Where to write the processed mono 16-bit WAV.")
+    sample_rate: int = Field(ge=1, description="Native sample rate of the input, Hz.")
+    params: dict[str, Any] = Field(
+        description="Resolved filter parameters: algorithm, taps, mu, block_size, delay, unconstrained."
+    )
+    classify: bool = Field(False, description="Classify the noise of the primary channel (first 30 s).")
+
+
+class AncProgress(EventPayload):
+    """How far a batch ANC job has got."""
+
+    event_type: ClassVar[str] = "earshot.anc.progress.v1"
+    topic: ClassVar[str] = ANC_EVENTS
+
+    percent: float = Field(ge=0, le=100, description="Share of the recording processed, 0-100.")
+    processed_s: float = Field(ge=0, description="Seconds of audio processed so far.")
+    duration_s: float = Field(ge=0, description="Duration of the recording, seconds.")
+
+
+class AncProcessCompleted(EventPayload):
+    """A batch ANC job is done: the processed WAV is in storage; its metrics travel inline."""
+
+    event_type: ClassVar[str] = "earshot.anc.process_completed.v1"
+    topic: ClassVar[str] = ANC_EVENTS
+
+    output_key: str
+    sample_rate: int = Field(ge=1)
+    samples: int = Field(ge=0, description="Samples per channel processed.")
+    algorithm: str
+    metrics: dict[str, Any] = Field(
+        description="As POST /api/audio/process: attenuation_db, steady_state_attenuation_db, "
+        "octave_bands_db, convergence_time_ms, input_rms_db, output_rms_db, processing_ms, "
+        "realtime_factor, resets, samples."
+    )
+    classification: dict[str, Any] | None = Field(None, description="Noise class of the primary channel.")
+
+
+class AncProcessFailed(JobFailed):
+    """A batch ANC job failed for good (``error`` e.g. ``corrupt_audio``, ``invalid_audio``)."""
+
+    event_type: ClassVar[str] = "earshot.anc.process_failed.v1"
+    topic: ClassVar[str] = ANC_EVENTS
+
+
 CATALOGUE: tuple[type[EventPayload], ...] = (
     TranscriptionRequested,
     TranscriptionProgress,
@@ -365,6 +428,10 @@ CATALOGUE: tuple[type[EventPayload], ...] = (
     MediaProgress,
     MediaCompleted,
     MediaFailed,
+    AncProcessRequested,
+    AncProgress,
+    AncProcessCompleted,
+    AncProcessFailed,
 )
 """Every event type Earshot publishes (docs/events.md is generated from this)."""
 

@@ -7,6 +7,11 @@ Routes (all JSON errors are ``{error, details, timestamp}``):
   ``primary`` + ``reference`` (two mono files, same rate and length); form fields
   ``algorithm``, ``taps``, ``mu``, ``block_size``, ``delay``, ``constrained``,
   ``classify``. Returns the processed WAV's object key and URL and the metrics.
+  Recordings over ``MAX_PROCESS_S`` (60 s) become batch jobs over events: validated the
+  same way without decoding them whole, stored under ``anc/inputs/<id>/``, a ``queued``
+  session, ``AncProcessRequested`` published, **202** with the session id and status URL;
+  :class:`BatchResults` (group ``gateway-anc`` on ``earshot.anc.events``) records progress,
+  completion (output key, final metrics) or failure (code, reason) on the session.
 * ``POST /api/audio/stream``: opens a stream session; returns its id and WebSocket URL.
 * ``WS /api/audio/stream/{id}/ws``: events ``connect``, ``audio_chunk`` (binary frames:
   float32 little-endian PCM, interleaved primary/reference), ``processed_audio``
@@ -20,7 +25,8 @@ The DSP and the classifier run in the anc service, reached over gRPC
 (``earshot.anc.v1.AncService``). The gateway decodes and validates uploads first
 (channel counts, sample rates, lengths, NaN/Inf samples, parameters through
 ``ResolveParams``), so bad input is rejected before anything is stored; sessions and
-metrics rows are written only after the work succeeded. Every session has an ``owner``
+metrics rows are written only after the work succeeded (batch jobs: the session is
+written when the job is queued, its metrics when it completes). Every session has an ``owner``
 column; until requests carry an authenticated user it is ``"anonymous"``.
 """
 
@@ -43,10 +49,21 @@ import grpc
 import numpy as np
 from earshot.anc.v1 import anc_pb2, anc_pb2_grpc
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 
 from services.common import audio, db, rpc
+from services.common.bus import Subscription
+from services.common.events import (
+    ANC_EVENTS,
+    ANC_REQUESTS,
+    AncProcessCompleted,
+    AncProcessFailed,
+    AncProcessRequested,
+    AncProgress,
+    Envelope,
+)
 from services.common.logging import get_logger
 from services.gateway.errors import ApiError, utc_timestamp
 from services.gateway.models import ANC_OWNER_ANONYMOUS, AncMetric, AncSession
@@ -57,8 +74,16 @@ log = get_logger("earshot.gateway.anc")
 router = APIRouter(tags=["active noise cancellation"])
 
 MAX_PROCESS_S = 60.0
-"""Longest recording ``POST /api/audio/process`` takes (s); longer files would exceed the
-gRPC message limit as float32 (the anc service enforces the same limit)."""
+"""Longest recording ``POST /api/audio/process`` processes synchronously (s); longer files
+would exceed the gRPC message limit as float32 (the anc service enforces the same limit), so
+they become batch jobs over events (202)."""
+
+MAX_BATCH_S = 4 * 3600.0
+"""Longest recording a batch job takes (s)."""
+
+INPUT_PREFIX = "anc/inputs"
+BATCH_GROUP = "gateway-anc"
+"""Consumer group of the gateway on ``earshot.anc.events`` (one member handles each event)."""
 
 PARAM_FIELDS = ("algorithm", "taps", "mu", "block_size", "delay", "constrained")
 OUTPUT_PREFIX = "anc/outputs"
@@ -97,7 +122,10 @@ def _deadline(request: Request | WebSocket) -> float:
 
 
 def _sessions(request: Request | WebSocket) -> Any:
-    gw = request.app.state.gateway
+    return _factory(request.app.state.gateway)
+
+
+def _factory(gw: Any) -> Any:
     factory = getattr(gw, "_anc_sessions", None)
     if factory is None:
         factory = gw._anc_sessions = db.session_factory(gw._engine)
@@ -211,11 +239,11 @@ async def _save(upload: Any, name: str, tmp: Path, request: Request) -> tuple[Pa
         raise ApiError(400, "Corrupt audio", f"{name}: {exc.details}") from None
     except audio.AudioError as exc:
         raise ApiError(400, "Invalid file format", f"{name}: {exc.details}") from None
-    if info.duration_s > MAX_PROCESS_S:
+    if info.duration_s > MAX_BATCH_S:
         raise ApiError(
             400,
             "Audio too long",
-            f"{name} lasts {info.duration_s:.1f} s; /api/audio/process takes at most {MAX_PROCESS_S:g} s",
+            f"{name} lasts {info.duration_s:.1f} s; /api/audio/process takes at most {MAX_BATCH_S:g} s",
         )
     return path, info
 
@@ -262,10 +290,24 @@ def _finite(samples: np.ndarray, name: str) -> np.ndarray:
     return samples
 
 
+Saved = list[tuple[str, Path, audio.AudioInfo]]
+
+
 async def _read_inputs(
     request: Request, tmp: Path
 ) -> tuple[np.ndarray, np.ndarray | None, int, dict[str, Any], bool]:
     """Parse the multipart body: ``(primary, reference or None, rate, params, classify)``."""
+    saved, values, classify = await _receive(request, tmp)
+    primary, reference, rate = await _decode_inputs(saved)
+    return primary, reference, rate, values, classify
+
+
+def _is_long(saved: Saved) -> bool:
+    return max(info.duration_s for _, _, info in saved) > MAX_PROCESS_S
+
+
+async def _receive(request: Request, tmp: Path) -> tuple[Saved, dict[str, Any], bool]:
+    """Parse the multipart body and save/probe the files: ``(saved files, params, classify)``."""
     settings = request.app.state.gateway.runtime.settings
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(
@@ -304,6 +346,11 @@ async def _read_inputs(
             )
     finally:
         await form.close()
+    return saved, values, classify
+
+
+async def _decode_inputs(saved: Saved) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Check channel counts, rates, NaN/Inf and lengths while decoding: ``(primary, reference, rate)``."""
     if len(saved) == 1:
         _, path, info = saved[0]
         if info.channels not in (1, 2):
@@ -339,7 +386,43 @@ async def _read_inputs(
                 "Lengths differ",
                 f"primary has {primary.size} samples but reference has {reference.size}",
             )
-    return primary, reference, rate, values, classify
+    return primary, reference, rate
+
+
+async def _check_long_inputs(saved: Saved) -> tuple[int, int]:
+    """The checks of :func:`_decode_inputs` without decoding (flat memory for long files):
+    channel counts, rates, NaN/Inf in float WAVs, lengths from the verified probe.
+    Returns ``(rate, samples per channel)``."""
+    if len(saved) == 1:
+        _, path, info = saved[0]
+        if info.channels not in (1, 2):
+            raise ApiError(
+                400,
+                "Wrong channel count",
+                f"audio has {info.channels} channels; send stereo (0: primary, 1: reference) "
+                "or mono with ale",
+            )
+        if not await asyncio.to_thread(_float_wav_is_finite, path):
+            raise ApiError(400, "Invalid audio", "audio contains NaN or Inf samples")
+        return info.sample_rate, round(info.duration_s * info.sample_rate)
+    (_, p_path, p_info), (_, r_path, r_info) = saved
+    for name, inf in (("primary", p_info), ("reference", r_info)):
+        if inf.channels != 1:
+            raise ApiError(400, "Wrong channel count", f"{name} has {inf.channels} channels; send mono files")
+    if p_info.sample_rate != r_info.sample_rate:
+        raise ApiError(
+            400,
+            "Sample rates differ",
+            f"primary is {p_info.sample_rate} Hz but reference is {r_info.sample_rate} Hz",
+        )
+    rate = p_info.sample_rate
+    for name, path in (("primary", p_path), ("reference", r_path)):
+        if not await asyncio.to_thread(_float_wav_is_finite, path):
+            raise ApiError(400, "Invalid audio", f"{name} contains NaN or Inf samples")
+    p_n, r_n = round(p_info.duration_s * rate), round(r_info.duration_s * rate)
+    if p_n != r_n:
+        raise ApiError(400, "Lengths differ", f"primary has {p_n} samples but reference has {r_n}")
+    return rate, p_n
 
 
 async def _decode(path: Path, rate: int, name: str) -> np.ndarray:
@@ -393,24 +476,22 @@ def _metrics(m: anc_pb2.Metrics) -> dict[str, Any]:
 # --- files -----------------------------------------------------------------------------------
 
 
-@router.post("/api/audio/process")
-async def process_audio(request: Request) -> dict[str, Any]:
-    """Cancel the noise in a recording; store the result; return its URL and the metrics."""
+@router.post("/api/audio/process", response_model=None)
+async def process_audio(request: Request) -> dict[str, Any] | JSONResponse:
+    """Cancel the noise in a recording; store the result; return its URL and the metrics.
+
+    Recordings over ``MAX_PROCESS_S`` become batch jobs: 202 with the session id and its
+    status URL (see :func:`_submit_batch`)."""
     gw = request.app.state.gateway
     rt = gw.runtime
     with rt.temp_dir("anc-") as tmp:
-        primary, reference, rate, values, classify = await _read_inputs(request, tmp)
+        saved, values, classify = await _receive(request, tmp)
+        if _is_long(saved):
+            return await _submit_batch(request, saved, values, classify)
+        primary, reference, rate = await _decode_inputs(saved)
     params = _form_params(values)
     resolved = await _resolve(request, params, rate)
-    if resolved.channels == 2 and reference is None:
-        raise ApiError(
-            400,
-            "Wrong channel count",
-            f"{resolved.params.algorithm} needs two channels: a stereo file (0: primary, 1: reference) "
-            "or 'primary' + 'reference' files",
-        )
-    if resolved.channels == 1 and reference is not None:
-        raise ApiError(400, "Wrong channel count", "ale works on one channel; send a mono file")
+    _check_channels(resolved, reference is not None)
     try:
         reply: anc_pb2.ProcessResponse = await _stub(request).Process(
             anc_pb2.ProcessRequest(
@@ -469,6 +550,180 @@ async def process_audio(request: Request) -> dict[str, Any]:
     }
 
 
+def _check_channels(resolved: anc_pb2.ResolveParamsResponse, has_reference: bool) -> None:
+    if resolved.channels == 2 and not has_reference:
+        raise ApiError(
+            400,
+            "Wrong channel count",
+            f"{resolved.params.algorithm} needs two channels: a stereo file (0: primary, 1: reference) "
+            "or 'primary' + 'reference' files",
+        )
+    if resolved.channels == 1 and has_reference:
+        raise ApiError(400, "Wrong channel count", "ale works on one channel; send a mono file")
+
+
+# --- batch jobs (long files) -----------------------------------------------------------------
+
+
+async def _submit_batch(
+    request: Request, saved: Saved, values: dict[str, Any], classify: bool
+) -> JSONResponse:
+    """Validate a long recording like a short one (without decoding it whole), store it,
+    record a ``queued`` session and publish ``AncProcessRequested``; answer 202."""
+    gw = request.app.state.gateway
+    rt = gw.runtime
+    rate, samples = await _check_long_inputs(saved)
+    params = _form_params(values)
+    resolved = await _resolve(request, params, rate)
+    has_reference = len(saved) == 2 or saved[0][2].channels == 2
+    _check_channels(resolved, has_reference)
+    session_id = str(uuid.uuid4())
+    keys = {name: f"{INPUT_PREFIX}/{session_id}/{name}{path.suffix}" for name, path, _ in saved}
+    output_key = f"{OUTPUT_PREFIX}/{session_id}.wav"
+    p = resolved.params
+    stored: list[str] = []
+    recorded = False
+    try:
+        for name, path, _ in saved:
+            await rt.storage.put_file(keys[name], path, "application/octet-stream")
+            stored.append(keys[name])
+        async with _sessions(request)() as s, s.begin():
+            s.add(
+                AncSession(
+                    id=session_id,
+                    owner=owner_of(request),
+                    kind="file",
+                    status="queued",
+                    algorithm=p.algorithm,
+                    params=params_dict(p),
+                    sample_rate=rate,
+                    samples=samples,
+                    progress=0.0,
+                )
+            )
+        recorded = True
+        await gw.publish(
+            AncProcessRequested(
+                job_id=session_id,
+                primary_key=keys.get("audio") or keys["primary"],
+                reference_key=keys.get("reference"),
+                output_key=output_key,
+                sample_rate=rate,
+                params={
+                    "algorithm": p.algorithm,
+                    "taps": p.taps,
+                    "mu": p.mu,
+                    "block_size": p.block_size,
+                    "delay": p.delay,
+                    "unconstrained": p.unconstrained,
+                },
+                classify=classify,
+            )
+        )
+    except BaseException:
+        for key in stored:  # nothing stored half way
+            await rt.storage.delete(key)
+        if recorded:
+            async with _sessions(request)() as s, s.begin():
+                row = await s.get(AncSession, session_id)
+                if row is not None:
+                    await s.delete(row)
+        raise
+    log.info("anc.batch_submitted", session_id=session_id, samples=samples, algorithm=p.algorithm)
+    status_url = str(request.url_for("get_session", session_id=session_id))
+    return JSONResponse(
+        status_code=202,
+        content={
+            "session_id": session_id,
+            "job_id": session_id,
+            "status": "queued",
+            "status_url": status_url,
+            "algorithm": p.algorithm,
+            "params": params_dict(p),
+            "sample_rate": rate,
+            "duration_s": round(samples / rate, 3),
+            "timestamp": utc_timestamp(),
+        },
+        headers={"Location": status_url},
+    )
+
+
+class BatchResults:
+    """The gateway's side of ANC batch jobs: consumer group ``gateway-anc`` on
+    ``earshot.anc.events`` updates the sessions (progress, completion with the output key
+    and the final metrics, failure with its reason) and deletes the job's input objects."""
+
+    def __init__(self, gateway: Any) -> None:
+        self.gateway = gateway
+        self._sub: Subscription | None = None
+
+    async def start(self, runtime: Any) -> None:
+        """Join the consumer group."""
+        await runtime.bus.ensure_topics([ANC_REQUESTS, ANC_EVENTS])
+        self._sub = await runtime.bus.subscribe([ANC_EVENTS], BATCH_GROUP, self.handle)
+
+    async def stop(self) -> None:
+        """Leave the consumer group."""
+        if self._sub is not None:
+            await self._sub.close()
+            self._sub = None
+
+    async def handle(self, envelope: Envelope) -> None:
+        """Apply one event of ``earshot.anc.events`` to its session."""
+        factory = _factory(self.gateway)
+        storage = self.gateway.runtime.storage
+        if envelope.type == AncProgress.event_type:
+            prog = envelope.payload(AncProgress)
+            async with factory() as s, s.begin():
+                row = await s.get(AncSession, prog.job_id)
+                if row is not None and row.status in ("queued", "processing"):
+                    row.status = "processing"
+                    row.progress = max(row.progress or 0.0, prog.percent)
+            return
+        if envelope.type == AncProcessCompleted.event_type:
+            done = envelope.payload(AncProcessCompleted)
+            async with factory() as s, s.begin():
+                row = await s.get(AncSession, done.job_id)
+                if row is None:  # nobody wants it any more
+                    await storage.delete(done.output_key)
+                    await storage.delete(done.output_key.rsplit(".", 1)[0] + ".json")
+                elif row.status in ("queued", "processing"):
+                    c = done.classification
+                    row.status = "completed"
+                    row.progress = 100.0
+                    row.output_key = done.output_key
+                    row.samples = done.samples
+                    row.noise_class = c["noise_type"] if c else None
+                    row.emergency = bool(c and c.get("emergency"))
+                    row.ended_at = db.utcnow()
+                    s.add(_metric_row(done.job_id, "final", done.metrics, c))
+            await self._delete_inputs(done.job_id)
+            return
+        if envelope.type == AncProcessFailed.event_type:
+            failed = envelope.payload(AncProcessFailed)
+            async with factory() as s, s.begin():
+                row = await s.get(AncSession, failed.job_id)
+                if row is not None and row.status in ("queued", "processing"):
+                    row.status = "failed"
+                    row.error = failed.error[:64]
+                    row.error_details = failed.details[:500]
+                    row.ended_at = db.utcnow()
+            await self._delete_inputs(failed.job_id)
+
+    async def _delete_inputs(self, job_id: str) -> None:
+        storage = self.gateway.runtime.storage
+        for info in await storage.list(f"{INPUT_PREFIX}/{job_id}/"):
+            await storage.delete(info.key)
+
+
+def install(gateway: Any) -> BatchResults:
+    """Attach the ANC batch-result consumer to a gateway (start/stop hooks)."""
+    consumer = BatchResults(gateway)
+    gateway.start_hooks.append(consumer.start)
+    gateway.stop_hooks.append(consumer.stop)
+    return consumer
+
+
 def _metric_row(
     session_id: str, kind: str, m: dict[str, Any], classification: dict[str, Any] | None
 ) -> AncMetric:
@@ -509,6 +764,10 @@ def session_json(row: AncSession, request: Request | WebSocket) -> dict[str, Any
     }
     if row.kind == "stream":
         out["websocket_url"] = _ws_url(request, row.id)
+    if row.progress is not None:  # a batch job
+        out["progress"] = round(row.progress, 1)
+    if row.error:
+        out["error"] = {"code": row.error, "details": row.error_details}
     return out
 
 

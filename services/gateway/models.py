@@ -109,20 +109,26 @@ class AncSession(Base):
         owner: user id (``"anonymous"`` until the auth issue); every query filters by it.
         kind: ``"file"`` or ``"stream"``.
         status: ``"open"`` (stream created, no socket yet), ``"active"`` (socket
-            connected), ``"completed"``, ``"closed"`` or ``"failed"``.
+            connected), ``"queued"`` / ``"processing"`` (a long file's batch job),
+            ``"completed"``, ``"closed"`` or ``"failed"``.
         algorithm: ``nlms``, ``fdaf``, ``fxnlms``, ``lms`` or ``ale``.
         params: the filter parameters used (taps, mu, block_size, delay, constrained).
         sample_rate: Hz.
         samples: samples processed so far.
         output_key: object-storage key of the processed file (file sessions).
         noise_class, emergency: the last classification of the primary channel.
+        progress: percent done of a batch job (``None`` for other sessions).
+        error, error_details: why a batch job failed (a code and a sentence).
         created_at, updated_at, ended_at: timezone-aware UTC.
     """
 
     __tablename__ = "anc_sessions"
     __table_args__ = (
         CheckConstraint("kind IN ('file', 'stream')", name="kind"),
-        CheckConstraint("status IN ('open', 'active', 'completed', 'closed', 'failed')", name="status"),
+        CheckConstraint(
+            "status IN ('open', 'active', 'queued', 'processing', 'completed', 'closed', 'failed')",
+            name="status",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -136,6 +142,9 @@ class AncSession(Base):
     output_key: Mapped[str | None] = mapped_column(String(255))
     noise_class: Mapped[str | None] = mapped_column(String(32))
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(String(64))
+    error_details: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -258,6 +258,7 @@ class GatewayService:
         app.include_router(photos.router)
         app.include_router(openai_router)
         photos.install(self, app)
+        anc_routes.install(self)
         return app
 
 

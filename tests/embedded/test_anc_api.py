@@ -344,3 +344,189 @@ async def test_live_stream_over_websocket(embedded: Embedded, client: httpx.Asyn
     with pytest.raises((InvalidStatus, ConnectionClosed)):
         async with connect(url) as ws:
             await asyncio.wait_for(ws.recv(), 5)
+
+
+# --- batch jobs: long files over events ---------------------------------------------------------
+
+LONG_RATE = 8000
+
+
+def wav_i16(data: np.ndarray, rate: int = LONG_RATE) -> bytes:
+    """A 16-bit PCM WAV with channels in rows."""
+    arr = np.atleast_2d(data)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(arr.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.round(np.clip(arr.T, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def long_scene(seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """(primary, reference) at LONG_RATE: a quiet tone plus noise through an acoustic path."""
+    n = int(seconds * LONG_RATE)
+    rng = np.random.default_rng(6)
+    ref = 0.25 * rng.standard_normal(n)
+    tone = 0.02 * np.sin(2 * np.pi * 440 * np.arange(n) / LONG_RATE)
+    return tone + lfilter([0.0, 0.0, 0.6, 0.3, -0.2, 0.1], [1.0], ref), ref
+
+
+async def _wait_done(client: httpx.AsyncClient, url: str, timeout: float = 60.0) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    seen: set[str] = set()
+    while True:
+        r = await client.get(url)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        seen.add(body["status"])
+        if body["status"] in ("completed", "failed"):
+            body["seen"] = seen
+            return body  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, f"job still {body['status']} after {timeout} s"
+        await asyncio.sleep(0.1)
+
+
+async def test_long_stereo_file_goes_through_a_batch_job(
+    embedded: Embedded, client: httpx.AsyncClient
+) -> None:
+    primary, ref = long_scene(80.0)
+    r = await client.post(
+        "/api/audio/process",
+        files={"audio": ("long.wav", wav_i16(np.vstack([primary, ref])), "audio/wav")},
+        data={"algorithm": "fdaf", "taps": "32", "block_size": "256", "classify": "true"},
+    )
+    assert r.status_code == 202, r.text
+    job = r.json()
+    sid = job["session_id"]
+    assert job["job_id"] == sid and job["status"] == "queued"
+    assert (
+        job["status_url"].endswith(f"/api/audio/sessions/{sid}")
+        and r.headers["location"] == job["status_url"]
+    )
+    assert job["duration_s"] == pytest.approx(80.0) and job["algorithm"] == "fdaf"
+    done = await _wait_done(client, job["status_url"])
+    assert done["status"] == "completed", done
+    assert done["progress"] == 100.0 and done["kind"] == "file" and "error" not in done
+    m = done["metrics"]
+    assert m["kind"] == "final" and m["samples"] == primary.size
+    assert 20 < m["attenuation_db"] < 80 and 20 < m["steady_state_attenuation_db"] < 80
+    assert m["convergence_time_ms"] is not None and m["convergence_time_ms"] < 2000
+    assert {"125", "1000"} <= set(m["octave_bands_db"])
+    assert done["noise_type"] is not None
+    # The output: a mono WAV as long as the input, in storage, behind a presigned URL.
+    assert done["output_key"] == f"anc/outputs/{sid}.wav"
+    out = await client.get(done["output_url"])
+    assert out.status_code == 200
+    with wave.open(io.BytesIO(out.content)) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getnframes()) == (1, LONG_RATE, primary.size)
+    # Inputs are gone, nothing is left in the temp folder.
+    assert await embedded.runtime.storage.list("anc/inputs/") == []
+    assert embedded.temp_leftovers() == []
+    # A redelivered request is idempotent: the stored result is announced again, unchanged.
+    from services.common.events import ANC_EVENTS, AncProcessCompleted, AncProcessRequested
+
+    got: asyncio.Queue[AncProcessCompleted] = asyncio.Queue()
+
+    async def watch(envelope) -> None:  # type: ignore[no-untyped-def]
+        if envelope.type == AncProcessCompleted.event_type and envelope.key == sid:
+            got.put_nowait(envelope.payload(AncProcessCompleted))
+
+    sub = await embedded.runtime.bus.subscribe([ANC_EVENTS], f"test-anc-{sid}", watch, from_latest=True)
+    try:
+        await embedded.gateway.publish(
+            AncProcessRequested(
+                job_id=sid,
+                primary_key=f"anc/inputs/{sid}/audio.wav",
+                output_key=done["output_key"],
+                sample_rate=LONG_RATE,
+                params={"algorithm": "fdaf", "taps": 32, "block_size": 256},
+            )
+        )
+        again = await asyncio.wait_for(got.get(), 30)
+    finally:
+        await sub.close()
+    assert again.metrics["attenuation_db"] == pytest.approx(m["attenuation_db"], abs=0.01)
+    stored = (await client.get(f"/api/metrics/sessions/{sid}")).json()
+    assert [x["kind"] for x in stored["metrics"]] == ["final"] and stored["status"] == "completed"
+
+
+async def test_corrupt_long_job_fails_cleanly_with_a_reason(
+    embedded: Embedded, client: httpx.AsyncClient
+) -> None:
+    """A job whose stored input turns out corrupt (cut in the middle) fails with a reason, and its
+    input is deleted. The gateway rejects such uploads itself, so the job is submitted on the bus."""
+    from services.common.events import AncProcessRequested
+    from services.gateway.anc import _factory
+
+    sid = "00000000-0000-4000-8000-00000000c0de"
+    key = f"anc/inputs/{sid}/audio.flac"
+    await embedded.runtime.storage.put(key, JFK.read_bytes()[:20000])
+    async with _factory(embedded.gateway)() as s, s.begin():
+        s.add(
+            AncSession(
+                id=sid,
+                owner="anonymous",
+                kind="file",
+                status="queued",
+                algorithm="ale",
+                params={},
+                sample_rate=16000,
+                samples=16000 * 11,
+                progress=0.0,
+            )
+        )
+    await embedded.gateway.publish(
+        AncProcessRequested(
+            job_id=sid,
+            primary_key=key,
+            output_key=f"anc/outputs/{sid}.wav",
+            sample_rate=16000,
+            params={"algorithm": "ale", "taps": 16},
+        )
+    )
+    done = await _wait_done(client, f"/api/audio/sessions/{sid}")
+    assert done["status"] == "failed", done
+    assert done["error"]["code"] == "corrupt_audio", done
+    assert "damaged or truncated" in done["error"]["details"]
+    assert done["output_key"] is None and done["metrics"] is None and done["ended_at"]
+    assert await embedded.runtime.storage.list("anc/") == []
+    assert embedded.temp_leftovers() == []
+
+
+async def test_bad_long_file_is_a_400_and_stores_nothing(
+    embedded: Embedded, client: httpx.AsyncClient
+) -> None:
+    before = await _count(embedded)
+    primary, ref = long_scene(70.0)
+    bad = np.vstack([primary, ref])
+    bad[1, 12345] = np.nan
+    r = await client.post(
+        "/api/audio/process",
+        files={"audio": ("long.wav", wav_f32(bad, LONG_RATE), "audio/wav")},
+        data={"algorithm": "fdaf"},
+    )
+    assert r.status_code == 400 and "NaN" in r.json()["details"], r.text
+    r = await client.post(
+        "/api/audio/process",
+        files={"audio": ("long.wav", wav_i16(primary), "audio/wav")},
+        data={"algorithm": "nlms"},
+    )
+    assert r.status_code == 400 and r.json()["error"] == "Wrong channel count", r.text
+    r = await client.post(
+        "/api/audio/process",
+        files={
+            "primary": ("p.wav", wav_i16(primary), "audio/wav"),
+            "reference": ("r.wav", wav_i16(ref[:-800]), "audio/wav"),
+        },
+        data={"algorithm": "fdaf"},
+    )
+    assert r.status_code == 400 and r.json()["error"] == "Lengths differ", r.text
+    r = await client.post(
+        "/api/audio/process",
+        files={"audio": ("long.wav", wav_i16(np.vstack([primary, ref])), "audio/wav")},
+        data={"algorithm": "fdaf", "block_size": "1000"},
+    )
+    assert r.status_code == 400, r.text
+    assert await _count(embedded) == before
+    assert embedded.temp_leftovers() == []

@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 __all__ = [
     "OCTAVE_CENTRES_HZ",
     "attenuation_db",
+    "bands_from_psd",
     "convergence_time",
     "misalignment_db",
     "octave_band_attenuation",
@@ -77,6 +78,12 @@ def octave_band_attenuation(d: ArrayLike, e: ArrayLike, sample_rate: int) -> dic
     nperseg = int(min(da.size, 8192))
     f, pd = welch(da, fs=sample_rate, nperseg=nperseg)
     _, pe = welch(ea, fs=sample_rate, nperseg=nperseg)
+    return bands_from_psd(f, pd, pe, sample_rate)
+
+
+def bands_from_psd(f: np.ndarray, pd: np.ndarray, pe: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """Octave-band attenuation (dB) from power spectra of input ``pd`` and output ``pe`` at
+    frequencies ``f`` (Hz); the band selection of :func:`octave_band_attenuation`."""
     out: dict[str, float] = {}
     for fc in OCTAVE_CENTRES_HZ:
         lo, hi = fc / math.sqrt(2), fc * math.sqrt(2)
