@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -99,6 +100,7 @@ async def main() -> None:
     parser.add_argument("--probes", type=int, default=200)
     args = parser.parse_args()
     configure_logging("error")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # stdout carries the JSON only
     bootstrap = os.environ.get("EARSHOT_TEST_KAFKA")
     if not bootstrap:
         sys.exit("set EARSHOT_TEST_KAFKA=host:port (make bench does: deploy/local/infra.sh up)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -95,6 +96,7 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=5)
     args = parser.parse_args()
     configure_logging("error")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # stdout carries the JSON only
     with tempfile.TemporaryDirectory(prefix="earshot-bench-") as tmp:
         root = Path(tmp)
         local = await embedded(args.requests, root)

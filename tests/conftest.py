@@ -5,7 +5,7 @@ loopback port) started once per test session, and paths to the real recordings.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 from services.common.logging import configure_logging
 from services.common.settings import Settings, load_settings
 from services.platform import Platform, running
+from tests.integration import infra
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JFK = FIXTURES / "jfk.flac"
@@ -81,3 +82,37 @@ async def client(embedded: Embedded) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client pointed at the embedded gateway."""
     async with httpx.AsyncClient(base_url=embedded.url, timeout=120) as c:
         yield c
+
+
+# --- real servers (contract and integration tiers) ------------------------------------------
+@pytest.fixture(scope="session")
+def servers() -> Iterator[infra.Endpoints]:
+    """Real Kafka, PostgreSQL and MinIO (from env, testcontainers or deploy/local), once per
+    session; started only when a collected test needs them (``infra.needed_by``)."""
+    endpoints = infra.acquire()
+    try:
+        yield endpoints
+    finally:
+        infra.release()
+
+
+_prewarmed = False
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the servers before the first test (outside any per-test timeout: a fresh machine
+    fetches Kafka's jars and builds MinIO first). Only when a collected test needs them."""
+    global _prewarmed
+    if not _prewarmed and infra.needed_by(session.items):
+        try:
+            infra.acquire()
+            _prewarmed = True
+        except Exception:
+            pass  # the `servers` fixture reports the failure on every test that needs it
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    global _prewarmed
+    if _prewarmed:
+        _prewarmed = False
+        infra.release()

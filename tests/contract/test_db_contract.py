@@ -11,7 +11,6 @@ creation) stay in ``tests/unit/test_db.py``.
 from __future__ import annotations
 
 import asyncio
-import textwrap
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from services.common import db
 from services.gateway.jobs import JobAlreadyExists, JobRepository
 from services.gateway.models import Base, JobStatus
 from tests.integration import infra
+from tests.unit.test_db import _other_service
 
 MIGRATIONS = Path(db.__file__).resolve().parents[1] / "gateway" / "migrations"
 VERSION_TABLE = "alembic_version_gateway"
@@ -145,52 +145,6 @@ async def test_models_match_migrations(url: str) -> None:
     finally:
         await engine.dispose()
     assert diffs == [], f"models and migrations differ; add a revision: {diffs}"
-
-
-def _other_service(folder: Path, *, broken_second_revision: bool) -> Path:
-    (folder / "versions").mkdir(parents=True)
-    (folder / "env.py").write_text(
-        "from sqlalchemy import MetaData\n"
-        "from services.common.db import run_alembic_env\n"
-        "run_alembic_env(MetaData())\n"
-    )
-    (folder / "versions" / "a1_things.py").write_text(
-        textwrap.dedent(
-            """
-            import sqlalchemy as sa
-            from alembic import op
-
-            revision = "a1"
-            down_revision = None
-
-            def upgrade():
-                op.create_table("other_things", sa.Column("id", sa.Integer, primary_key=True))
-
-            def downgrade():
-                op.drop_table("other_things")
-            """
-        )
-    )
-    if broken_second_revision:
-        (folder / "versions" / "a2_broken.py").write_text(
-            textwrap.dedent(
-                """
-                import sqlalchemy as sa
-                from alembic import op
-
-                revision = "a2"
-                down_revision = "a1"
-
-                def upgrade():
-                    op.create_table("other_more", sa.Column("id", sa.Integer, primary_key=True))
-                    op.execute("INSERT INTO no_such_table VALUES (1)")
-
-                def downgrade():
-                    op.drop_table("other_more")
-                """
-            )
-        )
-    return folder
 
 
 async def test_a_failing_migration_rolls_back_everything(url: str, tmp_path: Path) -> None:
