@@ -67,7 +67,7 @@ from services.common.events import (
 from services.common.logging import get_logger
 from services.gateway.errors import ApiError, utc_timestamp
 from services.gateway.models import ANC_OWNER_ANONYMOUS, AncMetric, AncSession
-from services.gateway.uploads import BodyTooLarge, _copy, too_large_error
+from services.gateway.uploads import copy_upload, read_multipart, too_large_error
 
 log = get_logger("earshot.gateway.anc")
 
@@ -226,7 +226,7 @@ async def _save(upload: Any, name: str, tmp: Path, request: Request) -> tuple[Pa
     if ext not in allowed:
         raise ApiError(400, "Invalid file format", f"{name}: supported formats: {', '.join(allowed)}")
     path = tmp / f"{name}.{ext}"
-    size = await asyncio.to_thread(_copy, upload, path, settings.max_file_size_bytes)
+    size = await asyncio.to_thread(copy_upload, upload, path, settings.max_file_size_bytes)
     if size < 0:
         raise too_large_error(settings)
     if size == 0:
@@ -309,18 +309,11 @@ def _is_long(saved: Saved) -> bool:
 async def _receive(request: Request, tmp: Path) -> tuple[Saved, dict[str, Any], bool]:
     """Parse the multipart body and save/probe the files: ``(saved files, params, classify)``."""
     settings = request.app.state.gateway.runtime.settings
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise ApiError(
-            400,
-            "No audio file provided",
-            "send multipart/form-data with 'audio' (stereo, or mono with ale) or 'primary' + 'reference'",
-        )
-    try:
-        form = await request.form(max_files=4, max_fields=20)
-    except BodyTooLarge:
-        raise too_large_error(settings) from None
-    except Exception as exc:  # malformed multipart bodies raise several types
-        raise ApiError(400, "Malformed request", f"the multipart body could not be parsed: {exc}") from None
+    form = await read_multipart(
+        request,
+        settings,
+        "send multipart/form-data with 'audio' (stereo, or mono with ale) or 'primary' + 'reference'",
+    )
     try:
         values = {k: form.get(k) for k in PARAM_FIELDS if isinstance(form.get(k), str)}
         classify = str(form.get("classify") or "").lower() in ("1", "true", "yes")

@@ -47,7 +47,7 @@ from services.common.logging import get_logger
 from services.common.storage import ObjectNotFound
 from services.common.transcript import Segment, Transcript, Word
 from services.gateway.errors import ApiError, utc_timestamp
-from services.gateway.uploads import BodyTooLarge, too_large_error
+from services.gateway.uploads import BodyTooLarge, copy_upload, too_large_error
 
 log = get_logger("earshot.gateway.openai")
 
@@ -306,7 +306,7 @@ async def _receive(request: Request, tmp: Path) -> tuple[_Params, Path, audio.Au
                 "invalid_file_format",
             )
         path = tmp / "upload"
-        size = await asyncio.to_thread(_copy, upload, path, settings.max_file_size_bytes)
+        size = await asyncio.to_thread(copy_upload, upload, path, settings.max_file_size_bytes)
     finally:
         await form.close()
     if size < 0:
@@ -322,18 +322,6 @@ async def _receive(request: Request, tmp: Path) -> tuple[_Params, Path, audio.Au
     except audio.AudioError as exc:
         raise _Invalid(400, "Invalid file", f"{exc.details}", "file", exc.code) from None
     return params, path, info
-
-
-def _copy(upload: UploadFile, path: Path, limit: int) -> int:
-    upload.file.seek(0)
-    size = 0
-    with path.open("wb") as out:
-        while chunk := upload.file.read(1 << 20):
-            size += len(chunk)
-            if size > limit:
-                return -1
-            out.write(chunk)
-    return size
 
 
 # --- calling the transcription service ----------------------------------------------------------

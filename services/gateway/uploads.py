@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,6 +69,25 @@ def too_large_error(settings: Settings) -> ApiError:
     )
 
 
+async def read_multipart(request: Request, settings: Settings, expected: str) -> FormData:
+    """Parse a multipart/form-data body (at most 4 files and 20 fields); close it when done.
+
+    Args:
+        expected: what the client should send, for the 400 when the body is not multipart.
+
+    Raises:
+        ApiError: 400 not multipart ("No audio file provided") or malformed; 413 over the size limit.
+    """
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ApiError(400, "No audio file provided", expected)
+    try:
+        return await request.form(max_files=4, max_fields=20)
+    except BodyTooLarge:
+        raise too_large_error(settings) from None
+    except Exception as exc:  # malformed multipart bodies raise several types
+        raise ApiError(400, "Malformed request", f"the multipart body could not be parsed: {exc}") from None
+
+
 @dataclass
 class ReceivedAudio:
     """An accepted upload in a private temp folder.
@@ -100,19 +119,9 @@ async def receive_audio(request: Request, field: str, settings: Settings, tmp: P
             too long; 413 over ``MAX_FILE_SIZE``.
     """
     allowed = ", ".join(settings.allowed_extensions)
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise ApiError(
-            400,
-            "No audio file provided",
-            f"send multipart/form-data with the recording in the '{field}' field",
-        )
-    try:
-        form = await request.form(max_files=4, max_fields=20)
-    except BodyTooLarge:
-        raise too_large_error(settings) from None
-    except Exception as exc:  # malformed multipart bodies raise several types
-        raise ApiError(400, "Malformed request", f"the multipart body could not be parsed: {exc}") from None
+    form = await read_multipart(
+        request, settings, f"send multipart/form-data with the recording in the '{field}' field"
+    )
     try:
         upload = form.get(field)
         if not isinstance(upload, UploadFile):
@@ -126,7 +135,7 @@ async def receive_audio(request: Request, field: str, settings: Settings, tmp: P
         if ext not in settings.allowed_extensions:
             raise ApiError(400, "Invalid file format", f"Supported formats: {allowed}")
         path = tmp / f"upload.{ext}"
-        size = await asyncio.to_thread(_copy, upload, path, settings.max_file_size_bytes)
+        size = await asyncio.to_thread(copy_upload, upload, path, settings.max_file_size_bytes)
         if size < 0:
             raise too_large_error(settings)
         if size == 0:
@@ -157,7 +166,7 @@ async def receive_audio(request: Request, field: str, settings: Settings, tmp: P
     return ReceivedAudio(path=path, extension=info.format, size=size, info=info)
 
 
-def _copy(upload: UploadFile, path: Path, limit: int) -> int:
+def copy_upload(upload: UploadFile, path: Path, limit: int) -> int:
     """Copy an upload to ``path``; returns its size, or -1 once it passes ``limit`` bytes."""
     upload.file.seek(0)
     size = 0
