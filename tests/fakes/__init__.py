@@ -5,7 +5,8 @@ Provider fakes (owned by the analysis service, issue 8): ``openai_chat``,
 uvicorn on a free loopback port, driven by the official SDK through its base URL. Answers
 are computed from the request (the fake "reads" the prompt with the keyword rules of
 :func:`answer`), never constants. ``oidc_provider`` (auth, issue 4) is a local OpenID
-Connect provider and does not use this base.
+Connect provider and does not use this base. The media fakes (``anthropic_vision``,
+``suno``) use :class:`LoopbackServer` directly.
 
 Faults are scripted per test: ``server.faults.append(Fault(status=429, retry_after="0"))``
 makes the next request fail that way; ``Fault(delay_s=2)`` answers late;
@@ -20,12 +21,12 @@ import asyncio
 import re
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
 
-__all__ = ["Fault", "FakeServer", "Recorded", "answer", "estimate_tokens"]
+__all__ = ["Fault", "FakeServer", "LoopbackServer", "Recorded", "answer", "estimate_tokens"]
 
 
 @dataclass
@@ -53,9 +54,54 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // 4)
 
 
+class LoopbackServer:
+    """Serves a Starlette app (``app()``, defined by subclasses) on a free loopback port with
+    uvicorn; ``start()``/``stop()`` or ``async with``. Requests are logged in ``requests``."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.requests: list[Recorded] = []
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def app(self) -> Starlette:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> Self:
+        """Serve; returns once listening."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = int(sock.getsockname()[1])
+        config = uvicorn.Config(self.app(), log_config=None, access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            await asyncio.sleep(0.01)
+        return self
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
 @dataclass
-class FakeServer:
-    """Base of the provider fakes: a uvicorn server, scripted faults and a request log.
+class FakeServer(LoopbackServer):
+    """Base of the provider fakes: a loopback server, scripted faults and a request log.
+
+    A dataclass, so each fake declares its own options as fields.
 
     Attributes:
         context_tokens: prompts estimated above this many tokens get the provider's
@@ -64,17 +110,9 @@ class FakeServer:
 
     context_tokens: int = 1_000_000
     faults: list[Fault] = field(default_factory=list)
-    requests: list[Recorded] = field(default_factory=list)
-    port: int = 0
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
 
-    def app(self) -> Starlette:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __post_init__(self) -> None:
+        LoopbackServer.__init__(self)
 
     def next_fault(self) -> Fault | None:
         return self.faults.pop(0) if self.faults else None
@@ -82,30 +120,6 @@ class FakeServer:
     def reset(self) -> None:
         self.faults.clear()
         self.requests.clear()
-
-    async def start(self) -> FakeServer:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        config = uvicorn.Config(
-            self.app(), host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            await asyncio.sleep(0.01)
-        return self
-
-    async def stop(self) -> None:
-        if self._server and self._task:
-            self._server.should_exit = True
-            await self._task
-
-    async def __aenter__(self) -> FakeServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 # --- what the fake models "think" ------------------------------------------------------

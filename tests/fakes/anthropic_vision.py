@@ -17,18 +17,18 @@ import base64
 import io
 import json
 import math
-import socket
 import uuid
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
-import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes import LoopbackServer, Recorded
 
 _TYPES = {
     400: "invalid_request_error",
@@ -37,57 +37,6 @@ _TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
-
-
-@dataclass
-class Recorded:
-    """One request a fake received: path, headers and JSON body."""
-
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-class LoopbackServer:
-    """Serves a Starlette app on a free loopback port with uvicorn (start/stop or ``async with``)."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.requests: list[Recorded] = []
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def app(self) -> Starlette:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> Self:
-        """Serve; returns once listening."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app(), log_config=None, access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            await asyncio.sleep(0.01)
-        return self
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 @dataclass

@@ -17,73 +17,20 @@ in ``status: "error"`` with ``metadata.error_message``; ``http_500``: ``/generat
 
 from __future__ import annotations
 
-import asyncio
 import io
-import socket
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes import LoopbackServer, Recorded
+
 _STEPS = ("submitted", "queued", "streaming", "complete")
-
-
-@dataclass
-class Recorded:
-    """One request a fake received: path, headers and JSON body."""
-
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-class LoopbackServer:
-    """Serves a Starlette app on a free loopback port with uvicorn (start/stop or ``async with``)."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.requests: list[Recorded] = []
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def app(self) -> Starlette:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> Self:
-        """Serve; returns once listening."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app(), log_config=None, access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            await asyncio.sleep(0.01)
-        return self
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 def make_mp3(seconds: float = 40.0, rate: int = 44_100) -> bytes:
