@@ -40,6 +40,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 
 import grpc
@@ -562,65 +563,41 @@ async def jwks(request: Request, response: Response) -> dict[str, Any]:
     return gate.jwks_doc
 
 
-# Seed 001 (interview coach).
-router.add_api_route(
-    "/api/users",
-    _register,
-    methods=["POST"],
-    status_code=201,
-    response_model=TokenResponse,
-    tags=["auth: interview coach"],
-    summary="Register (email, password, name); returns a token",
-    responses=_ERRORS,
+# The same register / login / me handlers at each seed's documented paths.
+_PASSWORD_SURFACES = (
+    ("interview coach", "/api/users", "/api/login", "/api/me"),  # seed 001
+    ("anc", "/api/auth/register", "/api/auth/login", "/api/auth/me"),  # seed 004
 )
-router.add_api_route(
-    "/api/login",
-    _login,
-    methods=["POST"],
-    response_model=TokenResponse,
-    tags=["auth: interview coach"],
-    summary="Log in (email, password); returns a token",
-    responses=_ERRORS,
-)
-router.add_api_route(
-    "/api/me",
-    _current,
-    methods=["GET"],
-    response_model=UserOut,
-    tags=["auth: interview coach"],
-    summary="The current user",
-    responses=_ERRORS,
-)
-
-# Seed 004 (active noise cancellation).
-router.add_api_route(
-    "/api/auth/register",
-    _register,
-    methods=["POST"],
-    status_code=201,
-    response_model=TokenResponse,
-    tags=["auth: anc"],
-    summary="Register",
-    responses=_ERRORS,
-)
-router.add_api_route(
-    "/api/auth/login",
-    _login,
-    methods=["POST"],
-    response_model=TokenResponse,
-    tags=["auth: anc"],
-    summary="Log in",
-    responses=_ERRORS,
-)
-router.add_api_route(
-    "/api/auth/me",
-    _current,
-    methods=["GET"],
-    response_model=UserOut,
-    tags=["auth: anc"],
-    summary="The current user",
-    responses=_ERRORS,
-)
+for _tag, _register_path, _login_path, _me_path in _PASSWORD_SURFACES:
+    _tags: list[str | Enum] = [f"auth: {_tag}"]
+    router.add_api_route(
+        _register_path,
+        _register,
+        methods=["POST"],
+        status_code=201,
+        response_model=TokenResponse,
+        tags=_tags,
+        summary="Register (email, password, name); returns access and refresh tokens",
+        responses=_ERRORS,
+    )
+    router.add_api_route(
+        _login_path,
+        _login,
+        methods=["POST"],
+        response_model=TokenResponse,
+        tags=_tags,
+        summary="Log in (email, password); returns access and refresh tokens",
+        responses=_ERRORS,
+    )
+    router.add_api_route(
+        _me_path,
+        _current,
+        methods=["GET"],
+        response_model=UserOut,
+        tags=_tags,
+        summary="The current user",
+        responses=_ERRORS,
+    )
 
 
 @router.post("/api/auth/logout", response_model=LogoutResponse, tags=["auth: anc"], responses=_ERRORS)
