@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common import db
 from services.gateway.jobs import JobAlreadyExists, JobNotFound, JobRepository
-from services.gateway.models import Base, Job, JobStatus
+from services.gateway.models import Job, JobStatus
+from services.gateway.tables import Base
 
 MIGRATIONS = Path(db.__file__).resolve().parents[1] / "gateway" / "migrations"
 VERSION_TABLE = "alembic_version_gateway"

@@ -1,0 +1,12 @@
+"""Every table the gateway owns, on one metadata (``Base.metadata``).
+
+Alembic's ``env.py`` and the schema tests import this module, so a product's
+``models.py`` is listed here once (one import line per product) and its tables are
+then known to migrations and to ``tests/unit/test_db.py``.
+"""
+
+from __future__ import annotations
+
+from services.gateway.models import Base
+
+__all__ = ["Base"]
