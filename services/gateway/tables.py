@@ -10,3 +10,4 @@ from __future__ import annotations
 from services.gateway.models import Base
 
 __all__ = ["Base"]
+from services.gateway.products.meetings import models as _meetings  # noqa: E402,F401
