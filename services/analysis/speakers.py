@@ -126,9 +126,9 @@ def name_speakers(transcript: Transcript, participants: list[str] | None = None)
                     continue
                 for m in pattern.finditer(sentence):
                     vote(turn.speaker, m.group("name"), SELF_VOTES, f"self-introduction: {m.group(0)!r}")
-            m = ADDRESS.match(sentence)
-            if m and nxt is not None:
-                vote(nxt.speaker, m.group("name"), ADDRESS_VOTES, f"addressed: {sentence[:60]!r}")
+            addressed = ADDRESS.match(sentence)
+            if addressed and nxt is not None:
+                vote(nxt.speaker, addressed.group("name"), ADDRESS_VOTES, f"addressed: {sentence[:60]!r}")
             for m in THANKS.finditer(sentence):
                 if prev is not None and prev.speaker != turn.speaker:
                     vote(prev.speaker, m.group("name"), ADDRESS_VOTES, f"thanked: {m.group(0)!r}")
