@@ -85,7 +85,7 @@ class MeetingOut(BaseModel):
             analytics_status=r.analytics_status,  # type: ignore[arg-type]
             analytics_data=r.analytics_data,
             error=r.error,
-            is_processed=r.is_processed,
+            is_processed=bool(r.is_processed),
             speakers=list(r.speakers or []),
             duration_s=r.duration_s,
             language=r.language,
