@@ -170,33 +170,29 @@ class MeetingPipeline:
         ]
 
     # --- lifecycle --------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Join the consumer groups, recover stuck meetings, start the watchdog."""
+    async def start(self, *, subscribe: bool = True) -> None:
+        """Join the consumer groups (unless the gateway joins :attr:`handlers` itself), recover
+        stuck meetings, start the watchdog."""
         bus = self.runtime.bus
-        await bus.ensure_topics(
-            [
-                MEETING_REQUESTS,
-                MEETING_EVENTS,
-                TRANSCRIPTION_REQUESTS,
-                TRANSCRIPTION_EVENTS,
-                ANALYSIS_REQUESTS,
-            ]
-            + [ANALYSIS_EVENTS]
-        )
+        if subscribe:
+            await bus.ensure_topics(
+                [MEETING_REQUESTS, MEETING_EVENTS, TRANSCRIPTION_REQUESTS, TRANSCRIPTION_EVENTS]
+                + [ANALYSIS_REQUESTS, ANALYSIS_EVENTS]
+            )
+            self._subs.append(
+                await bus.subscribe(
+                    sorted({t for t, _m, _h in self.handlers}), GROUP, self._dispatcher(self.handlers)
+                )
+            )
+            self._subs.append(
+                await bus.subscribe(
+                    [MEETING_EVENTS],
+                    f"{GROUP}.{self.runtime.instance_id}",
+                    self._dispatcher(self.push_handlers),
+                    from_latest=True,
+                )
+            )
         self.started_at = datetime.now(UTC)
-        self._subs.append(
-            await bus.subscribe(
-                sorted({t for t, _m, _h in self.handlers}), GROUP, self._dispatcher(self.handlers)
-            )
-        )
-        self._subs.append(
-            await bus.subscribe(
-                [MEETING_EVENTS],
-                f"{GROUP}.{self.runtime.instance_id}",
-                self._dispatcher(self.push_handlers),
-                from_latest=True,
-            )
-        )
         self.running = True
         await self.recover(startup=True)
         self._watchdog = asyncio.create_task(self._watch(), name="meetings:watchdog")
