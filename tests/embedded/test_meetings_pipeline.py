@@ -191,3 +191,33 @@ async def test_failures_are_retried_then_failed(service: MeetingService, tmp_pat
         "PROCESSING",
     )
     assert (await wait_done(service, record.id)).status == "COMPLETED"
+
+
+async def test_stuck_meetings_are_resumed_or_failed_never_left_processing(
+    service: MeetingService, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    user = f"user-{uuid.uuid4()}"
+    stuck = await service.create(user, form("Stuck"), upload(FIXTURES / "jfk.flac"), None, tmp_path)
+    await wait_done(service, stuck.id)
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    # as if a worker died mid-processing: PROCESSING, no progress for two hours
+    await service.meetings.transition(
+        stuck.id, ("COMPLETED",), status="PROCESSING", attempt=1, updated_at=long_ago
+    )
+    spent = await service.create(user, form("Spent"), upload(FIXTURES / "jfk.flac"), None, tmp_path)
+    await wait_done(service, spent.id)
+    await service.meetings.transition(
+        spent.id,
+        ("COMPLETED",),
+        status="PROCESSING",
+        attempt=service.settings.max_attempts,
+        updated_at=long_ago,
+    )
+    acted = await service.pipeline.recover()
+    assert {stuck.id, spent.id} <= set(acted)
+    resumed = await wait_done(service, stuck.id)
+    assert resumed.status == "COMPLETED" and resumed.attempt == 2
+    failed = await service.meetings.get(spent.id)
+    assert failed is not None and failed.status == "FAILED" and failed.error.startswith("interrupted")
