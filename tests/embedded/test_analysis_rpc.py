@@ -371,3 +371,90 @@ async def test_provider_failures_map_to_status_codes(
             assert not partial.HasField("communication") and list(partial.failed) == ["communication"]
     finally:
         await server.stop(0)
+
+
+# --------------------------------------------------------------------------- the gateway's client
+
+
+async def test_gateway_client_calls_every_rpc(analysis_platform: Runtime) -> None:
+    from services.gateway.clients.analysis import AnalysisClient, transcript_source
+
+    answer = transcript_source(answer_with_timings())
+    weekly = transcript_source(stm_transcript())
+    async with grpc.aio.insecure_channel(analysis_platform.grpc_target("analysis")) as channel:
+        client = AnalysisClient(channel, timeout_s=60)
+        temp = await client.temperature(pb.TemperatureRequest(input=answer))
+        meeting = await client.meeting(pb.MeetingRequest(input=weekly, meeting_date="2026-11-16"))
+        pace = await client.pace(pb.PaceRequest(input=answer))
+        pause = await client.pause(pb.PauseRequest(input=answer))
+        comm = await client.communication(pb.CommunicationRequest(input=answer))
+        domain = await client.domain(
+            pb.DomainRequest(input=answer, expected_concepts=["validation", "dropout"])
+        )
+        complete = await client.interview(pb.InterviewRequest(input=answer, question="Overfitting?"))
+        resume = pb.Resume(text="5 years of Python and SQL")
+        questions = await client.questions(pb.GenerateQuestionsRequest(resume=resume, track="ml_engineering"))
+        skills = await client.resume_skills(pb.ResumeSkillsRequest(resume=resume))
+        report = await client.session_report(
+            pb.SessionReportRequest(
+                attempts=[pb.SessionReportRequest.Attempt(question="q", analysis=complete)]
+            )
+        )
+        template = await client.suggest_template(pb.SuggestTemplateRequest(input=weekly))
+        title = await client.suggest_title(pb.SuggestTitleRequest(input=weekly))
+        description = await client.suggest_description(pb.SuggestDescriptionRequest(input=weekly))
+    assert (
+        1 <= temp.temperature <= 100
+        and meeting.action_items
+        and pace.words == len(ANSWER.split())
+        and pause.pause_count == 1
+    )
+    assert (
+        comm.score > 0
+        and domain.covered_concepts
+        and [s.status for s in complete.statuses] == ["completed"] * 4
+    )
+    assert len(questions.questions) == 5 and questions.questions[0].difficulty == "hard"
+    assert list(skills.skills) == ["Python", "SQL"] and report.HasField("overall_score")
+    assert template.suggested_template_name == "Team Meeting" and title.suggested_title == meeting.title
+    assert description.suggested_description == meeting.description
+
+
+async def test_gateway_client_maps_errors_to_api_errors(analysis_platform: Runtime) -> None:
+    from services.gateway.clients.analysis import AnalysisClient, transcript_source
+    from services.gateway.errors import ApiError
+
+    async with grpc.aio.insecure_channel(analysis_platform.grpc_target("analysis")) as channel:
+        client = AnalysisClient(channel)
+        with pytest.raises(ApiError) as bad:
+            await client.meeting(pb.MeetingRequest())
+        assert bad.value.status == 422 and "transcript" in bad.value.details
+        with pytest.raises(ApiError) as gone:
+            await client.pause(pb.PauseRequest(input=transcript_source(key="transcripts/gone.json")))
+        assert gone.value.status == 404 and "gone.json" in gone.value.details
+    engine = AnalysisEngine(load_analysis_settings())
+    engine.meeting = _FailingMeeting("provider_unavailable")
+    service = AnalysisService(engine)
+    service.runtime, service.engine = analysis_platform, engine
+    server = await start_server(
+        "127.0.0.1",
+        0,
+        [lambda s: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(AnalysisServicer(service), s)],
+        ["earshot.analysis.v1.AnalysisService"],
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            with pytest.raises(ApiError) as down:
+                await AnalysisClient(channel).suggest_title(
+                    pb.SuggestTitleRequest(input=transcript_source(pb.Transcript(text="hello there")))
+                )
+        assert down.value.status == 503 and down.value.headers["Retry-After"]
+        assert "provider_unavailable" in down.value.details
+    finally:
+        await server.stop(0)
+    async with grpc.aio.insecure_channel("127.0.0.1:1") as nowhere:
+        with pytest.raises(ApiError) as unreachable:
+            await AnalysisClient(nowhere, timeout_s=2).pace(pb.PaceRequest(input=transcript_source(key="k")))
+    assert unreachable.value.status in (503, 504)
+    with pytest.raises(ValueError):
+        transcript_source()
