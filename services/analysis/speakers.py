@@ -38,9 +38,8 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from services.analysis.text import split_sentences, utterances, words
+from services.common.analysis_results import SpeakerName
 from services.common.transcript import Segment, Transcript
 
 _NAME = r"(?P<name>[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)"
@@ -62,15 +61,6 @@ NOT_NAMES = frozenset(
 DIARIZATION_LABEL = re.compile(r"^SPEAKER_\d+$")
 SELF_VOTES = 3
 ADDRESS_VOTES = 1
-
-
-class SpeakerName(BaseModel):
-    """The name chosen for one diarization label."""
-
-    label: str = Field(description="Diarization label, e.g. SPEAKER_00.")
-    name: str = Field(description="Participant name, or 'Speaker N' when unknown.")
-    confidence: float = Field(ge=0, le=1, description="Votes for this name / all votes for the label.")
-    evidence: list[str] = Field(default_factory=list, description="The cues that named it.")
 
 
 def generic_name(index: int) -> str:

@@ -44,6 +44,7 @@ from services.common.events import (
     TRANSCRIPTION_EVENTS,
     TRANSCRIPTION_REQUESTS,
     AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
     AnalysisRequested,
     Envelope,
@@ -160,6 +161,7 @@ class MeetingPipeline:
             (TRANSCRIPTION_EVENTS, TranscriptionCompleted, self.on_transcribed),
             (TRANSCRIPTION_EVENTS, TranscriptionFailed, self.on_failed),
             (ANALYSIS_EVENTS, AnalysisCompleted, self.on_analyzed),
+            (ANALYSIS_EVENTS, AnalysisCompletedV2, self.on_analyzed_v2),
             (ANALYSIS_EVENTS, AnalysisFailed, self.on_failed),
         ]
         #: This replica's push table (group ``gateway.meetings.<instance>``, from the latest event).
@@ -332,6 +334,18 @@ class MeetingPipeline:
         )
         await self.progress(record.id, "naming", 82, record.attempt)
         await self.progress(record.id, "analyzing", 85, record.attempt)
+
+    async def on_analyzed_v2(self, done: AnalysisCompletedV2) -> None:
+        """Step 3 for a typed (v2) analysis result."""
+        if done.kind == "meeting":
+            await self.on_analyzed(
+                AnalysisCompleted(
+                    job_id=done.job_id,
+                    kind="meeting",
+                    analyzer=done.analyzer,
+                    result=done.result.model_dump(mode="json"),
+                )
+            )
 
     async def on_analyzed(self, done: AnalysisCompleted) -> None:
         """Step 3: store the named transcript, summary, items and analytics; COMPLETED."""
