@@ -23,7 +23,7 @@ import pytest
 from services.common import audio, db
 from services.common.events import AnalysisCompleted, Envelope, TranscriptionFailed
 from services.gateway.products.meetings.consumers import MeetingPipeline
-from services.gateway.products.meetings.media import _write_wav
+from services.gateway.products.meetings.media import write_wav
 from services.gateway.products.meetings.repository import (
     MeetingRepository,
     ProfileRepository,
@@ -142,8 +142,8 @@ STEREO_REFERENCES = (
 
 def split_channels(tmp: Path) -> tuple[Path, Path]:
     """The fixture's two channels as two mono files: the phone's 16 kHz, the system's 8 kHz."""
-    _write_wav(tmp / "phone.wav", audio.decode(STEREO, 16000, mono=False)[0], 16000)
-    _write_wav(tmp / "system.wav", audio.decode(STEREO, 8000, mono=False)[1], 8000)
+    write_wav(tmp / "phone.wav", audio.decode(STEREO, 16000, mono=False)[0], 16000)
+    write_wav(tmp / "system.wav", audio.decode(STEREO, 8000, mono=False)[1], 8000)
     return tmp / "phone.wav", tmp / "system.wav"
 
 

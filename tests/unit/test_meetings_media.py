@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from services.common import audio
-from services.gateway.products.meetings.media import _write_wav, estimate_lag, merge_dual
+from services.gateway.products.meetings.media import write_wav, estimate_lag, merge_dual
 from tests.conftest import FIXTURES
 
 STEREO = FIXTURES / "stereo_diarization.wav"
@@ -27,9 +27,9 @@ def corr(x: np.ndarray, y: np.ndarray) -> float:
 
 def test_split_channels_merge_back_into_master_and_mix(tmp_path: Path, channels: np.ndarray) -> None:
     left, right = tmp_path / "left.wav", tmp_path / "right.wav"
-    _write_wav(left, channels[0], 16000)
+    write_wav(left, channels[0], 16000)
     right_8k = audio.decode(STEREO, 8000, mono=False)[1]
-    _write_wav(right, right_8k, 8000)  # another sample rate: resampled
+    write_wav(right, right_8k, 8000)  # another sample rate: resampled
     master, mix = tmp_path / "master.wav", tmp_path / "mix.wav"
     result = merge_dual(left, right, master, mix)
     assert result.sample_rate == 16000 and result.lag_s == 0.0
@@ -54,7 +54,7 @@ def test_lag_is_estimated_and_applied(channels: np.ndarray) -> None:
 
 def test_unreadable_second_file_raises_audio_error(tmp_path: Path, channels: np.ndarray) -> None:
     good, bad = tmp_path / "a.wav", tmp_path / "b.m4a"
-    _write_wav(good, channels[0], 16000)
+    write_wav(good, channels[0], 16000)
     bad.write_text("not audio at all")
     with pytest.raises(audio.AudioError):
         merge_dual(good, bad, tmp_path / "m.wav", tmp_path / "x.wav")

@@ -73,7 +73,7 @@ def estimate_lag(a: np.ndarray, b: np.ndarray, rate: int, max_lag_s: float = 2.0
     return float(lags[best] * FRAME_S), float(values[best] / (na * nb))
 
 
-def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
     """16-bit PCM WAV of float32 samples, shape (n,) or (channels, n)."""
     data = np.atleast_2d(samples)
     pcm = (np.clip(data, -1.0, 1.0) * 32767).astype("<i2").T.copy()
@@ -114,10 +114,10 @@ def merge_dual(
     stereo = np.zeros((2, n), dtype=np.float32)
     stereo[0, : len(a)] = a
     stereo[1, : len(b)] = b
-    _write_wav(master_out, stereo, rate)
+    write_wav(master_out, stereo, rate)
     mix = stereo.mean(axis=0)
     peak_abs = float(np.max(np.abs(mix))) if n else 0.0
     if peak_abs > 0.99:
         mix *= 0.99 / peak_abs
-    _write_wav(mix_out, mix, rate)
+    write_wav(mix_out, mix, rate)
     return DualMerge(lag_s=lag_s, correlation=round(peak, 3), duration_s=n / rate, sample_rate=rate)
