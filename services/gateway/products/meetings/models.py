@@ -1,10 +1,10 @@
 """Tables of the meeting memos (seed 003): meetings, templates and CRM speaker profiles.
 
 Created by revision ``0005`` (``services/gateway/migrations/versions/0005_meetings.py``),
-which also seeds the shared, read-only default templates. On PostgreSQL that revision adds a
-GIN index over ``to_tsvector('english', search_text)`` for full-text search (an expression
-index, so it is declared only in the migration); SQLite searches ``search_text`` with
-``LIKE`` (see :mod:`services.gateway.products.meetings.repository`).
+which also seeds the shared, read-only default templates. On PostgreSQL a GIN index over
+``to_tsvector('english', search_text)`` serves full-text search (``ddl_if`` PostgreSQL);
+SQLite searches ``search_text`` with ``LIKE`` (see
+:mod:`services.gateway.products.meetings.repository`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.db import UTCDateTime, utcnow
@@ -57,6 +57,11 @@ class MeetingRecord(Base):
             "analytics_status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED')", name="analytics_status"
         ),
         Index("ix_meeting_records_user_id_created_at", "user_id", "created_at"),
+        Index(
+            "ix_meeting_records_search",
+            text("to_tsvector('english', search_text)"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
