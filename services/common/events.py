@@ -15,12 +15,13 @@ import builtins
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from cloudevents.http import CloudEvent
 from cloudevents.kafka import KafkaMessage, from_binary, to_binary
 from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.timefmt import utc_timestamp
 
 SPEC_VERSION = "1.0"
 
@@ -59,7 +60,7 @@ class Envelope:
     key: str
     data: dict[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+    time: str = field(default_factory=lambda: utc_timestamp(seconds=False))
     subject: str | None = None
     extensions: dict[str, str] = field(default_factory=dict)
 
