@@ -26,6 +26,17 @@ def _settings(**overrides: object):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
+def _check_settings(services: tuple[str, ...] | list[str]) -> None:
+    """Validate every settings class of ``services``; exit 2 with one line on a bad variable."""
+    from services.platform import check_settings
+
+    try:
+        check_settings(services)
+    except ConfigurationError as exc:
+        typer.echo(f"earshot: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def up(
     host: str = typer.Option(None, help="Interface to listen on (EARSHOT_HOST, default 127.0.0.1)."),
@@ -35,6 +46,7 @@ def up(
     from services.platform import SERVICES, serve
 
     settings = _settings(host=host, port=port)
+    _check_settings(SERVICES)
     asyncio.run(serve(settings, SERVICES, run_migrations=True))
 
 
@@ -51,6 +63,7 @@ def serve_one(
         typer.echo(f"earshot: unknown service {service!r}; choose from {', '.join(SERVICES)}", err=True)
         raise typer.Exit(2)
     settings = _settings(host=host, port=port)
+    _check_settings([service])
     asyncio.run(serve(settings, [service], run_migrations=False))
 
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-from services.common.settings import ConfigurationError, load_settings
+import pytest
+from pydantic_settings import BaseSettings
+
+from services.common.settings import ConfigurationError, env_names, load_settings, load_settings_class
+from services.platform import SERVICES, settings_classes
 
 
 def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,3 +55,93 @@ def test_invalid_configuration_names_the_variable(
     assert message.startswith("invalid configuration: ")
     assert named in message
     assert "\n" not in message
+
+
+# --- one translator for every settings class; every class validated at start-up ----------------
+BAD = "¿not-valid?"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _every_settings_class() -> list[type[BaseSettings]]:
+    return settings_classes(SERVICES)
+
+
+def test_every_settings_class_is_found() -> None:
+    names = {c.__name__ for c in _every_settings_class()}
+    assert {
+        "Settings",
+        "AuthConfig",
+        "TranscriptionSettings",
+        "AnalysisSettings",
+        "AncSettings",
+        "MediaSettings",
+        "GatewayAuthConfig",
+        "PhotoSettings",
+    } <= names
+
+
+@pytest.mark.parametrize("model", _every_settings_class(), ids=lambda c: f"{c.__module__}.{c.__name__}")
+def test_every_settings_class_names_the_bad_variable(
+    monkeypatch: pytest.MonkeyPatch, model: type[BaseSettings]
+) -> None:
+    """Each field that rejects a nonsense value is reported by its own variable name, once, on one line."""
+    refused = 0
+    for field in model.model_fields:
+        variable = env_names(model, field)[0]
+        with monkeypatch.context() as env:
+            for other in list(os.environ):
+                if other.startswith("EARSHOT_"):
+                    env.delenv(other)
+            env.setenv(variable, BAD)
+            try:
+                load_settings_class(model, "test")
+            except ConfigurationError as exc:
+                message = str(exc)
+                refused += 1
+                assert message.startswith("invalid test configuration: "), message
+                assert f"{variable}: " in message and BAD in message, message
+                assert message.count(variable) == 1 and "\n" not in message, message
+    assert refused >= 1, f"no field of {model.__name__} refused {BAD!r}"
+
+
+def test_photo_variable_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.gateway.photos import PhotoSettings
+
+    monkeypatch.setenv("EARSHOT_PHOTO_MAX_ATTEMPTS", "99")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings_class(PhotoSettings, "photo")
+    assert "EARSHOT_PHOTO_MAX_ATTEMPTS: " in str(info.value)
+    assert "EARSHOT_PHOTO_EARSHOT_PHOTO" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "value"),
+    [
+        (["up"], "EARSHOT_GATEWAY_JWT_LEEWAY_S", "soon"),
+        (["serve", "gateway"], "EARSHOT_PHOTO_MAX_ATTEMPTS", "99"),
+        (["serve", "analysis"], "EARSHOT_LLM_MAX_ATTEMPTS", "0"),
+        (["serve", "anc"], "ANC_BLOCK_SIZE", "1000"),
+    ],
+)
+def test_start_up_stops_on_any_invalid_setting(
+    tmp_path: Path, command: list[str], variable: str, value: str
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        "EARSHOT_DATA_DIR": str(tmp_path),
+        variable: value,
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("earshot: invalid "), out.stderr
+    assert f"{variable}: " in lines[0] and repr(value) in lines[0]
