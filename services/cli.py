@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import typer
 
@@ -37,6 +39,17 @@ def _check_settings(services: tuple[str, ...] | list[str]) -> None:
         raise typer.Exit(2) from None
 
 
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run the platform; a port that another server holds ends it with one line and exit 1."""
+    from services.common.rpc import PortInUse
+
+    try:
+        asyncio.run(main)
+    except PortInUse as exc:
+        typer.echo(f"earshot: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def up(
     host: str = typer.Option(None, help="Interface to listen on (EARSHOT_HOST, default 127.0.0.1)."),
@@ -47,7 +60,7 @@ def up(
 
     settings = _settings(host=host, port=port)
     _check_settings(SERVICES)
-    asyncio.run(serve(settings, SERVICES, run_migrations=True))
+    _run(serve(settings, SERVICES, run_migrations=True))
 
 
 @app.command("serve")
@@ -64,7 +77,7 @@ def serve_one(
         raise typer.Exit(2)
     settings = _settings(host=host, port=port)
     _check_settings([service])
-    asyncio.run(serve(settings, [service], run_migrations=False))
+    _run(serve(settings, [service], run_migrations=False))
 
 
 @app.command()

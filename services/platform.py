@@ -136,9 +136,17 @@ class Platform:
         if self.run_migrations and "gateway" in self.services:
             await migrate(self.settings)
         self.runtime = await create_runtime(self.settings, client_id=f"earshot-{'-'.join(self.names)}")
-        for name, service in self.services.items():
-            await service.start(self.runtime)
-            log.info("service.started", service=name)
+        started: list[str] = []
+        try:
+            for name, service in self.services.items():
+                await service.start(self.runtime)
+                started.append(name)
+                log.info("service.started", service=name)
+        except BaseException:
+            # leave nothing half started: stop what did start, then the runtime
+            self.services = {name: self.services[name] for name in started}
+            await self.stop()
+            raise
         return self.runtime
 
     async def stop(self) -> None:
