@@ -5,7 +5,7 @@ Consumes ``earshot.analysis.requested.v1`` (group ``analysis``) for the kinds
 ``temperature``, ``meeting`` and ``interview``: reads the transcript JSON from storage
 (for temperature also the recording's loudness dynamics when its key is given), runs
 the kind's analyzer (:class:`services.analysis.engine.AnalysisEngine`, local or
-provider-backed) and publishes ``earshot.analysis.completed.v1`` (the result inline: it
+provider-backed) and publishes ``earshot.analysis.completed.v2`` (the typed result inline: it
 is small) or ``earshot.analysis.failed.v1`` (bad options, a failed provider). The local
 analyzers are deterministic, so a redelivery recomputes the same result.
 
@@ -51,7 +51,7 @@ from services.common import audio, telemetry
 from services.common.bus import Subscription
 from services.common.events import (
     ANALYSIS_REQUESTS,
-    AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
     AnalysisRequested,
     Envelope,
@@ -491,10 +491,12 @@ class AnalysisService:
             return
         log.info("analysis.done", kind=request.kind, analyzer=analyzer)
         await self._publish(
-            AnalysisCompleted(job_id=request.job_id, kind=request.kind, analyzer=analyzer, result=result)
+            AnalysisCompletedV2.model_validate(
+                {"job_id": request.job_id, "kind": request.kind, "analyzer": analyzer, "result": result}
+            )
         )
 
-    async def _publish(self, payload: AnalysisCompleted | AnalysisFailed) -> None:
+    async def _publish(self, payload: AnalysisCompletedV2 | AnalysisFailed) -> None:
         await self.runtime.bus.publish(
             payload.topic, Envelope.of(payload, self.runtime.source(self.name), **telemetry.inject())
         )

@@ -14,9 +14,12 @@ import grpc
 import pytest
 from earshot.transcription.v1 import transcription_pb2, transcription_pb2_grpc
 
+from services.common.analysis_results import InterviewResult, MeetingAnalysis, TemperatureResult
 from services.common.events import (
+    ANALYSIS_COMPLETED_TYPES,
     ANALYSIS_EVENTS,
     AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
     AnalysisRequested,
     Envelope,
@@ -107,18 +110,20 @@ async def jfk_transcript(embedded: Embedded) -> Transcript:
 
 async def request_analysis(
     embedded: Embedded, kind: str, transcript: Transcript | None, options: dict | None = None
-) -> AnalysisCompleted | AnalysisFailed:
+) -> AnalysisCompletedV2 | AnalysisFailed:
     """Store the transcript, publish analysis.requested, wait for the result event; clean up."""
     rt = embedded.runtime
     job = str(uuid.uuid4())
     key = f"transcripts/{job}.json"
-    done: asyncio.Future[AnalysisCompleted | AnalysisFailed] = asyncio.get_running_loop().create_future()
+    done: asyncio.Future[AnalysisCompletedV2 | AnalysisFailed] = asyncio.get_running_loop().create_future()
 
     async def observe(envelope: Envelope) -> None:
         if envelope.key != job or done.done():
             return
         if envelope.type == AnalysisCompleted.event_type:
-            done.set_result(envelope.payload(AnalysisCompleted))
+            done.set_exception(AssertionError("the analysis service still publishes v1"))
+        elif envelope.type in ANALYSIS_COMPLETED_TYPES:
+            done.set_result(AnalysisCompletedV2.from_envelope(envelope))
         elif envelope.type == AnalysisFailed.event_type:
             done.set_result(envelope.payload(AnalysisFailed))
 
@@ -138,11 +143,10 @@ async def test_meeting_event_on_weekly_sync_meets_the_quality_bar(
     embedded: Embedded, weekly_transcript: Transcript
 ) -> None:
     result = await request_analysis(embedded, "meeting", weekly_transcript, {"meeting_date": "2026-11-16"})
-    assert isinstance(result, AnalysisCompleted), result
+    assert isinstance(result, AnalysisCompletedV2), result
     assert result.kind == "meeting" and result.analyzer == "local"
-    from services.analysis.meeting import MeetingAnalysis
-
-    analysis = MeetingAnalysis.model_validate(result.result)
+    analysis = result.result
+    assert isinstance(analysis, MeetingAnalysis)
     check_weekly_sync(analysis)
     assert (
         analysis.template_suggestion
@@ -156,32 +160,34 @@ async def test_interview_event_pace_and_pause_match_jfk_word_timestamps(
     result = await request_analysis(
         embedded, "interview", jfk_transcript, {"question": "What should citizens do for their country?"}
     )
-    assert isinstance(result, AnalysisCompleted), result
-    assert result.kind == "interview"
+    assert isinstance(result, AnalysisCompletedV2), result
+    assert result.kind == "interview" and isinstance(result.result, InterviewResult)
     # computed independently from the word timestamps
     words = sorted(jfk_transcript.words, key=lambda w: w.start)
     span = max(w.end for w in words) - words[0].start
     gaps = [b.start - a.end for a, b in zip(words, words[1:], strict=False)]
     pauses = [g for g in gaps if g >= 0.25]
-    pace = result.result["results"]["pace"]
-    pause = result.result["results"]["pause"]
-    assert pace["words"] == len(words) >= 20
-    assert pace["wpm"] == pytest.approx(len(words) / span * 60, abs=0.1)
-    assert pause["pause_count"] == len(pauses) >= 1
-    assert pause["total_pause_s"] == pytest.approx(sum(pauses), abs=0.01)
-    assert pause["max_pause_s"] == pytest.approx(max(pauses), abs=0.01)
-    assert len(pause["long_pauses"]) == sum(g >= 1.5 for g in gaps)
-    assert pause["speaking_ratio"] == pytest.approx(sum(w.end - w.start for w in words) / span, abs=1e-3)
-    assert set(result.result["results"]) == {"domain", "communication", "pace", "pause"}
-    assert result.result["errors"] == {} and result.result["language"] == "en"
+    pace = result.result.results.pace
+    pause = result.result.results.pause
+    assert pace is not None and pause is not None
+    assert pace.words == len(words) >= 20
+    assert pace.wpm == pytest.approx(len(words) / span * 60, abs=0.1)
+    assert pause.pause_count == len(pauses) >= 1
+    assert pause.total_pause_s == pytest.approx(sum(pauses), abs=0.01)
+    assert pause.max_pause_s == pytest.approx(max(pauses), abs=0.01)
+    assert len(pause.long_pauses) == sum(g >= 1.5 for g in gaps)
+    assert pause.speaking_ratio == pytest.approx(sum(w.end - w.start for w in words) / span, abs=1e-3)
+    assert result.result.results.domain and result.result.results.communication
+    assert result.result.errors == {} and result.result.language == "en"
 
 
 async def test_temperature_event_still_works_and_reports_language(embedded: Embedded) -> None:
     text = "You never listen to me! Shut up, you liar! This is ridiculous!"
     t = Transcript(duration=5.0, text=text, segments=[Segment(id=0, start=0, end=5, text=text)])
     result = await request_analysis(embedded, "temperature", t)
-    assert isinstance(result, AnalysisCompleted) and result.kind == "temperature"
-    assert result.result["temperature"] > 40 and result.result["language"] == "en"
+    assert isinstance(result, AnalysisCompletedV2) and result.kind == "temperature"
+    assert isinstance(result.result, TemperatureResult)
+    assert result.result.temperature > 40 and result.result.language == "en"
 
 
 async def test_bad_events_fail_cleanly(embedded: Embedded) -> None:
@@ -192,7 +198,8 @@ async def test_bad_events_fail_cleanly(embedded: Embedded) -> None:
     missing = await request_analysis(embedded, "meeting", None)
     assert isinstance(missing, AnalysisFailed) and missing.error == "transcript_missing"
     empty = await request_analysis(embedded, "meeting", Transcript(duration=3.0, text="", segments=[]))
-    assert isinstance(empty, AnalysisCompleted) and empty.result["summary"] == ""
+    assert isinstance(empty, AnalysisCompletedV2) and isinstance(empty.result, MeetingAnalysis)
+    assert empty.result.summary == ""
     assert embedded.temp_leftovers() == []
 
 
