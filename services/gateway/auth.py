@@ -56,6 +56,7 @@ from services.common.events import AUTH_EVENTS, Envelope, SessionRevoked
 from services.common.logging import get_logger
 from services.common.rpc import call_metadata, channel
 from services.common.runtime import Runtime
+from services.common.settings import load_settings_class
 from services.gateway.errors import ApiError
 
 __all__ = [
@@ -161,7 +162,7 @@ class AuthGate:
 
     def __init__(self, runtime: Runtime, config: GatewayAuthConfig | None = None) -> None:
         self.runtime = runtime
-        self.config = config or GatewayAuthConfig()
+        self.config = config or load_settings_class(GatewayAuthConfig, "gateway auth")
         self.keys: dict[str, jwt.PyJWK] = {}
         self.jwks_doc: dict[str, Any] = {"keys": []}
         self.revoked: dict[str, int] = {}

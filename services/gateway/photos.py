@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -64,7 +64,7 @@ from services.common.events import (
 )
 from services.common.logging import get_logger
 from services.common.runtime import Runtime
-from services.common.settings import ConfigurationError
+from services.common.settings import load_settings_class
 from services.common.storage import LocalObjectStorage
 from services.gateway.errors import ApiError, utc_timestamp
 from services.gateway.models import PHOTO_OWNER_ANONYMOUS, PhotoTask
@@ -114,14 +114,7 @@ def load_photo_settings(**overrides: Any) -> PhotoSettings:
     Raises:
         ConfigurationError: naming the invalid variable.
     """
-    try:
-        return PhotoSettings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"EARSHOT_PHOTO_{str(e['loc'][0]).upper()}: {e['msg']} (got {e.get('input')!r})"
-            for e in exc.errors()
-        )
-        raise ConfigurationError("invalid photo configuration: " + problems) from None
+    return load_settings_class(PhotoSettings, "photo", **overrides)
 
 
 # --- records ---------------------------------------------------------------------------------

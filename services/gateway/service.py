@@ -28,11 +28,12 @@ from fastapi.responses import FileResponse
 from services.common import db, metrics, telemetry
 from services.common.bus import Subscription
 from services.common.events import (
+    ANALYSIS_COMPLETED_TYPES,
     ANALYSIS_EVENTS,
     ANALYSIS_REQUESTS,
     TRANSCRIPTION_EVENTS,
     TRANSCRIPTION_REQUESTS,
-    AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
     AnalysisRequested,
     Envelope,
@@ -147,7 +148,10 @@ class GatewayService:
         fut = self._pending.get(envelope.key)
         if fut is None or fut.done():
             return
-        for model in (AnalysisCompleted, AnalysisFailed, TranscriptionFailed):
+        if envelope.type in ANALYSIS_COMPLETED_TYPES:  # v2, or a v1 from an older analysis service
+            fut.set_result(AnalysisCompletedV2.from_envelope(envelope))
+            return
+        for model in (AnalysisFailed, TranscriptionFailed):
             if envelope.type == model.event_type:
                 fut.set_result(envelope.payload(model))
                 return

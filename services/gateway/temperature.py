@@ -17,8 +17,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from services.common import metrics
+from services.common.analysis_results import TemperatureResult
 from services.common.events import (
-    AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
     TranscriptionFailed,
     TranscriptionRequested,
@@ -95,14 +96,14 @@ async def analyze_audio(request: Request) -> TemperatureResponse:
                     "Analysis timed out",
                     f"no result within {gw.request_timeout_s:g} s; try a shorter recording",
                 ) from None
-        if isinstance(outcome, AnalysisCompleted):
+        if isinstance(outcome, AnalysisCompletedV2) and isinstance(outcome.result, TemperatureResult):
             result = outcome.result
             status, error = "succeeded", None
             return TemperatureResponse(
-                temperature=int(result["temperature"]),
-                confidence=float(result["confidence"]),
+                temperature=result.temperature,
+                confidence=result.confidence,
                 timestamp=utc_timestamp(),
-                analysis_summary=str(result["analysis_summary"]),
+                analysis_summary=result.analysis_summary,
             )
         assert isinstance(outcome, TranscriptionFailed | AnalysisFailed)
         error = outcome.error

@@ -105,13 +105,42 @@ def test_every_settings_class_names_the_bad_variable(
 
 
 def test_photo_variable_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.gateway.photos import PhotoSettings
+    from services.gateway.photos import load_photo_settings
 
     monkeypatch.setenv("EARSHOT_PHOTO_MAX_ATTEMPTS", "99")
     with pytest.raises(ConfigurationError) as info:
-        load_settings_class(PhotoSettings, "photo")
-    assert "EARSHOT_PHOTO_MAX_ATTEMPTS: " in str(info.value)
+        load_photo_settings()
+    assert str(info.value).startswith("invalid photo configuration: EARSHOT_PHOTO_MAX_ATTEMPTS: ")
     assert "EARSHOT_PHOTO_EARSHOT_PHOTO" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("loader", "variable", "value"),
+    [
+        ("services.analysis.config:load_analysis_settings", "EARSHOT_LLM_MAX_ATTEMPTS", "0"),
+        ("services.auth.config:load_auth_config", "JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "never"),
+        ("services.anc.config:load_anc_settings", "ANC_BLOCK_SIZE", "1000"),
+        ("services.media.config:load_media_settings", "EARSHOT_MEDIA_CLAUDE_TIMEOUT_S", "-1"),
+        (
+            "services.transcription.config:load_transcription_settings",
+            "EARSHOT_TRANSCRIPTION_ENGINE",
+            "vinyl",
+        ),
+        ("services.gateway.photos:load_photo_settings", "EARSHOT_PHOTO_MAX_SIDE", "1"),
+    ],
+)
+def test_each_service_loader_uses_the_one_translator(
+    monkeypatch: pytest.MonkeyPatch, loader: str, variable: str, value: str
+) -> None:
+    import importlib
+
+    module, name = loader.split(":")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as info:
+        getattr(importlib.import_module(module), name)()
+    message = str(info.value)
+    assert f"configuration: {variable}: " in message and f"(got '{value}')" in message, message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize(
