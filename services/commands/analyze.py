@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
 from services.common import audio
 from services.common.events import (
@@ -29,7 +30,7 @@ from services.common.events import (
     TRANSCRIPTION_EVENTS,
     AnalysisCompletedV2,
     AnalysisFailed,
-    AnalysisRequested,
+    AnalysisRequestedV2,
     Envelope,
     TranscriptionCompleted,
     TranscriptionFailed,
@@ -120,13 +121,18 @@ async def run_analysis(
                 done = envelope.payload(TranscriptionCompleted)
                 transcript = json.loads(await runtime.storage.get(done.transcript_key))
                 step(f"analysing ({kind})")
-                ask = AnalysisRequested(
-                    job_id=job,
-                    kind=kind,  # type: ignore[arg-type]
-                    transcript_key=done.transcript_key,
-                    audio_key=key,
-                    options=options or {},
-                )
+                try:
+                    ask = AnalysisRequestedV2.model_validate(
+                        {
+                            "job_id": job,
+                            "kind": kind,
+                            "transcript_key": done.transcript_key,
+                            "audio_key": key,
+                            "options": options or {},
+                        }
+                    )
+                except ValidationError as exc:
+                    raise AnalyzeError(f"invalid options for {kind}: {exc.errors()[0]['msg']}") from None
                 await runtime.bus.publish(ask.topic, Envelope.of(ask, "/earshot/cli"))
                 envelope = await asyncio.wait_for(analysed, timeout_s)
                 if envelope.type == AnalysisFailed.event_type:

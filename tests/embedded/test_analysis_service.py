@@ -18,10 +18,11 @@ from services.common.analysis_results import InterviewResult, MeetingAnalysis, T
 from services.common.events import (
     ANALYSIS_COMPLETED_TYPES,
     ANALYSIS_EVENTS,
+    ANALYSIS_REQUESTED_TYPES,
     AnalysisCompleted,
     AnalysisCompletedV2,
     AnalysisFailed,
-    AnalysisRequested,
+    AnalysisRequestedV2,
     Envelope,
 )
 from services.common.transcript import Segment, Transcript, Word
@@ -109,9 +110,14 @@ async def jfk_transcript(embedded: Embedded) -> Transcript:
 
 
 async def request_analysis(
-    embedded: Embedded, kind: str, transcript: Transcript | None, options: dict | None = None
+    embedded: Embedded,
+    kind: str,
+    transcript: Transcript | None,
+    options: dict | None = None,
+    version: str = "v2",
 ) -> AnalysisCompletedV2 | AnalysisFailed:
-    """Store the transcript, publish analysis.requested, wait for the result event; clean up."""
+    """Store the transcript, publish analysis.requested (``version``, the data as given: the
+    consumer validates it), wait for the result event; clean up."""
     rt = embedded.runtime
     job = str(uuid.uuid4())
     key = f"transcripts/{job}.json"
@@ -131,8 +137,12 @@ async def request_analysis(
     try:
         if transcript is not None:
             await rt.storage.put(key, transcript.model_dump_json().encode(), "application/json")
-        request = AnalysisRequested(job_id=job, kind=kind, transcript_key=key, options=options or {})  # type: ignore[arg-type]
-        await rt.bus.publish(request.topic, Envelope.of(request, "/tests"))
+        data = {"job_id": job, "kind": kind, "transcript_key": key, "options": options or {}}
+        request = Envelope(
+            type=f"earshot.analysis.requested.{version}", source="/tests", key=job, subject=job, data=data
+        )
+        assert request.type in ANALYSIS_REQUESTED_TYPES
+        await rt.bus.publish(AnalysisRequestedV2.topic, request)
         return await asyncio.wait_for(done, 60)
     finally:
         await sub.close()
@@ -190,11 +200,22 @@ async def test_temperature_event_still_works_and_reports_language(embedded: Embe
     assert result.result.temperature > 40 and result.result.language == "en"
 
 
-async def test_bad_events_fail_cleanly(embedded: Embedded) -> None:
+async def test_a_v1_request_is_still_served(embedded: Embedded) -> None:
+    result = await request_analysis(
+        embedded, "interview", stm_transcript(), {"analysis_types": ["communication"]}, version="v1"
+    )
+    assert isinstance(result, AnalysisCompletedV2) and isinstance(result.result, InterviewResult)
+    assert result.result.results.communication and result.result.results.pace is None
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+async def test_bad_events_fail_cleanly(embedded: Embedded, version: str) -> None:
     t = stm_transcript()
-    bad = await request_analysis(embedded, "interview", t, {"analysis_types": ["telepathy"]})
+    bad = await request_analysis(embedded, "interview", t, {"analysis_types": ["telepathy"]}, version)
     assert isinstance(bad, AnalysisFailed) and bad.kind == "interview" and bad.error == "bad_request"
     assert "analysis_types" in bad.details
+    bad_date = await request_analysis(embedded, "meeting", t, {"meeting_date": "someday"}, version)
+    assert isinstance(bad_date, AnalysisFailed) and "meeting_date" in bad_date.details
     missing = await request_analysis(embedded, "meeting", None)
     assert isinstance(missing, AnalysisFailed) and missing.error == "transcript_missing"
     empty = await request_analysis(embedded, "meeting", Transcript(duration=3.0, text="", segments=[]))

@@ -88,3 +88,44 @@ def test_a_result_that_does_not_match_its_kind_is_refused() -> None:
         AnalysisCompletedV2.from_envelope(
             Envelope(type="earshot.analysis.failed.v1", source="/x", key="j", data={})
         )
+
+
+# --------------------------------------------------------------------------- requested.v2
+
+
+def test_request_options_are_typed_by_kind() -> None:
+    from datetime import date
+
+    from services.common.analysis_results import InterviewRequest, MeetingRequest, TemperatureRequest
+    from services.common.events import ANALYSIS_REQUESTED_TYPES, AnalysisRequested, AnalysisRequestedV2
+
+    meeting = AnalysisRequestedV2.model_validate(
+        {
+            "job_id": "m",
+            "kind": "meeting",
+            "transcript_key": "t.json",
+            "options": {"meeting_date": "2026-11-16"},
+        }
+    )
+    assert isinstance(meeting.options, MeetingRequest) and meeting.options.meeting_date == date(2026, 11, 16)
+    plain = AnalysisRequestedV2(job_id="t", transcript_key="t.json")
+    assert plain.kind == "temperature" and isinstance(plain.options, TemperatureRequest)
+    interview = AnalysisRequestedV2(job_id="i", kind="interview", transcript_key="t.json")
+    assert isinstance(interview.options, InterviewRequest) and len(interview.options.analysis_types) == 4
+    # through a CloudEvent and back, and from a v1 event
+    again = AnalysisRequestedV2.from_envelope(Envelope.from_message(Envelope.of(meeting, "/t").to_message()))
+    assert again == meeting and ANALYSIS_REQUESTED_TYPES[0] == "earshot.analysis.requested.v2"
+    v1 = AnalysisRequested(
+        job_id="o",
+        kind="interview",
+        transcript_key="t.json",
+        options={"analysis_types": ["pace"], "window_s": 5},
+    )
+    upgraded = AnalysisRequestedV2.from_envelope(Envelope.of(v1, "/old"))
+    assert isinstance(upgraded.options, InterviewRequest) and upgraded.options.analysis_types == ["pace"]
+    with pytest.raises(ValidationError):
+        AnalysisRequestedV2.model_validate(
+            {"job_id": "b", "kind": "interview", "transcript_key": "k", "options": {"window_s": -1}}
+        )
+    with pytest.raises(ValidationError, match="meeting options must be a MeetingRequest"):
+        AnalysisRequestedV2(job_id="x", kind="meeting", transcript_key="k", options=InterviewRequest())
