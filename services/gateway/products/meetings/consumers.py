@@ -46,7 +46,7 @@ from services.common.events import (
     AnalysisCompleted,
     AnalysisCompletedV2,
     AnalysisFailed,
-    AnalysisRequested,
+    AnalysisRequestedV2,
     Envelope,
     EventPayload,
     MeetingCompleted,
@@ -324,12 +324,13 @@ class MeetingPipeline:
             record.id, ("PROCESSING",), duration_s=done.duration, language=done.language
         )
         await self.publish(
-            AnalysisRequested(
-                job_id=record.id,
-                kind="meeting",
-                transcript_key=done.transcript_key,
-                audio_key=None,
-                options=options,
+            AnalysisRequestedV2.model_validate(
+                {
+                    "job_id": record.id,
+                    "kind": "meeting",
+                    "transcript_key": done.transcript_key,
+                    "options": options,
+                }
             )
         )
         await self.progress(record.id, "naming", 82, record.attempt)
