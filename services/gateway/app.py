@@ -23,6 +23,9 @@ from services.gateway.products.accounts import router as accounts
 from services.gateway.products.accounts.service import AccountsProduct
 from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
+from services.gateway.products.meetings import crm as meetings_crm
+from services.gateway.products.meetings import router as meetings
+from services.gateway.products.meetings.service import MeetingsProduct
 from services.gateway.products.openai import router as openai
 from services.gateway.products.openai.service import OpenAIProduct
 from services.gateway.products.photos import router as photos
@@ -74,6 +77,22 @@ ROUTERS: tuple[Mount, ...] = (
         operation_id=accounts.surface_operation_id,
     ),
     Mount(photos.router, tags=["photo to music video"]),
+    Mount(meetings.router, "/api/v1/mobile", ["meeting memos (mobile)"], meetings.surface_operation_id),
+    Mount(meetings.router, "/api/v1/web", ["meeting memos (web)"], meetings.surface_operation_id),
+    Mount(
+        meetings_crm.templates_router,
+        "/api/v1/mobile",
+        ["meeting templates (mobile)"],
+        meetings.surface_operation_id,
+    ),
+    Mount(
+        meetings_crm.templates_router,
+        "/api/v1/web",
+        ["meeting templates (web)"],
+        meetings.surface_operation_id,
+    ),
+    Mount(meetings_crm.crm_router, "/api/v1/crm", ["meeting memos: CRM"]),
+    Mount(meetings_crm.debug_router, tags=["meeting memos: debug"]),
     Mount(openai.router, prefix="/v1", tags=["OpenAI-compatible speech to text"]),
 )
 """Every product router, in one place (order = OpenAPI order)."""
@@ -84,6 +103,7 @@ PRODUCTS: tuple[type[Product], ...] = (
     AncProduct,
     PhotoProduct,
     OpenAIProduct,
+    MeetingsProduct,
 )
 """Every product lifecycle, started in this order and stopped in reverse."""
 
@@ -104,7 +124,7 @@ def create_app(gateway: Any = None) -> FastAPI:
     app.state.gateway = gateway
     app.state.products = {}
     app.state.health_contributors = []
-    install_error_handlers(app)
+    install_error_handlers(app, seed_detail_prefixes=meetings.SEED_ERROR_PREFIXES)
     app.add_middleware(metrics.MetricsMiddleware, service="gateway")
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 

@@ -30,19 +30,32 @@ class BodyTooLarge(Exception):
 class BodyLimitMiddleware:
     """Refuse request bodies over ``limit`` bytes with 413, by Content-Length up front or
     by counting while streaming (chunked uploads), before anything is written to disk.
+
+    Args:
+        limit: bytes allowed by default.
+        overrides: ``{path prefix: bytes}`` for routes with their own limit (the longest
+            matching prefix wins), e.g. the meeting uploads' two files of ``MAX_AUDIO_FILE_SIZE``.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.overrides:
+            if path.startswith(prefix):
+                return limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT", "PATCH"}:
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _too_large(self.limit)(scope, receive, send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _too_large(limit)(scope, receive, send)
                 return
         seen = 0
 
@@ -51,7 +64,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise BodyTooLarge()
             return message
 

@@ -16,23 +16,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from earshot.analysis.v1 import analysis_pb2
+from earshot.transcription.v1 import transcription_pb2
+from fastapi import Depends, UploadFile, WebSocket
+from starlette.requests import HTTPConnection
 
 from services.common import audio
+from services.common.events import ANALYSIS_REQUESTS, MEETING_EVENTS, MEETING_REQUESTS, TRANSCRIPTION_REQUESTS
 from services.common.logging import get_logger
 from services.common.runtime import Runtime
-from services.gateway.products.meetings.consumers import MeetingPipeline, transcript_key
-from services.gateway.products.meetings.media import merge_dual
+from services.gateway.deps import verifier
+from services.gateway.products.meetings.consumers import GROUP, MeetingPipeline, transcript_key
+from services.gateway.products.meetings.media import merge_dual, write_wav
 from services.gateway.products.meetings.models import MeetingRecord
 from services.gateway.products.meetings.repository import (
     MeetingRepository,
     ProfileRepository,
     TemplateRepository,
 )
-from services.gateway.products.meetings.settings import MeetingSettings
+from services.gateway.products.meetings.settings import MeetingSettings, load_meeting_settings
+from services.gateway.shared.consumers import ConsumerTable, On
+from services.gateway.shared.errors import ApiError
+from services.gateway.shared.product import GatewayContext, Product
+from services.gateway.shared.tokens import AuthenticatedUser
+from services.gateway.shared.uploads import MULTIPART_OVERHEAD, copy_upload
 
 log = get_logger("earshot.gateway.meetings")
 
@@ -264,3 +277,221 @@ class MeetingService:
             "consumer_lag": None,
             "websocket_clients": self.pipeline.hub.connections,
         }
+
+
+def is_operator(settings: MeetingSettings, user: Any) -> bool:
+    """Whether ``user`` (id or e-mail listed in ``EARSHOT_MEETINGS_OPERATORS``) sees every user's queue."""
+    return bool(settings.operators) and (user.id in settings.operators or user.email in settings.operators)
+
+
+class MeetingsProduct(Product):
+    """The meeting memos' lifecycle on one gateway: settings, repositories, the pipeline's
+    consumer tables, the watchdog and the ``/health`` block."""
+
+    name = "meetings"
+    publishes = (MEETING_REQUESTS, MEETING_EVENTS, TRANSCRIPTION_REQUESTS, ANALYSIS_REQUESTS)
+
+    def __init__(self, ctx: GatewayContext) -> None:
+        super().__init__(ctx)
+        self.settings = load_meeting_settings()
+        self.meetings = MeetingRepository(ctx.sessions)
+        self.templates = TemplateRepository(ctx.sessions)
+        self.profiles = ProfileRepository(ctx.sessions)
+        self.pipeline = MeetingPipeline(ctx.runtime, self.meetings, self.templates, self.settings)
+        self.service = MeetingService(
+            ctx.runtime, self.meetings, self.templates, self.profiles, self.pipeline, self.settings
+        )
+
+    def consumers(self) -> Sequence[ConsumerTable]:
+        """The pipeline's group and this replica's push group (:mod:`.consumers`)."""
+        return [
+            ConsumerTable(
+                GROUP, [On(topic, model, handler) for topic, model, handler in self.pipeline.handlers]
+            ),
+            ConsumerTable(
+                GROUP + ".{instance}",
+                [On(topic, model, handler) for topic, model, handler in self.pipeline.push_handlers],
+                from_latest=True,
+            ),
+        ]
+
+    def body_limits(self) -> dict[str, int]:
+        """Meeting uploads carry up to two files of ``MAX_AUDIO_FILE_SIZE`` (each checked on its own)."""
+        limit = 2 * self.settings.max_audio_file_size + MULTIPART_OVERHEAD
+        return {f"/api/v1/{surface}/meetings": limit for surface in ("mobile", "web")}
+
+    async def start(self) -> None:
+        """Recover stuck meetings and start the watchdog (the consumers are already joined)."""
+        await self.pipeline.start(subscribe=False)
+
+    async def stop(self) -> None:
+        """Stop the watchdog and background retries."""
+        await self.pipeline.stop()
+
+    async def start_pipeline(self) -> None:
+        """``start-background``: start the watchdog and recovery again after a stop."""
+        await self.pipeline.start(subscribe=False)
+
+    async def restart_pipeline(self) -> None:
+        """``restart-background``: stop then start the watchdog; recovery runs again."""
+        await self.pipeline.stop()
+        await self.pipeline.start(subscribe=False)
+
+    async def health(self) -> dict[str, Any]:
+        """``meetings`` block of ``GET /health``."""
+        status = await self.service.status(None)
+        return {"meetings": {k: v for k, v in status.items() if k not in ("scope", "last_error_meeting_id")}}
+
+    async def rename(self, user_id: str, meeting_id: Any, renames: dict[str, str]) -> MeetingRecord:
+        """Rename speakers of one meeting in one transaction.
+
+        Raises:
+            ApiError: 404 for another user's meeting or a speaker the meeting does not have.
+        """
+        record = await self.meetings.get(str(meeting_id), user_id)
+        if record is None:
+            raise ApiError(404, "Not found", f"no meeting {meeting_id}")
+        known = set(record.speakers or []) | set(record.participants or [])
+        known |= {str(s["speaker"]) for s in record.transcription or [] if s.get("speaker")}
+        missing = [old for old in renames if old not in known]
+        if missing:
+            raise ApiError(404, "Speaker not found", f"the meeting has no speaker {missing[0]!r}")
+        clean = {old: new.strip() for old, new in renames.items() if new.strip() and new.strip() != old}
+        if clean:
+            await self.meetings.rename_speakers(user_id, clean, record.id)
+        updated = await self.meetings.get(record.id, user_id)
+        assert updated is not None
+        return updated
+
+    async def set_item_status(
+        self, user_id: str, item_id: str, status: str
+    ) -> tuple[MeetingRecord, dict[str, Any]] | None:
+        """Mark an action item ``open``/``done``; the meeting and the item, or None when unknown."""
+        for record in await self.meetings.ids_with_status(("COMPLETED",), user_id):
+            items = [dict(i) for i in record.action_items or []]
+            for item in items:
+                if item.get("id") == item_id:
+                    item["status"] = status
+                    record.action_items = items
+                    await self.meetings.save(record)
+                    return record, item
+        return None
+
+    async def suggest(self, user_id: str, upload: UploadFile, kind: str) -> dict[str, Any]:
+        """A template, title or description for a recording, from its first minute: the opening
+        is transcribed (gRPC ``Transcribe``) and analysed (``SuggestTemplate``/``SuggestTitle``/
+        ``SuggestDescription``, with the defaults and the user's templates as candidates).
+
+        Raises:
+            ApiError: 400/413 for bad audio (as the upload), 503/504 when a service is down.
+        """
+        with self.runtime.temp_dir("suggest-") as tmp:
+            path = tmp / "upload"
+            size = await asyncio.to_thread(copy_upload, upload, path, self.settings.max_audio_file_size)
+            if size < 0:
+                raise ApiError(413, "File too large", "'audio_file' is over MAX_AUDIO_FILE_SIZE")
+            try:
+                await asyncio.to_thread(
+                    check_audio,
+                    AudioFile(path, upload.filename or "audio", size),
+                    self.settings,
+                    "audio_file",
+                )
+            except MeetingInputError as exc:
+                raise ApiError(exc.status, exc.title, exc.details) from None
+            clip = await opening_wav(path, tmp / "opening.wav")
+            reply = await self.ctx.clients.transcription.transcribe(
+                transcription_pb2.TranscribeRequest(audio=clip.read_bytes()), timeout_s=120.0
+            )
+        source = analysis_pb2.TranscriptSource(
+            transcript=analysis_pb2.Transcript(
+                language=reply.language, duration=reply.duration, text=reply.text
+            )
+        )
+        client = self.ctx.clients.analysis
+        if client is None:
+            raise ApiError(
+                503, "Analysis unavailable", self.ctx.clients.analysis_missing or "no analysis client"
+            )
+        if kind == "title":
+            title = await client.suggest_title(analysis_pb2.SuggestTitleRequest(input=source))
+            return {"title": title.suggested_title}
+        if kind == "description":
+            desc = await client.suggest_description(analysis_pb2.SuggestDescriptionRequest(input=source))
+            return {"description": desc.suggested_description}
+        rows, _ = await self.templates.listing(user_id, "all", None, 1, 1000)
+        candidates = [
+            analysis_pb2.Template(
+                id=t.id,
+                title=t.title,
+                description=t.description or "",
+                summary_prompt=t.summary_prompt or "",
+                key_points_prompt=list(t.key_points_prompt or []),
+                keywords=list(t.keywords or []),
+            )
+            for t in rows
+        ]
+        found = await client.suggest_template(
+            analysis_pb2.SuggestTemplateRequest(input=source, templates=candidates)
+        )
+        return {
+            "suggested_template_id": found.suggested_template_id,
+            "suggested_template_name": found.suggested_template_name,
+            "confidence": round(found.confidence, 3),
+            "reason": found.reason,
+            "alternative_templates": [
+                {
+                    "template_id": a.template_id,
+                    "template_name": a.template_name,
+                    "confidence": round(a.confidence, 3),
+                }
+                for a in found.alternative_templates
+            ],
+        }
+
+    async def websocket_user(self, websocket: WebSocket) -> tuple[AuthenticatedUser | None, str | None]:
+        """The caller of a WebSocket (``?token=`` or the ``bearer, <token>`` subprotocol) and the
+        subprotocol to accept with; ``(None, None)`` when the token is missing or invalid."""
+        token = websocket.query_params.get("token")
+        subprotocol = None
+        offered = [
+            p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()
+        ]
+        if not token and len(offered) >= 2 and offered[0].lower() == "bearer":
+            token, subprotocol = offered[1], offered[0]
+        if not token:
+            return None, None
+        try:
+            return await verifier(websocket).verify(token), subprotocol
+        except ApiError:
+            return None, None
+
+
+def meetings_product(conn: HTTPConnection) -> MeetingsProduct:
+    """Dependency: this replica's :class:`MeetingsProduct`.
+
+    Raises:
+        ApiError: 503 while the gateway is not started.
+    """
+    product = getattr(conn.app.state, "products", {}).get(MeetingsProduct.name)
+    if product is None:
+        raise ApiError(503, "Service unavailable", "the gateway is starting; try again shortly")
+    return product  # type: ignore[no-any-return]
+
+
+MeetingsDep = Annotated[MeetingsProduct, Depends(meetings_product)]
+
+
+SUGGEST_WINDOW_S = 60.0
+"""How much of the recording the suggestions listen to (the synchronous Transcribe limit)."""
+
+
+async def opening_wav(path: Path, out: Path, seconds: float = SUGGEST_WINDOW_S) -> Path:
+    """The first ``seconds`` of a recording as a 16 kHz mono WAV at ``out``."""
+
+    def cut() -> None:
+        samples = audio.decode(path, 16000, mono=True)[: int(seconds * 16000)]
+        write_wav(out, samples, 16000)
+
+    await asyncio.to_thread(cut)
+    return out

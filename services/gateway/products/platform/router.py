@@ -28,7 +28,7 @@ HealthContributor = Callable[[], Awaitable[dict[str, Any]]]
 @router.get("/health", response_model=Health)
 async def health(request: Request) -> dict[str, Any]:
     """Liveness: the process answers; products add their detailed status (engines, queues)."""
-    body: dict[str, Any] = {"status": "healthy", "timestamp": utc_timestamp()}
+    body: dict[str, Any] = {"status": "healthy", "timestamp": utc_timestamp(), "version": earshot_version()}
     contributors: list[HealthContributor] = getattr(request.app.state, "health_contributors", [])
     for contributor in contributors:
         try:
@@ -36,7 +36,7 @@ async def health(request: Request) -> dict[str, Any]:
         except Exception as exc:  # a product's detail must not break liveness
             log.warning("gateway.health_contributor_failed", error=str(exc))
             continue
-        body.update({k: v for k, v in extra.items() if k not in ("status", "timestamp")})
+        body.update({k: v for k, v in extra.items() if k not in ("status", "timestamp", "version")})
     return body
 
 
