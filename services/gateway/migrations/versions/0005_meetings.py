@@ -194,10 +194,26 @@ DEFAULT_TEMPLATES: list[dict[str, Any]] = [
     },
 ]
 
+#: SQLite full-text search: an FTS5 table (Porter stemmer) whose content is meeting_records.search_text.
+SQLITE_FTS = (
+    "CREATE VIRTUAL TABLE meeting_records_fts USING fts5(search_text, content='meeting_records', "
+    "content_rowid='rowid', tokenize='porter unicode61')",
+    "CREATE TRIGGER meeting_records_fts_ai AFTER INSERT ON meeting_records BEGIN "
+    "INSERT INTO meeting_records_fts(rowid, search_text) VALUES (new.rowid, new.search_text); END",
+    "CREATE TRIGGER meeting_records_fts_ad AFTER DELETE ON meeting_records BEGIN "
+    "INSERT INTO meeting_records_fts(meeting_records_fts, rowid, search_text) "
+    "VALUES ('delete', old.rowid, old.search_text); END",
+    "CREATE TRIGGER meeting_records_fts_au AFTER UPDATE OF search_text ON meeting_records BEGIN "
+    "INSERT INTO meeting_records_fts(meeting_records_fts, rowid, search_text) "
+    "VALUES ('delete', old.rowid, old.search_text); "
+    "INSERT INTO meeting_records_fts(rowid, search_text) VALUES (new.rowid, new.search_text); END",
+)
+
 
 def upgrade() -> None:
     """Create ``meeting_records``, ``meeting_templates`` and ``speaker_profiles``, seed the
-    default templates, and on PostgreSQL add the full-text GIN index over ``search_text``."""
+    default templates, and index ``search_text`` for full-text search: a GIN index over its
+    ``tsvector`` on PostgreSQL, an FTS5 table kept by triggers on SQLite."""
     op.create_table(
         "meeting_records",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -249,11 +265,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_meeting_records_user_id_created_at", "meeting_records", ["user_id", "created_at"], unique=False
     )
-    if op.get_bind().dialect.name == "postgresql":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
         op.execute(
             "CREATE INDEX ix_meeting_records_search ON meeting_records "
             "USING gin (to_tsvector('english', search_text))"
         )
+    elif dialect == "sqlite":
+        # FTS5 external-content index over search_text, kept in step by triggers.
+        for statement in SQLITE_FTS:
+            op.execute(statement)
     templates = op.create_table(
         "meeting_templates",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -315,8 +336,13 @@ def downgrade() -> None:
     op.drop_table("speaker_profiles")
     op.drop_index(op.f("ix_meeting_templates_created_by"), table_name="meeting_templates")
     op.drop_table("meeting_templates")
-    if op.get_bind().dialect.name == "postgresql":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_meeting_records_search")
+    elif dialect == "sqlite":
+        for name in ("meeting_records_fts_ai", "meeting_records_fts_ad", "meeting_records_fts_au"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute("DROP TABLE IF EXISTS meeting_records_fts")
     for name in ("user_id_created_at", "created_at", "analytics_status", "status", "user_id"):
         op.drop_index(f"ix_meeting_records_{name}", table_name="meeting_records")
     op.drop_table("meeting_records")

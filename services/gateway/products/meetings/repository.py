@@ -2,20 +2,21 @@
 changes), templates and CRM speaker profiles. Every read of a user's record filters by owner.
 
 Search (``search``): on PostgreSQL, ``to_tsvector('english', search_text) @@
-plainto_tsquery('english', :q)`` served by the GIN index of revision 0005 (stemmed words,
-all must occur); on SQLite, the documented fallback: every word of the query must occur in
-``lower(search_text)`` (``LIKE '%word%'``, no stemming). ``search_text`` holds the title,
-description, participants, speaker names and transcript text.
+plainto_tsquery('english', :q)`` served by the GIN index of revision 0005; on SQLite, FTS5
+(``meeting_records_fts``, Porter stemmer, kept in step by triggers) with every word of the
+query quoted (``"w1" "w2"``: all must occur). Both stem, so "budget" finds "budgets".
+``search_text`` holds the title, description, participants, speaker names and transcript text.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, text, update
+from sqlalchemy import Select, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.products.meetings.models import MeetingRecord, MeetingTemplate, SpeakerProfile
@@ -94,15 +95,15 @@ class MeetingRepository:
                     )
                 )
             else:
-                terms = [t for t in search.lower().split() if t]
-                stmt = stmt.where(
-                    and_(
-                        *(
-                            func.lower(MeetingRecord.search_text).like(f"%{_escape(t)}%", escape="\\")
-                            for t in terms
-                        )
+                terms = [t for t in re.findall(r"\w+", search.lower()) if t]
+                if terms:
+                    query = " ".join('"' + t + '"' for t in terms)
+                    stmt = stmt.where(
+                        text(
+                            "meeting_records.rowid IN (SELECT rowid FROM meeting_records_fts "
+                            "WHERE meeting_records_fts MATCH :q)"
+                        ).bindparams(q=query)
                     )
-                )
         return stmt
 
     async def page(
