@@ -21,14 +21,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import jiwer
 import numpy as np
 import pytest
 import websockets
 from aiohttp import web
 
+from services.common import audio
 from services.gateway.products.meetings.models import MeetingRecord
 from tests.conftest import FIXTURES, JFK
 from tests.embedded.test_auth_api import bearer, register
+from tests.embedded.test_meetings_pipeline import STEREO, STEREO_REFERENCES
 
 pytestmark = pytest.mark.embedded
 
@@ -51,6 +54,15 @@ def wav_bytes(seconds: float, rate: int = 16000, freq: float = 220.0) -> bytes:
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
     return buf.getvalue()
+
+
+def write_wav_to(buf: io.BytesIO, samples: np.ndarray, rate: int) -> None:
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
 
 
 def aiff_bytes() -> bytes:
@@ -284,15 +296,32 @@ async def test_upload_delete_and_dual_audio_on_each_surface(
     embedded: Any, client: httpx.AsyncClient, world: World, prefix: str
 ) -> None:
     h = world.alice
+    channels = audio.decode(STEREO, 16000, mono=False)
+    phone, system = io.BytesIO(), io.BytesIO()
+    write_wav_to(phone, channels[0], 16000)
+    write_wav_to(system, audio.decode(STEREO, 8000, mono=False)[1], 8000)  # another sample rate
     files = {
-        "audio_file": ("a.wav", wav_bytes(2.0), "audio/wav"),
-        "second_audio_file": ("b.wav", wav_bytes(2.0, rate=8000, freq=440), "audio/wav"),  # another rate
+        "audio_file": ("phone.wav", phone.getvalue(), "audio/wav"),
+        "second_audio_file": ("system.wav", system.getvalue(), "audio/wav"),
     }
-    reply = await client.post(f"{prefix}/meetings/", headers=h, data={"title": "Tones"}, files=files)
+    reply = await client.post(f"{prefix}/meetings/", headers=h, data={"title": "Call"}, files=files)
     assert reply.status_code == 201, reply.text
     mid = reply.json()["id"]
     done = await wait_status(client, f"{prefix}/meetings/{mid}", h)
-    assert done["status"] == "COMPLETED"
+    assert done["status"] == "COMPLETED", done["error"]
+    assert len(done["speakers"]) == 2
+    by_speaker: dict[str, str] = {}
+    for seg in done["transcription"]:
+        by_speaker[seg["speaker"]] = by_speaker.get(seg["speaker"], "") + " " + seg["text"]
+    norm = jiwer.Compose(
+        [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip(), jiwer.ReduceToListOfListOfWords()]
+    )
+    for ref in STEREO_REFERENCES:  # each channel's text is one speaker's
+        best = min(
+            jiwer.wer(ref, t, reference_transform=norm, hypothesis_transform=norm)
+            for t in by_speaker.values()
+        )
+        assert best < 0.35, (ref, by_speaker)
     keys = [i.key for i in await embedded.runtime.storage.list("meetings/") if mid in i.key]
     assert len(keys) == 2  # stereo master and playback mix
     assert (await client.delete(f"{prefix}/meetings/{mid}", headers=h)).status_code == 204
