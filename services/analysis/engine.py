@@ -28,8 +28,8 @@ from services.analysis.interview import (
     LLMInterviewAnalyzer,
     LocalInterviewAnalyzer,
     Resume,
-    session_report,
 )
+from services.analysis.interview_report import session_report
 from services.analysis.meeting import (
     DEFAULT_TEMPLATES,
     LLMMeetingAnalyzer,

@@ -119,8 +119,7 @@ def sniff_resume(data: bytes) -> ResumeKind:
         if head.startswith(magic):
             raise ResumeError(
                 "unsupported_type",
-                f"the file is {what}, not a document; upload a PDF with a text layer, a .docx or "
-                "plain text",
+                f"the file is {what}, not a document; upload a PDF with a text layer, a .docx or plain text",
             )
     if head[:4] == b"RIFF" and data[8:12] == b"WEBP":
         raise ResumeError("unsupported_type", "the file is a WebP image, not a document")
@@ -172,9 +171,9 @@ def _pdf_text(data: bytes) -> tuple[str, int]:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")
+                opened = bool(reader.decrypt(""))
             except Exception:  # noqa: BLE001 - any failure to open means "needs a password"
-                opened = 0
+                opened = False
             if not opened:
                 raise ResumeError(
                     "encrypted_pdf", "the PDF is protected by a password; upload an unprotected copy"

@@ -107,7 +107,16 @@ VOCABULARY: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Short aliases that are also ordinary words or initials: matched only in this exact
 #: capitalisation (``"R"``, ``"Go"``, ``"ML"``); aliases in :data:`_SKIPPED` never match
 #: alone (too common as plain words; the skill's longer aliases cover it).
-_CASE_SENSITIVE = {"R": "R", "Go": "Go", "ts": "TS", "tf": "TF", "cv": "CV", "dl": "DL", "ml": "ML", "js": "JS"}
+_CASE_SENSITIVE = {
+    "R": "R",
+    "Go": "Go",
+    "ts": "TS",
+    "tf": "TF",
+    "cv": "CV",
+    "dl": "DL",
+    "ml": "ML",
+    "js": "JS",
+}
 _SKIPPED = {"rest", "node", "metrics", "roadmap", "py"}
 
 
