@@ -52,7 +52,7 @@ from services.analysis.question_bank import TRACKS, build_questions, concepts_fo
 from services.analysis.resume import parse_resume
 from services.analysis.skills import normalise_skills
 from services.analysis.text import detect_language, words
-from services.common.transcript import Transcript, Word
+from services.common.transcript import SpeechInterval, Transcript, Word
 
 __all__ = [
     "ANALYSIS_TYPES",
@@ -152,13 +152,6 @@ class Pause(BaseModel):
     end: float
     duration: float
     after_word: str
-
-
-class SpeechInterval(BaseModel):
-    """One stretch of speech found by voice activity detection (seconds)."""
-
-    start: float = Field(ge=0)
-    end: float = Field(ge=0)
 
 
 class PauseAnalysis(BaseModel):
