@@ -40,9 +40,16 @@ import re
 from functools import lru_cache
 from statistics import mean
 
-from pydantic import BaseModel, Field
-
 from services.analysis.text import split_sentences, words
+from services.common.analysis_results import CommunicationAnalysis, DomainAnalysis, Suggestion
+
+__all__ = [
+    "CommunicationAnalysis",
+    "DomainAnalysis",
+    "Suggestion",
+    "analyze_communication",
+    "analyze_domain_concepts",
+]
 
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -206,18 +213,6 @@ def _content(text: str) -> set[str]:
 # --------------------------------------------------------------------------- domain
 
 
-class DomainAnalysis(BaseModel):
-    """Coverage of the key concepts a good answer holds (0-100)."""
-
-    score: int = Field(ge=0, le=100)
-    covered_concepts: list[str]
-    missing_concepts: list[str]
-    partially_covered: list[str] = Field(default_factory=list)
-    relevance: float = Field(0.0, ge=0, le=1)
-    evidence: dict[str, str] = Field(default_factory=dict)
-    feedback: str
-
-
 def analyze_domain_concepts(
     question: str, answer: str, concepts: dict[str, tuple[str, ...]]
 ) -> DomainAnalysis:
@@ -267,33 +262,6 @@ def analyze_domain_concepts(
 
 
 # --------------------------------------------------------------------------- communication
-
-
-class Suggestion(BaseModel):
-    """One concrete suggestion: the issue, a quote from the answer and what to do."""
-
-    issue: str
-    quote: str
-    tip: str
-
-
-class CommunicationAnalysis(BaseModel):
-    """Clarity, structure, vocabulary and fluency of an answer (0-100 each)."""
-
-    score: int = Field(ge=0, le=100)
-    clarity: int = Field(ge=0, le=100)
-    structure: int = Field(ge=0, le=100)
-    vocabulary: int = Field(ge=0, le=100)
-    filler_words: int = Field(ge=0)
-    filler_breakdown: dict[str, int] = Field(default_factory=dict)
-    fillers_per_minute: float | None = None
-    hedges: dict[str, int] = Field(default_factory=dict)
-    signposts: list[str] = Field(default_factory=list)
-    has_conclusion: bool = False
-    mean_sentence_words: float = 0.0
-    longest_sentence_words: int = 0
-    suggestions: list[Suggestion] = Field(default_factory=list)
-    feedback: str
 
 
 def _mattr(tokens: list[str], window: int = 50) -> float:

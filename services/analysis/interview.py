@@ -52,6 +52,16 @@ from services.analysis.question_bank import TRACKS, build_questions, concepts_fo
 from services.analysis.resume import parse_resume
 from services.analysis.skills import normalise_skills
 from services.analysis.text import detect_language, words
+from services.common.analysis_results import (
+    ANALYSIS_TYPES,
+    AnalysisErrorInfo,
+    AnalysisType,
+    KeyConcept,
+    PaceAnalysis,
+    PaceWindow,
+    Pause,
+    PauseAnalysis,
+)
 from services.common.transcript import SpeechInterval, Transcript, Word
 
 __all__ = [
@@ -63,13 +73,16 @@ __all__ = [
     "DomainAnalysis",
     "InterviewAnalyzer",
     "InterviewRequest",
+    "KeyConcept",
     "LLMInterviewAnalyzer",
     "LocalInterviewAnalyzer",
     "PaceAnalysis",
+    "PaceWindow",
     "PauseAnalysis",
     "Question",
     "QuestionSet",
     "Resume",
+    "ResumeSkills",
     "SpeechInterval",
     "Suggestion",
     "TRACKS",
@@ -79,9 +92,6 @@ __all__ = [
     "analyze_pause",
     "generate_questions",
 ]
-
-AnalysisType = Literal["domain", "communication", "pace", "pause"]
-ANALYSIS_TYPES: tuple[AnalysisType, ...] = ("domain", "communication", "pace", "pause")
 
 PAUSE_MIN_S = 0.25
 LONG_PAUSE_S = 1.5
@@ -108,8 +118,8 @@ class Question(BaseModel):
     category: Literal["technical", "behavioural"] = "technical"
     difficulty: Literal["easy", "medium", "hard"] = "medium"
     expected_concepts: list[str] = Field(default_factory=list)
-    key_concepts: dict[str, list[str]] = Field(
-        default_factory=dict, description="Key concept -> synonyms a good answer may use."
+    key_concepts: list[KeyConcept] = Field(
+        default_factory=list, description="The key concepts with the synonyms a good answer may use."
     )
 
 
@@ -123,61 +133,13 @@ class QuestionSet(BaseModel):
     analyzer: str = "local"
 
 
-class PaceWindow(BaseModel):
-    """Pace in one time window (seconds from the start of the audio)."""
+class ResumeSkills(BaseModel):
+    """Skills (canonical names) and years of experience found in a resume (seed 001
+    ``/api/extract-resume``)."""
 
-    start: float
-    end: float
-    words: int
-    wpm: float
-    band: Literal["slow", "ideal", "fast"]
-
-
-class PaceAnalysis(BaseModel):
-    """Speaking rate from word timestamps."""
-
-    words: int
-    speaking_span_s: float
-    wpm: float
-    band: Literal["slow", "ideal", "fast", "unknown"]
-    over_time: list[PaceWindow]
-    score: int = Field(ge=0, le=100)
-    feedback: str
-
-
-class Pause(BaseModel):
-    """One silence (seconds from the start of the audio) and the word before it."""
-
-    start: float
-    end: float
-    duration: float
-    after_word: str
-
-
-class PauseAnalysis(BaseModel):
-    """Pauses from voice activity (``source="vad"``) or from gaps between words."""
-
-    source: Literal["vad", "word_gaps"] = "word_gaps"
-    pause_count: int
-    pauses: list[Pause] = Field(default_factory=list)
-    total_pause_s: float
-    mean_pause_s: float
-    max_pause_s: float
-    long_pauses: list[Pause]
-    pauses_per_minute: float
-    speaking_time_s: float
-    speaking_ratio: float
-    filled_pauses: int = 0
-    filled_pause_breakdown: dict[str, int] = Field(default_factory=dict)
-    score: int = Field(ge=0, le=100)
-    feedback: str
-
-
-class AnalysisErrorInfo(BaseModel):
-    """Why one analysis of a complete analysis is missing."""
-
-    error: str
-    details: str
+    skills: list[str]
+    years_experience: float | None
+    analyzer: str = "local"
 
 
 class CompleteAnalysis(BaseModel):
@@ -202,14 +164,11 @@ class InterviewRequest(BaseModel):
 
     question: str = ""
     expected_concepts: list[str] = Field(default_factory=list)
-    key_concepts: dict[str, list[str]] = Field(
-        default_factory=dict, description="Key concept -> synonyms (from the question bank or the LLM)."
+    key_concepts: list[KeyConcept] = Field(
+        default_factory=list, description="Key concepts with synonyms (from the question bank or the LLM)."
     )
     analysis_types: list[AnalysisType] = Field(default_factory=lambda: list(ANALYSIS_TYPES))
     window_s: float = Field(10.0, gt=0)
-    speech_intervals: list[SpeechInterval] | None = Field(
-        None, description="Voice activity of the recording; pauses come from it when given."
-    )
 
 
 # --------------------------------------------------------------------------- measurements
@@ -378,13 +337,13 @@ def analyze_pause(transcript: Transcript, speech: list[SpeechInterval] | None = 
 
 
 def resolve_concepts(
-    question: str, expected: list[str] | None = None, key_concepts: dict[str, list[str]] | None = None
+    question: str, expected: list[str] | None = None, key_concepts: list[KeyConcept] | None = None
 ) -> dict[str, tuple[str, ...]]:
     """Key concepts (name -> synonyms) a good answer to ``question`` holds: ``key_concepts``
     when given, else the bank's concepts of the question (restricted to ``expected`` when
     given), else ``expected`` with no synonyms, else the question's long words."""
     if key_concepts:
-        return {k: tuple(v) for k, v in key_concepts.items()}
+        return {k.name: tuple(k.synonyms) for k in key_concepts}
     bank = concepts_for_question(question)
     if expected:
         return {c: bank.get(c, ()) for c in expected}
@@ -397,7 +356,7 @@ def analyze_domain(
     question: str,
     answer: str,
     expected: list[str] | None = None,
-    key_concepts: dict[str, list[str]] | None = None,
+    key_concepts: list[KeyConcept] | None = None,
 ) -> DomainAnalysis:
     """Key-concept coverage of ``answer`` (:func:`services.analysis.answer.analyze_domain_concepts`).
 
@@ -444,7 +403,7 @@ def generate_questions(resume: Resume, track: str, count: int = 5, seed: int = 0
                 category=q.category,
                 difficulty=q.difficulty,
                 expected_concepts=list(q.concepts),
-                key_concepts={k: list(v) for k, v in q.concepts.items()},
+                key_concepts=[KeyConcept(name=k, synonyms=list(v)) for k, v in q.concepts.items()],
             )
             for q in chosen
         ],
@@ -476,6 +435,12 @@ class InterviewAnalyzer(ABC):
     async def communication(self, answer: str, speaking_s: float | None = None) -> CommunicationAnalysis:
         """Communication quality of the answer (``speaking_s``: its speaking time, seconds)."""
 
+    async def resume_skills(self, resume: Resume) -> ResumeSkills:
+        """Skills normalised against the skills vocabulary and years from the resume (local)."""
+        return ResumeSkills(
+            skills=extract_skills(resume), years_experience=years_of_experience(resume), analyzer="local"
+        )
+
     async def pace(self, transcript: Transcript, window_s: float) -> PaceAnalysis:
         """Pace from word timestamps."""
         return analyze_pace(transcript, window_s)
@@ -504,7 +469,7 @@ class InterviewAnalyzer(ABC):
             "domain": domain,
             "communication": lambda: self.communication(answer, speaking_s),
             "pace": lambda: self.pace(transcript, request.window_s),
-            "pause": lambda: self.pause(transcript, request.speech_intervals),
+            "pause": lambda: self.pause(transcript, transcript.speech),
         }
         requested = list(dict.fromkeys(request.analysis_types))
         timings: dict[str, float] = {}
@@ -547,7 +512,7 @@ class InterviewAnalyzer(ABC):
                 "timings_ms": timings,
                 "total_ms": round((time.perf_counter() - started) * 1000, 2),
                 "analyzer": self.name,
-                "pause_source": "vad" if request.speech_intervals else "word_gaps",
+                "pause_source": "vad" if transcript.speech else "word_gaps",
             },
         )
 
@@ -603,6 +568,13 @@ class CommunicationAnswer(BaseModel):
     feedback: str
 
 
+class SkillsAnswer(BaseModel):
+    """Provider schema for resume skills."""
+
+    skills: list[str]
+    years_experience: float | None
+
+
 class LLMInterviewAnalyzer(InterviewAnalyzer):
     """Provider-backed questions, domain and communication analyses."""
 
@@ -632,7 +604,7 @@ class LLMInterviewAnalyzer(InterviewAnalyzer):
             QuestionsAnswer,
         )
         questions = [
-            Question(**q.model_dump(), key_concepts={c: [] for c in q.expected_concepts})
+            Question(**q.model_dump(), key_concepts=[KeyConcept(name=c) for c in q.expected_concepts])
             for q in answer.value.questions[:count]
         ]
         return QuestionSet(
@@ -668,3 +640,24 @@ class LLMInterviewAnalyzer(InterviewAnalyzer):
             CommunicationAnswer,
         )
         return local.model_copy(update=result.value.model_dump())
+
+    async def resume_skills(self, resume: Resume) -> ResumeSkills:
+        """Ask the provider for the skills; lexicon skills it missed are added (never fewer than local).
+
+        Raises:
+            services.analysis.providers.ProviderError: when the provider fails for good.
+        """
+        answer = await self.provider.generate(
+            "List the technical skills in this resume as short canonical names (e.g. Python, SQL, "
+            "PyTorch), most prominent first, and the candidate's total years of professional "
+            "experience (null when not stated).",
+            f"Resume:\n{resume.text[:12000]}\nListed skills: {', '.join(resume.skills)}",
+            SkillsAnswer,
+        )
+        skills = list(dict.fromkeys([*answer.value.skills, *extract_skills(resume)]))
+        years = resume.years_experience
+        if years is None:
+            years = answer.value.years_experience
+        if years is None:
+            years = years_of_experience(resume)
+        return ResumeSkills(skills=skills, years_experience=years, analyzer=self.name)

@@ -56,8 +56,8 @@ class QuestionScore(BaseModel):
     index: int
     question_id: int | None = None
     question: str
-    scores: dict[str, int]
-    overall: int | None
+    scores: dict[str, int] = Field(default_factory=dict)
+    overall: int | None = None
     failed: list[str] = Field(default_factory=list)
     wpm: float | None = None
     pause_count: int | None = None
@@ -78,27 +78,27 @@ class WorkItem(BaseModel):
 class DeliveryTrend(BaseModel):
     """Pace or pause over the session: one value per answered question and their summary."""
 
-    values: list[float]
-    mean: float | None
-    min: float | None
-    max: float | None
+    values: list[float] = Field(default_factory=list)
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
 
 
 class SessionReport(BaseModel):
     """The interview session as a whole (see the module docstring)."""
 
-    overall_score: int | None
-    dimension_scores: dict[str, int]
-    answered: int
-    per_question: list[QuestionScore]
-    strengths: list[str]
-    improvements: list[str]
-    things_to_work_on: list[WorkItem]
-    pace_over_session: DeliveryTrend
-    pauses_over_session: DeliveryTrend
-    long_pauses_over_session: DeliveryTrend
-    recommended_practice: list[str]
-    summary: str
+    overall_score: int | None = None
+    dimension_scores: dict[str, int] = Field(default_factory=dict)
+    answered: int = 0
+    per_question: list[QuestionScore] = Field(default_factory=list)
+    strengths: list[str] = Field(default_factory=list)
+    improvements: list[str] = Field(default_factory=list)
+    things_to_work_on: list[WorkItem] = Field(default_factory=list)
+    pace_over_session: DeliveryTrend = Field(default_factory=lambda: DeliveryTrend(values=[]))
+    pauses_over_session: DeliveryTrend = Field(default_factory=lambda: DeliveryTrend(values=[]))
+    long_pauses_over_session: DeliveryTrend = Field(default_factory=lambda: DeliveryTrend(values=[]))
+    recommended_practice: list[str] = Field(default_factory=list)
+    summary: str = ""
 
 
 def _trend(values: list[float]) -> DeliveryTrend:

@@ -11,6 +11,7 @@ from services.analysis.interview import (
     AttemptInput,
     CommunicationAnalysis,
     InterviewRequest,
+    KeyConcept,
     LocalInterviewAnalyzer,
     Resume,
     analyze_communication,
@@ -43,7 +44,9 @@ def test_questions_follow_resume_skills_and_track() -> None:
     topics = [q.topic for q in qs.questions]
     assert topics[:3] == ["Python", "PyTorch", "Docker"]  # the track's preference order
     assert topics[3] == "ml_engineering" and qs.questions[-1].category == "behavioural"
-    assert all(q.key_concepts and q.expected_concepts == list(q.key_concepts) for q in qs.questions)
+    assert all(
+        q.key_concepts and q.expected_concepts == [k.name for k in q.key_concepts] for q in qs.questions
+    )
     assert len({q.difficulty for q in qs.questions}) >= 2  # difficulty mixed
     again = generate_questions(resume, "ml_engineering", count=5, seed=1)
     assert [q.text for q in again.questions] != [q.text for q in qs.questions]
@@ -90,7 +93,7 @@ def test_domain_coverage_with_lemmas_and_synonyms() -> None:
     custom = analyze_domain(
         "Explain joins",
         "Inner joins keep matching rows; indexing helps.",
-        key_concepts={"joins": [], "index": []},
+        key_concepts=[KeyConcept(name="joins"), KeyConcept(name="index")],
     )
     assert custom.covered_concepts == ["joins", "index"]
     listed = analyze_domain("Explain joins", "An inner join keeps matching rows.", ["joins", "indexes"])
@@ -235,12 +238,16 @@ async def test_complete_uses_key_concepts_and_voice_activity() -> None:
     from services.analysis.interview import SpeechInterval
 
     t = timed([(w, 0.1) for w in "inner joins keep matching rows and indexing makes them fast".split()])
+    t.speech = [SpeechInterval(start=1.0, end=2.5), SpeechInterval(start=3.0, end=5.3)]
     result = await LocalInterviewAnalyzer().complete(
         t,
         InterviewRequest(
             question="Explain joins",
-            key_concepts={"joins": ["join"], "indexes": ["index"], "query plan": ["explain"]},
-            speech_intervals=[SpeechInterval(start=1.0, end=2.5), SpeechInterval(start=3.0, end=5.3)],
+            key_concepts=[
+                KeyConcept(name="joins", synonyms=["join"]),
+                KeyConcept(name="indexes", synonyms=["index"]),
+                KeyConcept(name="query plan", synonyms=["explain"]),
+            ],
         ),
     )
     assert result.results["domain"]["covered_concepts"] == ["joins", "indexes"]
