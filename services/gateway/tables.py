@@ -8,5 +8,6 @@ then known to migrations and to ``tests/unit/test_db.py``.
 from __future__ import annotations
 
 from services.gateway.models import Base
+from services.gateway.products.interviews import models as interview_models
 
-__all__ = ["Base"]
+__all__ = ["Base", "interview_models"]
