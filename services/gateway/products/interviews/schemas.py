@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.analysis_results import (
+    ANALYSIS_TYPES,
     AnalysisErrorInfo,
     CommunicationAnalysis,
     DomainAnalysis,
@@ -252,9 +253,7 @@ class CompleteAnalysisIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question_attempt_id: int
-    analysis_types: list[AnalysisKind] = Field(
-        default_factory=lambda: ["domain", "communication", "pace", "pause"], min_length=1
-    )
+    analysis_types: list[AnalysisKind] = Field(default_factory=lambda: list(ANALYSIS_TYPES), min_length=1)
 
 
 class AnalysisStatusOut(BaseModel):
