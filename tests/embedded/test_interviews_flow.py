@@ -168,7 +168,7 @@ async def test_resume_upload_knowledge_set_and_bad_files(
 
 
 async def test_whole_session_from_questions_to_report(
-    call: Users, platform: tuple[Platform, Runtime]
+    call: Users, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await call("alice", "extract_resume", "cv.pdf", pdf(RESUME))
     await expect(422, call("alice", "create", "astrology"))
