@@ -55,7 +55,7 @@ from services.analysis.text import detect_language, words
 from services.common.analysis_results import (
     ANALYSIS_TYPES,
     AnalysisErrorInfo,
-    AnalysisType,
+    InterviewRequest,
     KeyConcept,
     PaceAnalysis,
     PaceWindow,
@@ -157,18 +157,6 @@ class AttemptInput(BaseModel):
     question: str
     question_id: int | None = None
     analysis: CompleteAnalysis
-
-
-class InterviewRequest(BaseModel):
-    """Inputs of an answer analysis."""
-
-    question: str = ""
-    expected_concepts: list[str] = Field(default_factory=list)
-    key_concepts: list[KeyConcept] = Field(
-        default_factory=list, description="Key concepts with synonyms (from the question bank or the LLM)."
-    )
-    analysis_types: list[AnalysisType] = Field(default_factory=lambda: list(ANALYSIS_TYPES))
-    window_s: float = Field(10.0, gt=0)
 
 
 # --------------------------------------------------------------------------- measurements

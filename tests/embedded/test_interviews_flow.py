@@ -21,7 +21,7 @@ from services.common.runtime import Runtime
 from services.common.settings import load_settings
 from services.common.transcript import Segment, SpeechInterval, Transcript, Word
 from services.gateway.clients.analysis import AnalysisClient
-from services.gateway.errors import ApiError
+from services.gateway.shared.errors import ApiError
 from services.gateway.products.interviews.models import InterviewReport, KnowledgeSetCache
 from services.gateway.products.interviews.schemas import FileMeta, GenerateQuestionsIn
 from services.gateway.products.interviews.service import InterviewService

@@ -32,7 +32,7 @@ from services.common.analysis_results import ANALYSIS_TYPES
 from services.common.db import utcnow
 from services.common.transcript import Transcript
 from services.gateway.clients.analysis import AnalysisClient, transcript_source
-from services.gateway.errors import ApiError
+from services.gateway.shared.errors import ApiError
 from services.gateway.products.interviews.logic import (
     analysis_message,
     complete_from_message,
