@@ -32,7 +32,6 @@ from services.common.analysis_results import ANALYSIS_TYPES
 from services.common.db import utcnow
 from services.common.transcript import Transcript
 from services.gateway.clients.analysis import AnalysisClient, transcript_source
-from services.gateway.shared.errors import ApiError
 from services.gateway.products.interviews.logic import (
     analysis_message,
     complete_from_message,
@@ -63,6 +62,7 @@ from services.gateway.products.interviews.schemas import (
     TranscriptionOut,
     WordOut,
 )
+from services.gateway.shared.errors import ApiError
 
 __all__ = ["InterviewService", "not_found"]
 
