@@ -127,7 +127,7 @@ def test_photo_variable_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
             "vinyl",
         ),
         ("services.gateway.products.photos.service:load_photo_settings", "EARSHOT_PHOTO_MAX_SIDE", "1"),
-        ("services.gateway.shared.tokens:load_gateway_auth_config", "EARSHOT_GATEWAY_JWT_LEEWAY_S", "soon"),
+        ("services.gateway.shared.tokens:load_gateway_auth_config", "EARSHOT_GATEWAY_JWT_LEEWAY_S", "-3"),
     ],
 )
 def test_each_service_loader_uses_the_one_translator(
