@@ -458,3 +458,21 @@ async def test_gateway_client_maps_errors_to_api_errors(analysis_platform: Runti
     assert unreachable.value.status in (503, 504)
     with pytest.raises(ValueError):
         transcript_source()
+
+
+async def test_temperature_reads_loudness_from_the_stored_recording(
+    stub: Stub, analysis_platform: Runtime
+) -> None:
+    from tests.conftest import JFK, JFK_REFERENCE
+
+    key = "uploads/rpc-jfk.flac"
+    await analysis_platform.storage.put_file(key, JFK, "audio/flac")
+    text = pb.Transcript(text=JFK_REFERENCE, duration=11.0)
+    with_audio = await stub.AnalyzeTemperature(pb.TemperatureRequest(input=source(text), audio_key=key))
+    without = await stub.AnalyzeTemperature(pb.TemperatureRequest(input=source(text)))
+    assert "loudness" in with_audio.components and "loudness" not in without.components
+    assert -60 < with_audio.features["loudness_p95_dbfs"] < 0 and "loudness_p95_dbfs" not in without.features
+    gone = await stub.AnalyzeTemperature(
+        pb.TemperatureRequest(input=source(text), audio_key="uploads/none.wav")
+    )
+    assert "loudness" not in gone.components  # a missing recording is not an error: text only
