@@ -302,3 +302,42 @@ async def test_questions_without_a_resume_are_generic(client: httpx.AsyncClient)
     )
     assert reply.status_code == 200 and reply.json()["generic"] and len(reply.json()["items"]) == 5
     err(await client.post("/api/interviews/generate-questions", headers=me, json={"interviewId": 10**9}), 404)
+
+
+async def test_one_analysis_timing_out_over_http(client: httpx.AsyncClient, embedded: Embedded) -> None:
+    me = await account(client, "partial")
+    iid = (await client.post("/api/interviews/create", headers=me, json={"track": "ml_engineering"})).json()[
+        "interviewId"
+    ]
+    items = (
+        await client.post("/api/interviews/generate-questions", headers=me, json={"interviewId": iid})
+    ).json()["items"]
+    attempt = items[0]["question_attempt_id"]
+    jfk = {"file": ("jfk.flac", JFK.read_bytes(), "audio/flac")}
+    assert (
+        await client.post(
+            "/api/transcribe-whisper", headers=me, files=jfk, data={"question_attempt_id": attempt}
+        )
+    ).status_code == 200
+    analyzer: Any = embedded.platform.services["analysis"].engine.interview  # type: ignore[attr-defined]
+    original, timeout = analyzer.domain, analyzer.timeout_s
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(5)
+
+    analyzer.domain, analyzer.timeout_s = slow, 0.3
+    try:
+        reply = await client.post("/api/complete-analysis", headers=me, json={"question_attempt_id": attempt})
+    finally:
+        analyzer.domain, analyzer.timeout_s = original, timeout
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["partial"] and body["errors"]["domain"]["error"] == "timeout" and body["domain"] is None
+    assert (
+        body["status"]["domain"]["status"] == "failed"
+        and body["pace"]
+        and body["pause"]
+        and body["communication"]
+    )
+    state = (await client.get(f"/api/interviews/{iid}/question-attempts", headers=me)).json()["items"][0]
+    assert state["analyses"] == ["communication", "pace", "pause"]  # persisted, without the failed one
