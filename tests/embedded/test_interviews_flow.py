@@ -21,10 +21,10 @@ from services.common.runtime import Runtime
 from services.common.settings import load_settings
 from services.common.transcript import Segment, SpeechInterval, Transcript, Word
 from services.gateway.clients.analysis import AnalysisClient
-from services.gateway.shared.errors import ApiError
 from services.gateway.products.interviews.models import InterviewReport, KnowledgeSetCache
 from services.gateway.products.interviews.schemas import FileMeta, GenerateQuestionsIn
 from services.gateway.products.interviews.service import InterviewService
+from services.gateway.shared.errors import ApiError
 from services.platform import Platform
 
 MIGRATIONS = Path(db.__file__).resolve().parents[1] / "gateway" / "migrations"
