@@ -23,6 +23,8 @@ from services.gateway.products.accounts import router as accounts
 from services.gateway.products.accounts.service import AccountsProduct
 from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
+from services.gateway.products.interviews import router as interviews
+from services.gateway.products.interviews.consumers import InterviewsProduct
 from services.gateway.products.meetings import crm as meetings_crm
 from services.gateway.products.meetings import router as meetings
 from services.gateway.products.meetings.service import MeetingsProduct
@@ -94,6 +96,7 @@ ROUTERS: tuple[Mount, ...] = (
     Mount(meetings_crm.crm_router, "/api/v1/crm", ["meeting memos: CRM"]),
     Mount(meetings_crm.debug_router, tags=["meeting memos: debug"]),
     Mount(openai.router, prefix="/v1", tags=["OpenAI-compatible speech to text"]),
+    Mount(interviews.router, tags=["interview coach"]),
 )
 """Every product router, in one place (order = OpenAPI order)."""
 
@@ -103,6 +106,7 @@ PRODUCTS: tuple[type[Product], ...] = (
     AncProduct,
     PhotoProduct,
     OpenAIProduct,
+    InterviewsProduct,
     MeetingsProduct,
 )
 """Every product lifecycle, started in this order and stopped in reverse."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from services.common import audio
-from services.gateway.products.meetings.media import write_wav, estimate_lag, merge_dual
+from services.gateway.products.meetings.media import estimate_lag, merge_dual, write_wav
 from tests.conftest import FIXTURES
 
 STEREO = FIXTURES / "stereo_diarization.wav"
