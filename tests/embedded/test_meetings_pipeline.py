@@ -46,11 +46,10 @@ async def service(embedded: Any) -> AsyncIterator[MeetingService]:
     sessions = db.session_factory(engine)
     settings = load_meeting_settings(retry_base_s=0.05, retry_max_s=0.2, watchdog_interval_s=3600)
     meetings, templates = MeetingRepository(sessions), TemplateRepository(sessions)
-    pipeline = MeetingPipeline(embedded.runtime, meetings, templates, settings)
+    profiles = ProfileRepository(sessions)
+    pipeline = MeetingPipeline(embedded.runtime, meetings, templates, settings, profiles)
     await pipeline.start()
-    yield MeetingService(
-        embedded.runtime, meetings, templates, ProfileRepository(sessions), pipeline, settings
-    )
+    yield MeetingService(embedded.runtime, meetings, templates, profiles, pipeline, settings)
     await pipeline.stop()
     await engine.dispose()
 
@@ -221,3 +220,51 @@ async def test_stuck_meetings_are_resumed_or_failed_never_left_processing(
     assert resumed.status == "COMPLETED" and resumed.attempt == 2
     failed = await service.meetings.get(spent.id)
     assert failed is not None and failed.status == "FAILED" and failed.error.startswith("interrupted")
+
+
+async def test_crm_mappings_name_speakers_of_later_meetings(service: MeetingService, tmp_path: Path) -> None:
+    from services.common.transcript import Segment, Transcript
+    from services.gateway.products.meetings.consumers import transcript_key
+    from services.gateway.products.meetings.models import SpeakerProfile
+
+    user = f"user-{uuid.uuid4()}"
+    await service.profiles.add(
+        SpeakerProfile(
+            id="", user_id=user, first_name="Carol", last_name="Jones", speaker_names=["Carol", "Speaker 1"]
+        )
+    )
+    record = await service.create(
+        user, form("Later", ["Carol", "Dan"]), upload(FIXTURES / "jfk.flac"), None, tmp_path
+    )
+    await wait_done(service, record.id)
+    await service.meetings.transition(record.id, ("COMPLETED",), status="PROCESSING")
+    transcript = Transcript(
+        duration=4,
+        text="",
+        segments=[
+            Segment(id=0, start=0, end=2, text="I will send it.", speaker="SPEAKER_00"),
+            Segment(id=1, start=2, end=4, text="Thanks.", speaker="SPEAKER_01"),
+        ],
+    )
+    await service.runtime.storage.put(transcript_key(record.id), transcript.model_dump_json().encode())
+    names = [
+        {"label": "SPEAKER_00", "name": "Carol", "confidence": 1.0},
+        {"label": "SPEAKER_01", "name": "Speaker 1", "confidence": 0.0},
+    ]
+    items = [{"task": "Send it", "assigned_to": "Carol", "due_date": None}]
+    await service.pipeline.on_analyzed(
+        AnalysisCompleted(
+            job_id=record.id,
+            kind="meeting",
+            analyzer="local",
+            result={"speaker_names": names, "action_items": items},
+        )
+    )
+    assert await service.pipeline.crm_aliases(user) == {"Carol": "Carol Jones"}
+    done = await service.meetings.get(record.id)
+    assert done is not None and done.status == "COMPLETED"
+    assert [s["speaker"] for s in done.transcription] == [
+        "Carol Jones",
+        "Speaker 1",
+    ]  # Speaker N never aliased
+    assert done.action_items[0]["assigned_to"] == "Carol Jones" and "Carol Jones" in done.participants

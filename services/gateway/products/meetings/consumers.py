@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -65,13 +66,19 @@ from services.common.transcript import Transcript
 from services.gateway.products.meetings import dashboard
 from services.gateway.products.meetings.exports import clock
 from services.gateway.products.meetings.models import MeetingRecord, MeetingTemplate
-from services.gateway.products.meetings.repository import UNFINISHED, MeetingRepository, TemplateRepository
+from services.gateway.products.meetings.repository import (
+    UNFINISHED,
+    MeetingRepository,
+    ProfileRepository,
+    TemplateRepository,
+)
 from services.gateway.products.meetings.schemas import MeetingOut
 from services.gateway.products.meetings.settings import MeetingSettings
 
 log = get_logger("earshot.gateway.meetings")
 
 GROUP = "gateway.meetings"
+GENERIC_NAME = re.compile(r"^Speaker \d+$")
 PURPOSE = "meeting"
 
 
@@ -143,8 +150,10 @@ class MeetingPipeline:
         meetings: MeetingRepository,
         templates: TemplateRepository,
         settings: MeetingSettings,
+        profiles: ProfileRepository | None = None,
     ) -> None:
         self.runtime = runtime
+        self.profiles = profiles
         self.meetings = meetings
         self.templates = templates
         self.settings = settings
@@ -364,6 +373,9 @@ class MeetingPipeline:
         values = completed_values(record, transcript, done.result)
         if not await self.meetings.transition(record.id, ("PROCESSING",), **values):
             return
+        aliases = await self.crm_aliases(record.user_id)
+        if aliases:
+            await self.meetings.rename_speakers(record.user_id, aliases, record.id)
         await self.runtime.storage.delete(transcript_key(record.id))
         stored = await self.meetings.get(record.id)
         assert stored is not None
@@ -391,6 +403,19 @@ class MeetingPipeline:
                 ),
                 f"meetings:dashboard:{record.id}",
             )
+
+    async def crm_aliases(self, user_id: str) -> dict[str, str]:
+        """``{speaker name: profile full name}`` from the user's CRM mappings, so a speaker mapped
+        once is named after the profile in later meetings too (``Speaker N`` names excluded:
+        they number voices within one meeting only)."""
+        if self.profiles is None:
+            return {}
+        aliases: dict[str, str] = {}
+        for profile in await self.profiles.all(user_id):
+            for name in profile.speaker_names or []:
+                if name != profile.full_name and not GENERIC_NAME.match(name):
+                    aliases[name] = profile.full_name
+        return aliases
 
     async def on_failed(self, failed: TranscriptionFailed | AnalysisFailed) -> None:
         """Step 4: a transcription or analysis failure of a meeting: retry or FAILED."""

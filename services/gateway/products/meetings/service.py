@@ -297,7 +297,9 @@ class MeetingsProduct(Product):
         self.meetings = MeetingRepository(ctx.sessions)
         self.templates = TemplateRepository(ctx.sessions)
         self.profiles = ProfileRepository(ctx.sessions)
-        self.pipeline = MeetingPipeline(ctx.runtime, self.meetings, self.templates, self.settings)
+        self.pipeline = MeetingPipeline(
+            ctx.runtime, self.meetings, self.templates, self.settings, self.profiles
+        )
         self.service = MeetingService(
             ctx.runtime, self.meetings, self.templates, self.profiles, self.pipeline, self.settings
         )
