@@ -8,12 +8,14 @@ removed by the caller's context manager and the multipart form is closed.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import audio
@@ -55,7 +57,7 @@ class BodyLimitMiddleware:
         limit = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _too_large(limit)(scope, receive, send)
+                await _too_large(limit, own=limit != self.limit)(scope, receive, send)
                 return
         seen = 0
 
@@ -71,9 +73,14 @@ class BodyLimitMiddleware:
         await self.app(scope, counted, send)
 
 
-def _too_large(limit: int) -> ASGIApp:
+def _too_large(limit: int, *, own: bool = False) -> ASGIApp:
     mb = (limit - MULTIPART_OVERHEAD) / (1024 * 1024)
-    return error_response(413, "File too large", f"the maximum file size is {mb:g} MB (MAX_FILE_SIZE)")
+    if not own:
+        return error_response(413, "File too large", f"the maximum file size is {mb:g} MB (MAX_FILE_SIZE)")
+    details = f"the request body is over this route's limit of {mb:g} MB"
+    response = error_response(413, "File too large", details)
+    body = json.loads(bytes(response.body))
+    return JSONResponse({**body, "detail": details}, status_code=413)
 
 
 def too_large_error(settings: Settings) -> ApiError:
