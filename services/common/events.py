@@ -22,7 +22,6 @@ from cloudevents.kafka import KafkaMessage, from_binary, to_binary
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.analysis_results import InterviewResult, MeetingAnalysis, TemperatureResult
-
 from services.common.timefmt import utc_timestamp
 
 SPEC_VERSION = "1.0"
