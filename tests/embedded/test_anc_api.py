@@ -527,3 +527,67 @@ async def test_bad_long_file_is_a_400_and_stores_nothing(
     assert r.status_code == 400, r.text
     assert await _count(embedded) == before
     assert embedded.temp_leftovers() == []
+
+
+async def test_stream_websocket_refuses_missing_revoked_and_foreign_tokens_before_accepting(
+    embedded: Embedded, client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    """The handshake is answered with an HTTP error (never accepted) without a valid token of the owner."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    from tests.conftest import auth_header, sign_up
+
+    opened = (await client.post("/api/audio/stream", json={"algorithm": "nlms", "sample_rate": RATE})).json()
+    url = opened["websocket_url"]
+    other = await sign_up(client, "Mallory")
+    leaving = await sign_up(client, "Leaving")
+    out = await client.post("/api/auth/logout", headers=auth_header(leaving))
+    assert out.status_code == 200
+    for suffix, status in (
+        ("", 401),  # no token
+        ("?token=garbage", 401),
+        (f"?token={leaving['access_token']}", 401),  # signed out
+        (f"?token={other['access_token']}", 404),  # another user's session
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url + suffix):
+                pass
+        assert refused.value.response.status_code == status, suffix
+        if status == 401:
+            assert refused.value.response.headers["WWW-Authenticate"].startswith("Bearer")
+    # the session is still open for its owner: the bearer subprotocol convention works too
+    async with connect(url, subprotocols=["bearer", signed_in.token]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "bearer"
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert hello["event"] == "connect"
+        await ws.send(json.dumps({"event": "disconnect"}))
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(msg, str) and json.loads(msg)["event"] == "disconnect":
+                break
+    session = (await client.get(f"/api/audio/sessions/{opened['session_id']}")).json()
+    assert session["status"] == "closed"
+
+
+async def test_sessions_are_per_user_and_a_signed_out_token_is_401(
+    client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    from tests.conftest import auth_header, sign_up
+
+    sid = (await client.post("/api/audio/stream", json={"algorithm": "nlms"})).json()["session_id"]
+    other = await sign_up(client, "Other")
+    headers = auth_header(other)
+    for path in (f"/api/audio/sessions/{sid}", f"/api/metrics/sessions/{sid}"):
+        assert (await client.get(path, headers=headers)).status_code == 404
+    assert (await client.delete(f"/api/audio/sessions/{sid}", headers=headers)).status_code == 404
+    listed = (await client.get("/api/audio/sessions", headers=headers)).json()
+    assert listed == {"sessions": [], "total": 0}
+    assert (await client.post("/api/auth/logout", headers=headers)).status_code == 200
+    for path in ("/api/audio/sessions", "/api/metrics/summary"):
+        reply = await client.get(path, headers=headers)
+        assert reply.status_code == 401 and 'error="invalid_token"' in reply.headers["WWW-Authenticate"]
+    async with httpx.AsyncClient(base_url=str(client.base_url)) as anonymous:
+        reply = await anonymous.get("/api/audio/sessions")
+        assert reply.status_code == 401 and reply.headers["WWW-Authenticate"] == 'Bearer realm="earshot"'
+    assert (await client.delete(f"/api/audio/sessions/{sid}")).status_code == 204
