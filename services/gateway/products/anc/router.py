@@ -82,12 +82,16 @@ async def _session(product: AncProduct, owner: str, session_id: str) -> AncSessi
     return row
 
 
+PROCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": BatchQueued, "description": "Over 60 s: a queued batch job"},
+    **ERRORS,
+}
+SPARSE: dict[str, Any] = {"response_model_exclude_unset": True}
+"""Keys that do not apply to a session (``websocket_url``, ``progress``, ``error``) are left out."""
+
+
 # --- files -----------------------------------------------------------------------------------
-@router.post(
-    "/api/audio/process",
-    response_model=ProcessResult,
-    responses={202: {"model": BatchQueued, "description": "Over 60 s: a queued batch job"}, **ERRORS},
-)
+@router.post("/api/audio/process", response_model=ProcessResult, responses=PROCESS_RESPONSES)
 async def process_audio(
     request: Request, product: AncDep, settings: Settings, user: CurrentUser
 ) -> dict[str, Any] | JSONResponse:
@@ -191,9 +195,7 @@ async def stream_socket(ws: WebSocket, session_id: str, product: AncDep, tokens:
 
 
 # --- sessions and metrics --------------------------------------------------------------------
-@router.get(
-    "/api/audio/sessions", response_model=SessionList, response_model_exclude_unset=True, responses=ERRORS
-)
+@router.get("/api/audio/sessions", response_model=SessionList, responses=ERRORS, **SPARSE)
 async def list_sessions(
     request: Request, product: AncDep, page: PageDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -202,12 +204,7 @@ async def list_sessions(
     return {"sessions": [session_json(r, request) for r in rows], "total": total}
 
 
-@router.get(
-    "/api/audio/sessions/{session_id}",
-    response_model=SessionDetail,
-    response_model_exclude_unset=True,
-    responses=ERRORS,
-)
+@router.get("/api/audio/sessions/{session_id}", response_model=SessionDetail, responses=ERRORS, **SPARSE)
 async def get_session(
     request: Request, session_id: str, product: AncDep, user: CurrentUser
 ) -> dict[str, Any]:
