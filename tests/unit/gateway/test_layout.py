@@ -13,7 +13,7 @@ from services.gateway.app import ROUTERS, create_app
 from services.gateway.shared.consumers import ConsumerTable, On
 
 GATEWAY = Path(__file__).resolve().parents[3] / "services" / "gateway"
-ROUTE = re.compile(r"@router\.(get|post|put|delete|patch|websocket)\(\"([^\"]*)\"")
+ROUTE = re.compile(r"@router\.(get|post|put|delete|patch|websocket)\(\s*\"([^\"]*)\"")
 
 
 def test_every_route_is_written_literally_in_its_decorator() -> None:
