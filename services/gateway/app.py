@@ -29,7 +29,9 @@ from services.gateway.products.anc.service import AncProduct
 from services.gateway.products.interviews import router as interviews
 from services.gateway.products.interviews.consumers import InterviewsProduct
 from services.gateway.products.meetings import crm as meetings_crm
+from services.gateway.products.meetings import debug as meetings_debug
 from services.gateway.products.meetings import router as meetings
+from services.gateway.products.meetings import templates as meetings_templates
 from services.gateway.products.meetings.service import MeetingsProduct
 from services.gateway.products.openai import router as openai
 from services.gateway.products.openai.service import OpenAIProduct
@@ -85,19 +87,19 @@ ROUTERS: tuple[Mount, ...] = (
     Mount(meetings.router, "/api/v1/mobile", ["meeting memos (mobile)"], meetings.surface_operation_id),
     Mount(meetings.router, "/api/v1/web", ["meeting memos (web)"], meetings.surface_operation_id),
     Mount(
-        meetings_crm.templates_router,
+        meetings_templates.router,
         "/api/v1/mobile",
         ["meeting templates (mobile)"],
         meetings.surface_operation_id,
     ),
     Mount(
-        meetings_crm.templates_router,
+        meetings_templates.router,
         "/api/v1/web",
         ["meeting templates (web)"],
         meetings.surface_operation_id,
     ),
-    Mount(meetings_crm.crm_router, "/api/v1/crm", ["meeting memos: CRM"]),
-    Mount(meetings_crm.debug_router, tags=["meeting memos: debug"]),
+    Mount(meetings_crm.router, "/api/v1/crm", ["meeting memos: CRM"]),
+    Mount(meetings_debug.router, tags=["meeting memos: debug"]),
     Mount(openai.router, prefix="/v1", tags=["OpenAI-compatible speech to text"]),
     Mount(interviews.router, tags=["interview coach"]),
 )
