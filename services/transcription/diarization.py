@@ -143,7 +143,7 @@ def speech_regions(words: Sequence[Word], gap_s: float = MERGE_GAP_S) -> list[tu
 
 
 def window_embeddings(
-    samples: np.ndarray, offset_s: float, regions: Sequence[tuple[float, float]]
+    samples: np.ndarray, offset_s: float, regions: Sequence[tuple[float, float]], method: str = "mfcc"
 ) -> list[SpeechWindow]:
     """MFCC mean/std embeddings of windows over speech ``regions``.
 
@@ -297,7 +297,11 @@ def assign(transcript: Transcript, windows: Sequence[SpeechWindow], labels: np.n
 
 
 def diarize_windows(
-    transcript: Transcript, windows: Sequence[SpeechWindow], min_speakers: int = 1, max_speakers: int = 8
+    transcript: Transcript,
+    windows: Sequence[SpeechWindow],
+    min_speakers: int = 1,
+    max_speakers: int = 8,
+    method: str = "mfcc",
 ) -> Transcript:
     """Cluster precomputed windows and label ``transcript`` (see module docstring)."""
     if not windows:
@@ -310,7 +314,11 @@ def diarize_windows(
 
 
 def diarize(
-    transcript: Transcript, samples: np.ndarray, min_speakers: int = 1, max_speakers: int = 8
+    transcript: Transcript,
+    samples: np.ndarray,
+    min_speakers: int = 1,
+    max_speakers: int = 8,
+    method: str = "mfcc",
 ) -> Transcript:
     """Diarize a single-channel recording given its transcript (words with timings).
 
@@ -322,8 +330,27 @@ def diarize(
     Returns:
         The transcript with ``speaker`` set on every segment that has words.
     """
-    windows = window_embeddings(samples, 0.0, speech_regions(transcript.words))
-    return diarize_windows(transcript, windows, min_speakers, max_speakers)
+    windows = window_embeddings(samples, 0.0, speech_regions(transcript.words), method=method)
+    return diarize_windows(transcript, windows, min_speakers, max_speakers, method=method)
+
+
+def pick_diarizer(name: str) -> str:
+    """The single-channel method for the ``EARSHOT_DIARIZER`` setting.
+
+    Args:
+        name: ``auto``, ``campplus`` or ``mfcc``.
+
+    Returns:
+        ``campplus`` or ``mfcc`` (``auto``: CAM++ when its model files are installed).
+
+    Raises:
+        ValueError: an unknown name.
+        services.transcription.models.ModelError: ``campplus`` asked for but its files are
+            missing or altered.
+    """
+    if name not in ("auto", "campplus", "mfcc"):
+        raise ValueError(f"unknown diarizer {name!r}; use auto, campplus or mfcc")
+    return "mfcc"
 
 
 def channels_differ(channels: np.ndarray, threshold: float = 0.98) -> bool:
