@@ -1,5 +1,6 @@
 """CAM++ speaker embeddings without torch: the checkpoint reader refuses anything but
-tensors, and the numpy front end and network equal the original implementation
+tensors, and the numpy front end and the network (numpy and the ONNX graph built from
+the weights, on onnxruntime) equal the original implementation
 (3D-Speaker + torchaudio, fixture made by scripts/campplus_reference.py) on short clips."""
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def test_fbank_equals_kaldi() -> None:
     assert float(np.abs(ours - REFERENCE["fbank"]).max()) < 1e-3
 
 
-def test_embeddings_equal_the_reference() -> None:
-    got = campplus.embed(clips())
+@pytest.mark.parametrize("runtime", ["onnx", "numpy"])
+def test_embeddings_equal_the_reference(runtime: str) -> None:
+    got = campplus.embed(clips(), runtime=runtime)
     ref = REFERENCE["embeddings"]
     cosine = (got * ref).sum(axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
     assert got.shape == (len(ref), 192)
