@@ -54,8 +54,8 @@ class TranscriptionSettings(BaseSettings):
     max_speakers: int = Field(8, ge=1, le=32, validation_alias=_env("TRANSCRIPTION_MAX_SPEAKERS"))
 
     # Background work (meeting memos): a stronger model where nobody waits on the answer.
-    # Measured on 113 s of the shared files (benchmarks/hearing.py): tiny.en greedy
-    # ~16 % WER, base beam 5 with temperature fallback ~10 %, at ~4.5x the compute.
+    # Measured on 678 s of the shared files (benchmarks/hearing.py, long path): tiny.en
+    # greedy 14.8 % WER, base beam 5 with temperature fallback 12.0 % (docs/transcription.md).
     background_model: str = Field("base", validation_alias=_env("TRANSCRIPTION_BACKGROUND_MODEL"))
     background_beam_size: int = Field(
         5, ge=1, le=10, validation_alias=_env("TRANSCRIPTION_BACKGROUND_BEAM_SIZE")
