@@ -9,7 +9,8 @@ for diarization", ASRU: self-introductions, addresses, thanks). Evidence, as vot
 - a **self-introduction** by the label ("I'm Sheila", "I am Sheila", "my name is Sheila",
   "this is Diane" at the start of a turn, "Diane here"): 3 votes;
 - an **address** ("Marcus, please ...", "Marcus, can you ...", "Marcus?" at the start of a
-  sentence) gives 1 vote to the *next* turn's speaker when it is another label;
+  sentence, or "Great, Marcus, can you ..." -- a name set off by commas before a request or
+  question anywhere) gives 1 vote to the *next* turn's speaker when it is another label;
 - **thanks** ("Thanks Alice", "Thank you, Alice") gives 1 vote to the *previous* turn's
   speaker when it is another label.
 
@@ -49,6 +50,10 @@ SELF_INTRO = (
     re.compile(rf"^\s*{_NAME}\s+here\b"),
 )
 ADDRESS = re.compile(rf"^\s*(?:(?:ok|okay|so|and|now|right)[,\s]+)?{_NAME}\s*(?:,|\?)", re.I)
+#: "Great, Bob, can you ...": a name set off by commas before a request or question, anywhere.
+ADDRESS_REQUEST = re.compile(
+    rf"(?:^|[,;:]\s*){_NAME}\s*,\s*(?i:can|could|would|will|please|do|did|are|have|what|how|when|why|any)\b"
+)
 THANKS = re.compile(rf"\b(?:thanks|thank you)[,\s]+{_NAME}\b", re.I)
 
 #: Capitalised words that start sentences but are no names.
@@ -116,9 +121,13 @@ def name_speakers(transcript: Transcript, participants: list[str] | None = None)
                     continue
                 for m in pattern.finditer(sentence):
                     vote(turn.speaker, m.group("name"), SELF_VOTES, f"self-introduction: {m.group(0)!r}")
-            addressed = ADDRESS.match(sentence)
-            if addressed and nxt is not None:
-                vote(nxt.speaker, addressed.group("name"), ADDRESS_VOTES, f"addressed: {sentence[:60]!r}")
+            if nxt is not None:
+                named = {m.group("name") for m in ADDRESS_REQUEST.finditer(sentence)}
+                start = ADDRESS.match(sentence)
+                if start:
+                    named.add(start.group("name"))
+                for name in sorted(named):
+                    vote(nxt.speaker, name, ADDRESS_VOTES, f"addressed: {sentence[:60]!r}")
             for m in THANKS.finditer(sentence):
                 if prev is not None and prev.speaker != turn.speaker:
                     vote(prev.speaker, m.group("name"), ADDRESS_VOTES, f"thanked: {m.group(0)!r}")

@@ -103,3 +103,17 @@ def test_analysis_names_speakers_before_finding_owners() -> None:
     assert {n.name for n in result.speaker_names} == {"Alice", "Bob", "Carol"}
     assert {s["speaker"] for s in result.analytics["speakers"]} == {"Alice", "Bob", "Carol"}
     assert result.meeting_date == date(2026, 11, 16).isoformat()
+
+
+def test_an_address_after_an_interjection_counts() -> None:
+    t = Transcript(
+        duration=10,
+        text="",
+        segments=[
+            seg(0, "SPEAKER_00", "Great, Bob, can you send the notes?", 0, 4),
+            seg(1, "SPEAKER_01", "Yes, I will.", 4, 6),
+            seg(2, "SPEAKER_00", "Fine. Good work, Monday is fine.", 6, 9),
+        ],
+    )
+    assert by_label(name_speakers(t, ["Alice", "Bob"])) == {"SPEAKER_00": "Alice", "SPEAKER_01": "Bob"}
+    assert by_label(name_speakers(t)) == {"SPEAKER_00": "Speaker 1", "SPEAKER_01": "Bob"}
