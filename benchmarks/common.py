@@ -20,7 +20,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,30 @@ def percentile(values: Sequence[float], q: float) -> float:
 def scaled(count: int, seconds: float, target: float = MIN_SECONDS * 1.3) -> int:
     """Work count that should take ``target`` seconds, given that ``count`` took ``seconds``."""
     return max(count, int(count * target / max(seconds, 1e-6)) + 1)
+
+
+def rates(work: Callable[[], object], units: float, runs: int = 5) -> tuple[list[float], float]:
+    """Time ``work`` (``units`` of work per call) in ``runs`` runs of at least ``MIN_SECONDS``.
+
+    Each run calls ``work`` until ``MIN_SECONDS`` have passed and counts units per second
+    over the whole run, so no figure rests on a few milliseconds of timing.
+
+    Returns:
+        (units per second of each run, seconds of the shortest run).
+    """
+    out: list[float] = []
+    shortest = float("inf")
+    for _ in range(runs):
+        calls, started = 0, time.perf_counter()
+        while True:
+            work()
+            calls += 1
+            elapsed = time.perf_counter() - started
+            if elapsed >= MIN_SECONDS:
+                break
+        out.append(calls * units / elapsed)
+        shortest = min(shortest, elapsed)
+    return out, shortest
 
 
 def require(program: str, apt_package: str) -> str:
