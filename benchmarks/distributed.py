@@ -5,7 +5,8 @@ bus, SQLite, local folder).
 Both run the same code path and the same model; the difference is the price of the real
 bus, database and object store plus the process hops. ``--requests`` sequential requests
 after one warm-up each (each request transcribes 11 s of audio: over a second of work);
-reports median, spread and worst wall time per request and the ratio of medians. Needs ``EARSHOT_TEST_KAFKA``, ``EARSHOT_TEST_DATABASE_URL`` and ``EARSHOT_TEST_S3``
+reports median, spread and worst wall time per request and the ratio of medians. Needs
+``EARSHOT_TEST_KAFKA``, ``EARSHOT_TEST_DATABASE_URL`` and ``EARSHOT_TEST_S3``
 (``make bench`` sets them from ``deploy/local/infra.sh``). Prints one JSON object.
 """
 
