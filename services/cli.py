@@ -4,6 +4,8 @@
 - ``earshot serve SERVICE``: one service, for the distributed mode.
 - ``earshot migrate``: run database migrations (a separate step in the distributed mode).
 - ``earshot version``.
+
+Services run on uvloop when it is installed (:mod:`services.common.eventloop`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 
 import typer
 
+from services.common import eventloop
 from services.common.settings import ConfigurationError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Earshot audio-intelligence platform.")
@@ -35,7 +38,7 @@ def up(
     from services.platform import SERVICES, serve
 
     settings = _settings(host=host, port=port)
-    asyncio.run(serve(settings, SERVICES, run_migrations=True))
+    eventloop.run(serve(settings, SERVICES, run_migrations=True))
 
 
 @app.command("serve")
@@ -51,7 +54,7 @@ def serve_one(
         typer.echo(f"earshot: unknown service {service!r}; choose from {', '.join(SERVICES)}", err=True)
         raise typer.Exit(2)
     settings = _settings(host=host, port=port)
-    asyncio.run(serve(settings, [service], run_migrations=False))
+    eventloop.run(serve(settings, [service], run_migrations=False))
 
 
 @app.command()
