@@ -1,10 +1,12 @@
-"""Benchmark: authenticated ``GET /api/me`` and the probes (``/health``, ``/livez``, ``/readyz``).
+"""Benchmark: authenticated ``GET /api/me`` and the probes (``/health``, ``/livez``, ``/ready``).
 
 The server runs in a child process exactly as ``earshot`` runs it (``services.platform.serve``
 on the event loop of ``services.common.eventloop``: uvloop, with uvicorn's httptools parser),
 with only ``auth`` and ``gateway``. The load generator is another process: ``wrk`` (Debian's
 package, installed when missing, else the benchmark stops), one thread, ``--clients`` (16)
-keep-alive connections. The routes are measured in alternating rounds (me, health, me,
+keep-alive connections. Besides requests/s and latency, each round reports the server's CPU
+milliseconds per request (from /proc), which other load on a shared machine moves least.
+The routes are measured in alternating rounds (me, health, me,
 health ...) so that load from elsewhere on the machine hits all alike; each round lasts
 ``--seconds`` (>= 1 s), and each figure is the median of ``--rounds`` rounds with its spread.
 ``/api/me`` verifies the Ed25519 JWT locally (cached JWKS), so it makes no call to auth.
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import re
 import signal
@@ -93,8 +96,18 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(binary: str, url: str, token: str | None, clients: int, seconds: float) -> dict[str, float]:
-    """One load round: requests/s and latency percentiles (ms) as wrk measures them.
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (all its threads; Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(
+    binary: str, url: str, token: str | None, clients: int, seconds: float, server_pid: int | None = None
+) -> dict[str, float]:
+    """One load round: requests/s and latency percentiles (ms) as wrk measures them, and the
+    server's CPU milliseconds per request (``server_pid``): the figure least moved by other
+    load on a shared machine.
 
     Raises:
         RuntimeError: wrk failed, or any answer was not 2xx.
@@ -102,7 +115,9 @@ def wrk(binary: str, url: str, token: str | None, clients: int, seconds: float) 
     cmd = [binary, "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "--timeout", "10s", url]
     if token:
         cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    cpu = cpu_seconds(server_pid) - cpu_before if server_pid else float("nan")
     if out.returncode:
         raise RuntimeError(f"wrk failed: {out.stderr or out.stdout}")
     text = out.stdout
@@ -111,7 +126,13 @@ def wrk(binary: str, url: str, token: str | None, clients: int, seconds: float) 
     pct = {m[0]: _ms(m[1]) for m in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", text, re.M)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     done = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
-    return {"requests": done, "requests_per_s": rps, "p50_ms": pct["50"], "p99_ms": pct["99"]}
+    return {
+        "requests": done,
+        "requests_per_s": rps,
+        "p50_ms": pct["50"],
+        "p99_ms": pct["99"],
+        "server_cpu_ms_per_request": cpu * 1000 / max(done, 1),
+    }
 
 
 def profile_report(path: str, top: int = 25) -> dict[str, Any]:
@@ -186,7 +207,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         try:
             token = register(base)
             routes: dict[str, tuple[str, str | None]] = {"me": (f"{base}/api/me", token)}
-            for path in ("/health", "/livez", "/readyz"):
+            for path in ("/health", "/livez", "/ready"):
                 try:
                     request(base + path)
                 except OSError:  # a checkout without the probe routes (figures "before")
@@ -197,7 +218,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             rounds: dict[str, list[dict[str, float]]] = {name: [] for name in routes}
             for _ in range(args.rounds):
                 for name, (url, tok) in routes.items():
-                    rounds[name].append(wrk(binary, url, tok, args.clients, args.seconds))
+                    rounds[name].append(wrk(binary, url, tok, args.clients, args.seconds, child.pid))
         finally:
             child.send_signal(signal.SIGTERM)
             child.wait(timeout=60)
@@ -224,6 +245,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             "requests_per_s": summary([r["requests_per_s"] for r in results]),
             "p50_ms": summary([r["p50_ms"] for r in results], 2),
             "p99_ms": summary([r["p99_ms"] for r in results], 2),
+            "server_cpu_ms_per_request": summary([r["server_cpu_ms_per_request"] for r in results], 3),
             "requests_per_round": summary([r["requests"] for r in results], 0),
         }
         for name, results in rounds.items()
@@ -238,6 +260,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "routes": figures,
         "me_requests_per_s": me["requests_per_s"]["median"],
         "me_p99_ms": me["p99_ms"]["median"],
+        "me_server_cpu_ms_per_request": me["server_cpu_ms_per_request"]["median"],
         "targets": {"me_p99_ms": "< 25", "me_requests_per_s": ">= 1.5x before (see the docstring)"},
     }
     if profile is not None:
