@@ -565,6 +565,8 @@ class KafkaBus(EventBus):
         await self._publish_raw(topic, envelope.to_message())
 
     async def publish_many(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        """See :meth:`EventBus.publish_many`: every send queued into producer batches, then
+        every acknowledgement awaited together."""
         messages = [envelope.to_message() for envelope in envelopes]
         if self._producer is None:
             raise RuntimeError("KafkaBus.start() was not awaited")
