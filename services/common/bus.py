@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from cloudevents.kafka import KafkaMessage
 
-from services.common import metrics
+from services.common import event_codec, metrics
 from services.common.events import Envelope, dead_letter_topic
 from services.common.logging import get_logger
 
@@ -173,9 +173,19 @@ class EventBus(abc.ABC):
     async def check(self) -> None:
         """Readiness: raise if the bus cannot be used."""
 
-    async def _deliver(self, topic: str, message: KafkaMessage, handler: Handler, group: str) -> None:
+    async def _deliver(
+        self,
+        topic: str,
+        message: KafkaMessage,
+        handler: Handler,
+        group: str,
+        attributes: _Attributes | None = None,
+    ) -> None:
         """Validate, then run ``handler`` with retries; park on the dead-letter topic when
         retries run out (or at once when the message is not a valid CloudEvent).
+
+        ``attributes``: the event's attributes as validated when it was published in this
+        process (memory bus), so only the data is decoded (a fresh copy per delivery).
 
         Never raises except on cancellation: when this returns, the offset may be committed.
         Counts ``earshot_events_consumed/failed/dead_lettered_total`` and times the handler.
@@ -184,7 +194,10 @@ class EventBus(abc.ABC):
         start = time.perf_counter()
         try:
             try:
-                envelope = Envelope.from_message(message)
+                if attributes is None:
+                    envelope = Envelope.from_message(message)
+                else:
+                    envelope = attributes.envelope(message.value)
             except ValueError as exc:
                 log.warning("bus.undecodable_event", topic=topic, group=group, error=str(exc))
                 counters.failed.inc()
@@ -261,6 +274,40 @@ class _ConsumerMetrics:
     handle_seconds: Any
 
 
+@dataclass(slots=True, frozen=True)
+class _Attributes:
+    """An event's CloudEvents attributes, copied when it was published (memory bus)."""
+
+    type: str
+    source: str
+    key: str
+    id: str
+    time: str
+    subject: str | None
+    extensions: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, e: Envelope) -> _Attributes:
+        return cls(e.type, e.source, e.key, e.id, e.time, e.subject, tuple(e.extensions.items()))
+
+    def envelope(self, value: bytes | str) -> Envelope:
+        """A new :class:`Envelope` with a fresh copy of the data decoded from ``value``.
+
+        Raises:
+            ValueError: ``value`` is not a JSON object.
+        """
+        return Envelope(
+            type=self.type,
+            source=self.source,
+            key=self.key,
+            data=event_codec.decode_data(value),
+            id=self.id,
+            time=self.time,
+            subject=self.subject,
+            extensions=dict(self.extensions),
+        )
+
+
 def _bytes(text: str | bytes | None) -> bytes | None:
     return text.encode() if isinstance(text, str) else text
 
@@ -277,7 +324,8 @@ def partition_for(key: str | bytes | None, partitions: int) -> int:
 @dataclass
 class _Partition:
     index: int
-    log: deque[KafkaMessage] = field(default_factory=deque)
+    # (message as on Kafka, its attributes when published here; None for raw messages)
+    log: deque[tuple[KafkaMessage, _Attributes | None]] = field(default_factory=deque)
     base_offset: int = 0  # offset of log[0]
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -302,10 +350,12 @@ class MemoryBus(EventBus):
     Members of a group take partitions round-robin (``partition % members``), looked up
     at each delivery, so joining or leaving rebalances at once. Events published before
     a group first subscribes are kept (up to ``retention`` per partition) and delivered
-    from the start, like Kafka's ``auto.offset.reset=earliest``. Events travel encoded
-    (binary-mode CloudEvents, as on Kafka) and are decoded and validated for each
-    delivery, so a handler never sees another one's copy. Events every group consumed
-    are forgotten after each run of deliveries (at most ``_TRIM_EVERY`` events later).
+    from the start, like Kafka's ``auto.offset.reset=earliest``. Events are encoded (and
+    so validated) when published and kept as binary-mode CloudEvents, as on Kafka; each
+    delivery decodes the data afresh, so a handler never sees another one's copy (the
+    attributes validated at publication are reused rather than parsed from the headers).
+    Events every group consumed are forgotten after each run of deliveries (at most
+    ``_TRIM_EVERY`` events later).
     """
 
     _TRIM_EVERY = 256
@@ -355,14 +405,22 @@ class MemoryBus(EventBus):
             raise RuntimeError("memory bus is stopped")
 
     async def publish(self, topic: str, envelope: Envelope) -> None:
-        await self._publish_raw(topic, envelope.to_message())
+        self._append(topic, envelope.to_message(), _Attributes.of(envelope))
+
+    async def publish_many(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        encoded = [(e.to_message(), _Attributes.of(e)) for e in envelopes]  # all valid first
+        for message, attributes in encoded:
+            self._append(topic, message, attributes)
 
     async def _publish_raw(self, topic: str, message: KafkaMessage) -> None:
+        self._append(topic, message, None)
+
+    def _append(self, topic: str, message: KafkaMessage, attributes: _Attributes | None) -> None:
         if self._stopped:
             raise RuntimeError("memory bus is stopped")
         index = partition_for(message.key, self.partitions)
         part = self._topic(topic)[index]
-        part.log.append(message)
+        part.log.append((message, attributes))
         groups = self._groups_of.get(topic)
         if groups:
             end = part.end_offset
@@ -392,7 +450,7 @@ class MemoryBus(EventBus):
 
     def messages(self, topic: str) -> list[KafkaMessage]:
         """Every retained message of a topic, partition by partition (for tests)."""
-        return [m for p in self._topic(topic) for m in p.log]
+        return [m for p in self._topic(topic) for m, _ in p.log]
 
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
@@ -447,9 +505,9 @@ class MemoryBus(EventBus):
                 part.changed.clear()
                 await part.changed.wait()
                 continue
-            message = part.log[offset - part.base_offset]
+            message, attributes = part.log[offset - part.base_offset]
             handler = g.members[index % len(g.members)]
-            await self._deliver(topic, message, handler, g.name)
+            await self._deliver(topic, message, handler, g.name, attributes)
             committed[key] = offset + 1  # commit after the handler
             lag.set(part.end_offset - offset - 1)
             since_trim += 1
