@@ -63,9 +63,11 @@ async def livez() -> dict[str, str]:
 async def health(request: Request) -> dict[str, Any]:
     """Status, timestamp and the products' details (engines, queue depth, running tasks,
     version); the details are computed at most once per second."""
-    contributors: list[HealthContributor] = getattr(request.app.state, "health_contributors", [])
+    state = request.app.state
 
     async def details() -> dict[str, Any]:
+        contributors: list[HealthContributor] = getattr(state, "health_contributors", [])
+
         async def one(contributor: HealthContributor) -> dict[str, Any]:
             try:
                 return await asyncio.wait_for(contributor(), CONTRIBUTOR_DEADLINE_S)
@@ -87,12 +89,16 @@ async def ready(request: Request, ctx: Ctx) -> JSONResponse:
     """Readiness: the bus, the database and object storage answer, each within a second
     (the answer is reused for a second)."""
 
+    state = request.app.state
+    state.ready_ctx = ctx  # the newest context: a restarted gateway has a new one
+
     async def checks() -> dict[str, str]:
+        current = state.ready_ctx
         return await check_dependencies(
             {
-                "bus": ctx.runtime.bus.check,
-                "database": lambda: db.check(ctx.engine),
-                "storage": ctx.runtime.storage.check,
+                "bus": current.runtime.bus.check,
+                "database": lambda: db.check(current.engine),
+                "storage": current.runtime.storage.check,
             },
             CHECK_DEADLINE_S,
         )
