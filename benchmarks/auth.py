@@ -123,7 +123,9 @@ def wrk(
     text = out.stdout
     if "Non-2xx" in text or "Socket errors" in text:
         raise RuntimeError(f"{url}: errors under load:\n{text}")
-    pct = {m[0]: _ms(m[1]) for m in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", text, re.M)}
+    pct = {m[0]: _ms(m[1]) for m in re.findall(r"^\s*(50|75|90|99)%\s+([\d.]+(?:us|ms|s|m))\s*$", text, re.M)}
+    if "99" not in pct:
+        raise RuntimeError(f"wrk printed no latency distribution:\n{text}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     done = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     return {
