@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from services.common.storage import LocalObjectStorage
-from services.gateway.deps import CurrentUser
+from services.gateway.deps import CurrentUser, Verifier, refuse_websocket, websocket_user
 from services.gateway.products.meetings.exports import MEDIA_TYPES, ExportFormat, render
 from services.gateway.products.meetings.models import MeetingRecord
 from services.gateway.products.meetings.schemas import (
@@ -413,18 +413,19 @@ async def patch_action_item(
 
 # --- progress ------------------------------------------------------------------------------------
 @router.websocket("/meetings/{meeting_id}/ws")
-async def meeting_progress(websocket: WebSocket, meeting_id: str, product: MeetingsDep) -> None:
+async def meeting_progress(
+    websocket: WebSocket, meeting_id: str, product: MeetingsDep, tokens: Verifier
+) -> None:
     """Progress of one meeting: a snapshot, then every stage change; closed once COMPLETED or
-    FAILED. Authenticated (token as ``?token=`` or the ``bearer, <token>`` subprotocol); a
-    missing or bad token, or another user's meeting, is refused before the socket is accepted
-    (close code 4401 / 4404)."""
-    user, subprotocol = await product.websocket_user(websocket)
-    if user is None:
-        await websocket.close(code=4401)
+    FAILED. Authenticated (``Authorization`` header, ``?token=`` or the ``bearer, <token>``
+    subprotocol); a missing or bad token (401) or another user's meeting (404) is refused
+    before the socket is accepted (denial response, or close code 4401 / 4404)."""
+    ok, user, subprotocol = await websocket_user(websocket, tokens, required=True)
+    if not ok or user is None:
         return
     record = await product.meetings.get(meeting_id, user.id)
     if record is None:
-        await websocket.close(code=4404)
+        await refuse_websocket(websocket, ApiError(404, "Not found", f"no meeting {meeting_id}"))
         return
     queue = product.pipeline.hub.listen(record.id)
     try:

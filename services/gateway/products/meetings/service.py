@@ -24,14 +24,13 @@ from typing import Annotated, Any
 
 from earshot.analysis.v1 import analysis_pb2
 from earshot.transcription.v1 import transcription_pb2
-from fastapi import Depends, UploadFile, WebSocket
+from fastapi import Depends, UploadFile
 from starlette.requests import HTTPConnection
 
 from services.common import audio
 from services.common.events import ANALYSIS_REQUESTS, MEETING_EVENTS, MEETING_REQUESTS, TRANSCRIPTION_REQUESTS
 from services.common.logging import get_logger
 from services.common.runtime import Runtime
-from services.gateway.deps import verifier
 from services.gateway.products.meetings.consumers import GROUP, MeetingPipeline, transcript_key
 from services.gateway.products.meetings.media import merge_dual, write_wav
 from services.gateway.products.meetings.models import MeetingRecord
@@ -44,7 +43,6 @@ from services.gateway.products.meetings.settings import MeetingSettings, load_me
 from services.gateway.shared.consumers import ConsumerTable, On
 from services.gateway.shared.errors import ApiError
 from services.gateway.shared.product import GatewayContext, Product
-from services.gateway.shared.tokens import AuthenticatedUser
 from services.gateway.shared.uploads import MULTIPART_OVERHEAD, copy_upload
 
 log = get_logger("earshot.gateway.meetings")
@@ -450,23 +448,6 @@ class MeetingsProduct(Product):
                 for a in found.alternative_templates
             ],
         }
-
-    async def websocket_user(self, websocket: WebSocket) -> tuple[AuthenticatedUser | None, str | None]:
-        """The caller of a WebSocket (``?token=`` or the ``bearer, <token>`` subprotocol) and the
-        subprotocol to accept with; ``(None, None)`` when the token is missing or invalid."""
-        token = websocket.query_params.get("token")
-        subprotocol = None
-        offered = [
-            p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()
-        ]
-        if not token and len(offered) >= 2 and offered[0].lower() == "bearer":
-            token, subprotocol = offered[1], offered[0]
-        if not token:
-            return None, None
-        try:
-            return await verifier(websocket).verify(token), subprotocol
-        except ApiError:
-            return None, None
 
 
 def meetings_product(conn: HTTPConnection) -> MeetingsProduct:

@@ -15,6 +15,12 @@ class Health(BaseModel):
     version: str = Field(description="Earshot's version (seed 003's health field).")
 
 
+class Liveness(BaseModel):
+    """``GET /livez``: the process answers (nothing else is checked)."""
+
+    status: str = Field(description="Always 'alive'.")
+
+
 class Readiness(BaseModel):
     """``GET /ready``: every dependency's check ('ok' or the error)."""
 
