@@ -173,11 +173,15 @@ class GatewayService:
         from services.gateway import anc as anc_routes
         from services.gateway import auth, photos, temperature
         from services.gateway.openai_compat import router as openai_router
+        from services.gateway.products.docs.router import router as docs_router
 
         app = FastAPI(
             title="Earshot",
             version=_version(),
             description="Earshot's gateway: the REST and WebSocket APIs of every Earshot product.",
+            # Swagger UI and ReDoc are served offline by products/docs (no CDN).
+            docs_url=None,
+            redoc_url=None,
         )
         app.state.gateway = self
         install_error_handlers(app)
@@ -252,6 +256,7 @@ class GatewayService:
                 raise ApiError(404, "Not found", "no such object")
             return FileResponse(path)
 
+        app.include_router(docs_router)
         app.include_router(temperature.router)
         app.include_router(anc_routes.router)
         app.include_router(auth.router)
