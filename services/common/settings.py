@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.common.api_keys import parse_api_keys
+
 
 class ConfigurationError(RuntimeError):
     """Raised when a setting is invalid; the message names the environment variable."""
@@ -114,6 +116,13 @@ class Settings(BaseSettings):
         "local", validation_alias=_env("TEMPERATURE_ANALYZER")
     )
 
+    # --- access to the stateless routes (issue 11) ---------------------------------------
+    # EARSHOT_API_KEYS: comma-separated keys (or sha256:<hex> digests). Only their SHA-256
+    # digests are kept (services/common/api_keys.py); empty: the stateless routes are open.
+    api_key_hashes: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=AliasChoices("EARSHOT_API_KEYS"), repr=False
+    )
+
     @field_validator("allowed_extensions", mode="before")
     @classmethod
     def _split_extensions(cls, value: Any) -> Any:
@@ -125,6 +134,11 @@ class Settings(BaseSettings):
                 raise ValueError("must name at least one extension, e.g. 'wav,mp3'")
             return out
         return value
+
+    @field_validator("api_key_hashes", mode="before")
+    @classmethod
+    def _hash_api_keys(cls, value: Any) -> tuple[str, ...]:
+        return parse_api_keys(value)
 
     @field_validator("bus_url")
     @classmethod
@@ -183,6 +197,15 @@ def _variable_names(loc: str) -> list[str]:
     return [loc]
 
 
+def _is_secret(loc: str) -> bool:
+    """Whether the field an error location points at is hidden from ``repr`` (a secret)."""
+    for name, info in Settings.model_fields.items():
+        choices = [str(c) for c in getattr(info.validation_alias, "choices", [])]
+        if loc == name or loc in choices:
+            return info.repr is False
+    return False
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (keyword overrides win, by field name).
 
@@ -196,7 +219,9 @@ def load_settings(**overrides: Any) -> Settings:
         for err in exc.errors():
             loc = str(err["loc"][0]) if err["loc"] else "?"
             shown = " / ".join(_variable_names(loc))
-            problems.append(f"{shown}: {err['msg']} (got {err.get('input')!r})")
+            secret = _is_secret(loc)  # never echo a secret into logs
+            got = "" if secret else f" (got {err.get('input')!r})"
+            problems.append(f"{shown}: {err['msg']}{got}")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
 
 
