@@ -1,0 +1,1 @@
+"""What every gateway product shares; never imports a product (import-linter contract)."""
