@@ -85,9 +85,7 @@ def handshake(environ: dict[str, Any], auth: Any) -> Handshake:
     if not token and query.get("token"):
         token = query["token"][0]
     session_id = payload.get("session_id") or (query.get("session_id") or [None])[0]
-    return Handshake(
-        token=str(token) if token else None, session_id=str(session_id) if session_id else None
-    )
+    return Handshake(token=str(token) if token else None, session_id=str(session_id) if session_id else None)
 
 
 def chunk_bytes(data: Any) -> bytes | str:

@@ -73,7 +73,13 @@ class FakeGate:
         if token != self.token:
             raise _unauthorized("the access token's signature is invalid")
         return AuthenticatedUser(
-            id="user-1", email="a@example.com", name="A", session_id="s", token_id="t", expires_at=0, claims={}
+            id="user-1",
+            email="a@example.com",
+            name="A",
+            session_id="s",
+            token_id="t",
+            expires_at=0,
+            claims={},
         )
 
 

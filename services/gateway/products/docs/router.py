@@ -21,6 +21,7 @@ pages are not registered as well.
 from __future__ import annotations
 
 from pathlib import Path
+
 import fastapi_offline
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
