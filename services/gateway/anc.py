@@ -65,6 +65,7 @@ from services.common.events import (
     Envelope,
 )
 from services.common.logging import get_logger
+from services.gateway.access import ApiKeyOrUser
 from services.gateway.errors import ApiError, utc_timestamp
 from services.gateway.models import ANC_OWNER_ANONYMOUS, AncMetric, AncSession
 from services.gateway.uploads import copy_upload, read_multipart, too_large_error
@@ -1023,7 +1024,7 @@ async def list_models(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/ml/classify")
-async def classify(request: Request) -> dict[str, Any]:
+async def classify(request: Request, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """Classify the noise in a recording (multipart field ``audio``; stereo is mixed down)."""
     from services.gateway.uploads import receive_audio
 

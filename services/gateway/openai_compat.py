@@ -46,6 +46,7 @@ from services.common.events import (
 from services.common.logging import get_logger
 from services.common.storage import ObjectNotFound
 from services.common.transcript import Segment, Transcript, Word
+from services.gateway.access import ApiKeyOrUser
 from services.gateway.errors import ApiError, utc_timestamp
 from services.gateway.uploads import BodyTooLarge, copy_upload, too_large_error
 
@@ -69,9 +70,15 @@ _ERROR_TYPES = {
 
 
 def openai_error(
-    status: int, message: str, *, param: str | None = None, code: str | None = None
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """An error in OpenAI's shape plus Earshot's ``details`` / ``timestamp``."""
+    """An error in OpenAI's shape plus Earshot's ``details`` / ``timestamp`` (``headers``:
+    e.g. ``WWW-Authenticate`` of a 401)."""
     return JSONResponse(
         {
             "error": {
@@ -86,6 +93,7 @@ def openai_error(
             "timestamp": utc_timestamp(),
         },
         status_code=status,
+        headers=headers,
     )
 
 
@@ -113,7 +121,10 @@ class OpenAIRoute(APIRoute):
                 return openai_error(exc.status, exc.details, param=exc.param, code=exc.code)
             except ApiError as exc:
                 return openai_error(
-                    exc.status, f"{exc.error}: {exc.details}", code=exc.error.lower().replace(" ", "_")
+                    exc.status,
+                    f"{exc.error}: {exc.details}",
+                    code=exc.error.lower().replace(" ", "_"),
+                    headers=exc.headers,
                 )
             except RequestValidationError as exc:
                 return openai_error(400, "; ".join(str(e.get("msg")) for e in exc.errors()))
@@ -523,7 +534,7 @@ def _avg_logprob(segment: Segment) -> float:
         413: {"description": "File over MAX_FILE_SIZE"},
     },
 )
-async def create_transcription(request: Request) -> Response:
+async def create_transcription(request: Request, _caller: ApiKeyOrUser) -> Response:
     """OpenAI's ``POST /v1/audio/transcriptions``, served by Earshot's engines (module docstring)."""
     gateway = request.app.state.gateway
     with gateway.runtime.temp_dir("openai-") as tmp:
@@ -557,13 +568,13 @@ async def _list_models(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/models", summary="List models (OpenAI-compatible)")
-async def list_models(request: Request) -> dict[str, Any]:
+async def list_models(request: Request, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """OpenAI's ``GET /v1/models``: the speech-to-text models the platform serves."""
     return {"object": "list", "data": await _list_models(request)}
 
 
 @router.get("/models/{model_id:path}", summary="Retrieve a model (OpenAI-compatible)")
-async def get_model(model_id: str, request: Request) -> dict[str, Any]:
+async def get_model(model_id: str, request: Request, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """OpenAI's ``GET /v1/models/{model}``; 404 for an unknown id."""
     for model in await _list_models(request):
         if model["id"] == model_id:

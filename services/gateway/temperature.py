@@ -24,6 +24,7 @@ from services.common.events import (
     TranscriptionRequested,
 )
 from services.common.logging import bind, get_logger, unbind
+from services.gateway.access import ApiKeyOrUser
 from services.gateway.errors import ApiError
 from services.gateway.uploads import receive_audio
 
@@ -61,7 +62,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/analyze-audio", response_model=TemperatureResponse, responses=ERRORS)
-async def analyze_audio(request: Request) -> TemperatureResponse:
+async def analyze_audio(request: Request, _caller: ApiKeyOrUser) -> TemperatureResponse:
     """Score how heated a recorded conversation is (multipart field ``audio``)."""
     from services.gateway.errors import utc_timestamp
     from services.gateway.service import GatewayService
