@@ -66,6 +66,9 @@ from services.common.events import (
 )
 from services.common.logging import get_logger
 from services.gateway.access import ApiKeyOrUser
+from services.gateway.anc_live import LiveStream, SessionTaken, StreamSink
+from services.gateway.anc_socketio import Handshake, SocketIoTransport, StreamRefused
+from services.gateway.auth import auth_gate
 from services.gateway.errors import ApiError, utc_timestamp
 from services.gateway.models import ANC_OWNER_ANONYMOUS, AncMetric, AncSession
 from services.gateway.uploads import copy_upload, read_multipart, too_large_error
@@ -1053,7 +1056,7 @@ async def classify(request: Request, _caller: ApiKeyOrUser) -> dict[str, Any]:
 
 @router.websocket("/api/audio/stream/{session_id}/ws")
 async def stream_socket(ws: WebSocket, session_id: str) -> None:
-    """Live ANC over a WebSocket (protocol in the module docstring)."""
+    """Live ANC over a WebSocket (protocol in the module docstring), on the streaming core."""
     row = await _get_session(ws, session_id)
     if row is None or row.kind != "stream":
         await ws.close(code=4404, reason="unknown session")
@@ -1061,62 +1064,15 @@ async def stream_socket(ws: WebSocket, session_id: str) -> None:
     if row.status != "open":
         await ws.close(code=4409, reason=f"session is {row.status}")
         return
+    sink = _WebSocketSink(ws, session_id)
+    stream = LiveStream(_stub(ws), _sessions(ws), row, sink)
+    try:
+        hello = await stream.open()
+    except SessionTaken:
+        await ws.close(code=4409, reason="session is taken")
+        return
     await ws.accept()
-    await _set_status(ws, session_id, "active")
-    p = row.params
-    params = anc_pb2.FilterParams(
-        algorithm=row.algorithm,
-        taps=int(p.get("taps", 0)),
-        mu=float(p.get("mu", 0.0)),
-        block_size=int(p.get("block_size", 0)),
-        delay=int(p.get("delay", 0)),
-        unconstrained=not bool(p.get("constrained", True)),
-    )
-    channels = 1 if row.algorithm == "ale" else 2
-    send_lock = asyncio.Lock()
-    final: dict[str, Any] = {}
-    samples = 0
-
-    async def send_json(data: dict[str, Any]) -> None:
-        async with send_lock:
-            await ws.send_json(data)
-
-    call = _stub(ws).Stream(metadata=rpc.call_metadata())
-    await call.write(
-        anc_pb2.StreamRequest(
-            config=anc_pb2.StreamConfig(session_id=session_id, sample_rate=row.sample_rate, params=params)
-        )
-    )
-
-    async def pump() -> None:
-        async for resp in call:
-            kind = resp.WhichOneof("kind")
-            if kind == "block":
-                async with send_lock:
-                    await ws.send_bytes(resp.block.audio)
-            elif kind == "metrics":
-                m = _stream_metrics(resp.metrics)
-                final.clear()
-                final.update(m)
-                await _store_metric(ws, session_id, "update", m)
-                await send_json({"event": "metrics_update", "session_id": session_id, **m})
-            elif kind == "error":
-                await send_json({"event": "error", "error": resp.error.error, "details": resp.error.details})
-
-    pumping = asyncio.create_task(pump())
-    await send_json(
-        {
-            "event": "connect",
-            "session_id": session_id,
-            "algorithm": row.algorithm,
-            "sample_rate": row.sample_rate,
-            "channels": channels,
-            "format": "f32le",
-            "layout": "interleaved" if channels == 2 else "mono",
-            "timestamp": utc_timestamp(),
-        }
-    )
-    sequence = 0
+    await sink.send_json({"event": "connect", **hello})
     client_gone = False
     try:
         while True:
@@ -1131,7 +1087,7 @@ async def stream_socket(ws: WebSocket, session_id: str) -> None:
                     if not isinstance(event, dict):
                         raise ValueError("not an object")
                 except ValueError:
-                    await send_json({"event": "error", "error": "Invalid message", "details": "not JSON"})
+                    await sink.error("Invalid message", "not JSON")
                     continue
                 name = event.get("event")
                 if name == "disconnect":
@@ -1140,120 +1096,85 @@ async def stream_socket(ws: WebSocket, session_id: str) -> None:
                     try:
                         data = base64.b64decode(event["data"], validate=True)
                     except ValueError:
-                        await send_json(
-                            {
-                                "event": "error",
-                                "error": "Invalid audio_chunk",
-                                "details": "data is not base64",
-                            }
-                        )
+                        await sink.error("Invalid audio_chunk", "data is not base64")
                         continue
                 else:
-                    await send_json(
-                        {
-                            "event": "error",
-                            "error": "Unknown event",
-                            "details": "send binary PCM frames, audio_chunk {data: base64} or disconnect",
-                        }
+                    await sink.error(
+                        "Unknown event", "send binary PCM frames, audio_chunk {data: base64} or disconnect"
                     )
                     continue
-            block, problem = _split(data or b"", channels)
+            problem = await stream.feed(data or b"")
             if problem:
-                await send_json({"event": "error", "error": "Invalid audio_chunk", "details": problem})
-                continue
-            sequence += 1
-            samples += block[0].size
-            await call.write(
-                anc_pb2.StreamRequest(
-                    block=anc_pb2.AudioBlock(
-                        primary=block[0].tobytes(),
-                        reference=block[1].tobytes() if channels == 2 else b"",
-                        sequence=sequence,
-                    )
-                )
-            )
+                await sink.error("Invalid audio_chunk", problem)
     except WebSocketDisconnect:
         client_gone = True
     finally:
-        with contextlib.suppress(Exception):
-            await call.done_writing()
-        try:
-            await asyncio.wait_for(pumping, 30)
-        except Exception as exc:  # the client may be gone while replies are sent
-            log.info("anc.stream_pump_ended", error=type(exc).__name__)
-            call.cancel()
-        if final:
-            await _store_metric(ws, session_id, "final", final)
-        await _set_status(ws, session_id, "closed", samples)
+        sink.gone = client_gone
+        final = await stream.close()
         if not client_gone:
             with contextlib.suppress(Exception):
-                await send_json({"event": "disconnect", "session_id": session_id, "metrics": final or None})
+                await sink.send_json({"event": "disconnect", "session_id": session_id, "metrics": final})
                 await ws.close()
 
 
-def _split(data: bytes, channels: int) -> tuple[list[np.ndarray], str | None]:
-    """Interleaved float32 frame -> per-channel arrays, or the reason it is garbage."""
-    frame = 4 * channels
-    if not data:
-        return [], "empty frame"
-    if len(data) % frame:
-        return [], f"{len(data)} bytes is not a whole number of {channels}-channel float32 frames"
-    if len(data) > 4 * channels * 65536:
-        return [], "frames carry at most 65536 samples per channel"
-    pcm = np.frombuffer(data, dtype="<f4").reshape(-1, channels)
-    if not np.isfinite(pcm).all():
-        return [], "the frame contains NaN or Inf samples"
-    return [np.ascontiguousarray(pcm[:, c]) for c in range(channels)], None
+class _WebSocketSink:
+    """The raw WebSocket's side of :class:`LiveStream`: JSON text events, and each processed
+    block as a ``processed_audio`` JSON event immediately followed by its binary frame."""
+
+    def __init__(self, ws: WebSocket, session_id: str) -> None:
+        self.ws = ws
+        self.session_id = session_id
+        self.lock = asyncio.Lock()
+        self.gone = False
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        async with self.lock:
+            await self.ws.send_json(data)
+
+    async def processed_audio(self, sequence: int, audio: bytes) -> None:
+        announcement = {
+            "event": "processed_audio",
+            "session_id": self.session_id,
+            "sequence": sequence,
+            "samples": len(audio) // 4,
+            "format": "f32le",
+            "channels": 1,
+        }
+        async with self.lock:  # the announcement and its frame stay together
+            await self.ws.send_json(announcement)
+            await self.ws.send_bytes(audio)
+
+    async def metrics_update(self, metrics: dict[str, Any]) -> None:
+        await self.send_json({"event": "metrics_update", "session_id": self.session_id, **metrics})
+
+    async def error(self, error: str, details: str) -> None:
+        await self.send_json({"event": "error", "error": error, "details": details})
 
 
-def _stream_metrics(m: anc_pb2.StreamMetrics) -> dict[str, Any]:
-    c = m.classification
-    return {
-        "blocks": m.blocks,
-        "samples": m.samples,
-        "attenuation_db": round(m.attenuation_db, 2),
-        "recent_attenuation_db": round(m.recent_attenuation_db, 2),
-        "convergence_time_ms": None if m.convergence_time_ms < 0 else m.convergence_time_ms,
-        "dsp_ms_mean": round(m.dsp_ms_mean, 4),
-        "dsp_ms_max": round(m.dsp_ms_max, 4),
-        "resets": m.resets,
-        "noise_type": c.label,
-        "confidence": round(c.confidence, 4),
-        "emergency": c.emergency,
-    }
+# --- Socket.IO (seed 004's Flask-SocketIO clients) ---------------------------------------------
 
 
-async def _store_metric(ws: WebSocket, session_id: str, kind: str, m: dict[str, Any]) -> None:
-    async with _sessions(ws)() as s, s.begin():
-        s.add(
-            AncMetric(
-                session_id=session_id,
-                kind=kind,
-                attenuation_db=float(m["attenuation_db"]),
-                steady_state_attenuation_db=m.get("recent_attenuation_db"),
-                convergence_time_ms=m.get("convergence_time_ms"),
-                octave_bands={},
-                samples=int(m.get("samples") or 0),
-                dsp_ms_mean=m.get("dsp_ms_mean"),
-                noise_class=m.get("noise_type"),
-                confidence=m.get("confidence"),
-                emergency=bool(m.get("emergency")),
-            )
-        )
-        row = await s.get(AncSession, session_id)
-        if row is not None:
-            row.noise_class = m.get("noise_type")
-            row.emergency = bool(row.emergency or m.get("emergency"))
-            row.samples = int(m.get("samples") or row.samples)
+def socketio_transport(app: Any) -> SocketIoTransport:
+    """The Socket.IO server of ``app`` over the same streaming core (``anc_socketio``)."""
 
+    class _Conn:
+        def __init__(self) -> None:
+            self.app = app
 
-async def _set_status(ws: WebSocket, session_id: str, status: str, samples: int | None = None) -> None:
-    async with _sessions(ws)() as s, s.begin():
-        row = await s.get(AncSession, session_id)
-        if row is None:
-            return
-        row.status = status
-        if samples is not None:
-            row.samples = max(row.samples, samples)
-        if status in ("closed", "failed"):
-            row.ended_at = db.utcnow()
+    conn: Any = _Conn()
+
+    async def open_stream(hello: Handshake, sink: StreamSink) -> LiveStream:
+        if not hello.token:
+            raise StreamRefused(401, "Unauthorized", "an access token is required (auth: {token})")
+        user = await auth_gate(conn).verify(hello.token)
+        if not hello.session_id:
+            raise StreamRefused(400, "Missing session", "name the session from POST /api/audio/stream")
+        async with _sessions(conn)() as s:
+            row = await s.get(AncSession, hello.session_id)
+        if row is None or row.kind != "stream" or row.owner not in (user.id, ANC_OWNER_ANONYMOUS):
+            raise StreamRefused(404, "Not found", "no such stream session")
+        if row.status != "open":
+            raise StreamRefused(409, "Conflict", f"the session is {row.status}")
+        return LiveStream(_stub(conn), _sessions(conn), row, sink)
+
+    return SocketIoTransport(open_stream)

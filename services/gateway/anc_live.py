@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from earshot.anc.v1 import anc_pb2, anc_pb2_grpc
+from sqlalchemy import update
 
 from services.common import db, rpc
 from services.common.logging import get_logger
@@ -31,6 +32,10 @@ log = get_logger("earshot.gateway.anc.live")
 
 MAX_FRAME_SAMPLES = 65536
 """Most samples per channel in one ``audio_chunk``."""
+
+
+class SessionTaken(Exception):
+    """The stream session was claimed by another connection (or closed) before this one."""
 
 
 class StreamSink(Protocol):
@@ -145,8 +150,21 @@ class LiveStream:
         }
 
     async def open(self) -> dict[str, Any]:
-        """Mark the session active, start the RPC and the reply pump; returns :meth:`describe`."""
-        await self._set_status("active")
+        """Claim the session (``open`` -> ``active``, atomically), start the RPC and the reply
+        pump; returns :meth:`describe`.
+
+        Raises:
+            SessionTaken: another connection claimed the session first (or it is not open).
+        """
+        async with self.sessions() as s, s.begin():
+            claimed = await s.execute(
+                update(AncSession)
+                .where(AncSession.id == self.session_id, AncSession.status == "open")
+                .values(status="active")
+            )
+        if claimed.rowcount != 1:
+            self._closed = True  # nothing to close: the session is someone else's stream
+            raise SessionTaken(f"session {self.session_id} is no longer open")
         p = self.params
         params = anc_pb2.FilterParams(
             algorithm=self.algorithm,
@@ -156,14 +174,19 @@ class LiveStream:
             delay=int(p.get("delay", 0)),
             unconstrained=not bool(p.get("constrained", True)),
         )
-        self._call = self.stub.Stream(metadata=rpc.call_metadata())
-        await self._call.write(
-            anc_pb2.StreamRequest(
-                config=anc_pb2.StreamConfig(
-                    session_id=self.session_id, sample_rate=self.sample_rate, params=params
+        try:
+            self._call = self.stub.Stream(metadata=rpc.call_metadata())
+            await self._call.write(
+                anc_pb2.StreamRequest(
+                    config=anc_pb2.StreamConfig(
+                        session_id=self.session_id, sample_rate=self.sample_rate, params=params
+                    )
                 )
             )
-        )
+        except Exception:
+            self._closed = True
+            await self._set_status("failed")  # never left "active" with nobody streaming
+            raise
         self._pump = asyncio.create_task(self._replies())
         return self.describe()
 

@@ -10,7 +10,8 @@ exactly its events, over the same streaming core as the raw WebSocket
     header or a ``token`` query parameter of the handshake request. ``session_id`` (same
     places) names a stream session from ``POST /api/audio/stream`` that belongs to the
     caller and is still ``open``. A refused connection gets ``connect_error`` with
-    ``{error, details, status}`` (401 for the token, 404 for the session, 409 for a used one).
+    ``{message, data: {status, error, details}}`` (401 for the token, 400 without a session,
+    404 for an unknown or another user's session, 409 for one already streamed).
 ``audio_chunk`` (client to server)
     One frame: raw bytes (a binary attachment) or ``{"data": <bytes | base64 str>}``; float32
     little-endian PCM, interleaved primary/reference (mono for ``ale``), at most 65536 samples
@@ -41,7 +42,7 @@ from urllib.parse import parse_qs
 import socketio
 
 from services.common.logging import get_logger
-from services.gateway.anc_live import LiveStream, StreamSink
+from services.gateway.anc_live import LiveStream, SessionTaken, StreamSink
 from services.gateway.errors import ApiError
 
 log = get_logger("earshot.gateway.anc.socketio")
@@ -102,6 +103,12 @@ def chunk_bytes(data: Any) -> bytes | str:
     return "send the PCM frame as binary data or {data: <bytes or base64>}"
 
 
+def _refusal(payload: dict[str, Any]) -> socketio.exceptions.ConnectionRefusedError:
+    """A refused ``connect``: the client's ``connect_error`` gets ``{message, data}`` with
+    ``data = {status, error, details}`` (Socket.IO's CONNECT_ERROR packet)."""
+    return socketio.exceptions.ConnectionRefusedError(f"{payload['error']}: {payload['details']}", payload)
+
+
 class _Sink:
     """Emits the stream's output to one Socket.IO connection."""
 
@@ -160,19 +167,22 @@ class SocketIoTransport:
         try:
             stream = await self.open_stream(handshake(environ, auth), sink)
         except StreamRefused as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.payload) from None
+            raise _refusal(exc.payload) from None
         except ApiError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"status": exc.status, "error": exc.error, "details": exc.details}
-            ) from None
+            raise _refusal({"status": exc.status, "error": exc.error, "details": exc.details}) from None
         sink.session_id = stream.session_id
         self.streams[sid] = stream
         try:
             await stream.open()
+        except SessionTaken:
+            self.streams.pop(sid, None)
+            raise _refusal(
+                {"status": 409, "error": "Conflict", "details": "the session is already streaming or closed"}
+            ) from None
         except Exception:
             self.streams.pop(sid, None)
             await stream.close()
-            raise socketio.exceptions.ConnectionRefusedError(
+            raise _refusal(
                 {"status": 503, "error": "ANC service unavailable", "details": "the stream could not start"}
             ) from None
 

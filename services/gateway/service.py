@@ -172,6 +172,7 @@ class GatewayService:
     def _build_app(self) -> FastAPI:
         from services.gateway import anc as anc_routes
         from services.gateway import auth, photos, temperature
+        from services.gateway.anc_socketio import SOCKETIO_PATH
         from services.gateway.openai_compat import router as openai_router
         from services.gateway.products.docs.router import router as docs_router
 
@@ -264,6 +265,10 @@ class GatewayService:
         app.include_router(openai_router)
         photos.install(self, app)
         anc_routes.install(self)
+        # Seed 004's Socket.IO clients: python-socketio's ASGI server beside the raw WebSocket.
+        live = anc_routes.socketio_transport(app)
+        app.mount(SOCKETIO_PATH, live.asgi_app)
+        self.stop_hooks.append(live.close)
         return app
 
 
