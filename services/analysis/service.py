@@ -47,7 +47,7 @@ from services.analysis.temperature import (
     TemperatureAnalyzer,
     compute_audio_dynamics,
 )
-from services.common import audio, telemetry
+from services.common import audio, publishing, telemetry
 from services.common.bus import Subscription
 from services.common.events import (
     ANALYSIS_REQUESTS,
@@ -495,6 +495,4 @@ class AnalysisService:
         )
 
     async def _publish(self, payload: AnalysisCompleted | AnalysisFailed) -> None:
-        await self.runtime.bus.publish(
-            payload.topic, Envelope.of(payload, self.runtime.source(self.name), **telemetry.inject())
-        )
+        await publishing.publish(self.runtime, self.name, payload)

@@ -15,7 +15,6 @@ import builtins
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from cloudevents.http import CloudEvent
@@ -23,6 +22,8 @@ from cloudevents.kafka import KafkaMessage, from_binary, to_binary
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.analysis_results import InterviewResult, MeetingAnalysis, TemperatureResult
+
+from services.common.timefmt import utc_timestamp
 
 SPEC_VERSION = "1.0"
 
@@ -61,7 +62,7 @@ class Envelope:
     key: str
     data: dict[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+    time: str = field(default_factory=lambda: utc_timestamp(seconds=False))
     subject: str | None = None
     extensions: dict[str, str] = field(default_factory=dict)
 

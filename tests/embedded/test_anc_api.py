@@ -20,7 +20,7 @@ from scipy.signal import lfilter
 from sqlalchemy import func, select
 
 from services.common import audio
-from services.gateway.models import AncMetric, AncSession
+from services.gateway.products.anc.models import AncMetric, AncSession
 from tests.conftest import JFK, Embedded
 
 RATE = 16000
@@ -65,12 +65,7 @@ async def _remove_outputs(embedded: Embedded) -> AsyncIterator[None]:
 
 
 async def _count(embedded: Embedded) -> tuple[int, int, int]:
-    factory = embedded.gateway._anc_sessions if hasattr(embedded.gateway, "_anc_sessions") else None
-    if factory is None:
-        from services.common import db
-
-        factory = db.session_factory(embedded.gateway._engine)
-    async with factory() as s:
+    async with embedded.gateway.ctx.sessions() as s:
         sessions = await s.scalar(select(func.count()).select_from(AncSession))
         metrics = await s.scalar(select(func.count()).select_from(AncMetric))
     objects = len(await embedded.runtime.storage.list("anc/"))
@@ -112,7 +107,7 @@ async def test_process_stereo_file_with_fdaf_stores_output_and_metrics(
     assert one["metrics"]["attenuation_db"] == pytest.approx(m["attenuation_db"], abs=0.01)
     stored = (await client.get(f"/api/metrics/sessions/{sid}")).json()
     assert [x["kind"] for x in stored["metrics"]] == ["final"]
-    async with embedded.gateway._anc_sessions() as db_session:
+    async with embedded.gateway.ctx.sessions() as db_session:
         row = await db_session.get(AncSession, sid)
         assert row is not None and row.owner == "anonymous"
     assert embedded.temp_leftovers() == []
@@ -293,7 +288,6 @@ async def test_live_stream_over_websocket(embedded: Embedded, client: httpx.Asyn
     block = 1024
     frames = np.stack([primary, ref], axis=1).astype("<f4")
     events: list[dict[str, object]] = []
-    rtts: list[float] = []
     out: list[np.ndarray] = []
     async with connect(url, max_size=None) as ws:
         hello = json.loads(await ws.recv())
@@ -303,14 +297,13 @@ async def test_live_stream_over_websocket(embedded: Embedded, client: httpx.Asyn
             while True:
                 msg = await asyncio.wait_for(ws.recv(), 10)
                 if isinstance(msg, bytes):
+                    assert events[-1]["event"] == "processed_audio"  # announced right before
                     return msg
                 events.append(json.loads(msg))
 
         for i in range(0, primary.size - block + 1, block):
-            started = time.perf_counter()
             await ws.send(frames[i : i + block].tobytes())
             reply = await next_audio()
-            rtts.append(time.perf_counter() - started)
             out.append(np.frombuffer(reply, dtype="<f4"))
             if i == 10 * block:  # garbage in the middle: an error event, the socket stays open
                 await ws.send(b"\x00\x01\x02")
@@ -331,8 +324,11 @@ async def test_live_stream_over_websocket(embedded: Embedded, client: httpx.Asyn
     assert updates[-1]["convergence_time_ms"] is not None
     assert "noise_type" in updates[-1] and updates[-1]["emergency"] is False
     assert events[-1]["metrics"] is not None
-    p99 = float(np.percentile(rtts, 99)) * 1000
-    assert p99 < 100, f"round trip p99 {p99:.1f} ms"  # loose under a loaded CI; the benchmark reports it
+    # Round-trip time is measured by benchmarks/, never asserted here. Each processed block is
+    # announced by a processed_audio event right before its binary frame.
+    announced = [e for e in events if e["event"] == "processed_audio"]
+    assert [e["sequence"] for e in announced] == list(range(1, len(out) + 1))
+    assert all(e["session_id"] == sid and e["samples"] == block for e in announced)
     session = (await client.get(f"/api/audio/sessions/{sid}")).json()
     assert session["status"] == "closed" and session["samples"] == len(out) * block
     stored = (await client.get(f"/api/metrics/sessions/{sid}")).json()
@@ -457,12 +453,11 @@ async def test_corrupt_long_job_fails_cleanly_with_a_reason(
     """A job whose stored input turns out corrupt (cut in the middle) fails with a reason, and its
     input is deleted. The gateway rejects such uploads itself, so the job is submitted on the bus."""
     from services.common.events import AncProcessRequested
-    from services.gateway.anc import _factory
 
     sid = "00000000-0000-4000-8000-00000000c0de"
     key = f"anc/inputs/{sid}/audio.flac"
     await embedded.runtime.storage.put(key, JFK.read_bytes()[:20000])
-    async with _factory(embedded.gateway)() as s, s.begin():
+    async with embedded.gateway.ctx.sessions() as s, s.begin():
         s.add(
             AncSession(
                 id=sid,

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import socketio
 
+from services.gateway.products.anc.models import AncSession
+from services.gateway.products.anc.repository import AncRepository
 from tests.conftest import Embedded
 from tests.embedded.test_anc_api import RATE, scene
 
@@ -57,14 +59,20 @@ async def refused(embedded: Embedded, **connect: Any) -> dict[str, Any]:
     return dict(payload["data"])
 
 
-async def until_closed(client: httpx.AsyncClient, session_id: str, headers: dict[str, str]) -> dict[str, Any]:
+def repo(embedded: Embedded) -> AncRepository:
+    return AncRepository(embedded.gateway.ctx.sessions)
+
+
+async def until_closed(embedded: Embedded, session_id: str) -> AncSession:
     """The session once the server handled the disconnect (bounded wait, no timing assertion)."""
+    row = None
     for _ in range(200):
-        session = (await client.get(f"/api/audio/sessions/{session_id}", headers=headers)).json()
-        if session["status"] == "closed":
-            return dict(session)
+        row = await repo(embedded).get(session_id, None)
+        assert row is not None
+        if row.status == "closed":
+            return row
         await asyncio.sleep(0.05)
-    raise AssertionError(f"session {session_id} was not closed: {session}")
+    raise AssertionError(f"session {session_id} was not closed: {row and row.status}")
 
 
 async def test_live_stream_over_socketio(embedded: Embedded, client: httpx.AsyncClient) -> None:
@@ -124,10 +132,9 @@ async def test_live_stream_over_socketio(embedded: Embedded, client: httpx.Async
     assert all(o.size == BLOCK for o in out)
     assert updates and updates[-1]["session_id"] == sid
     assert updates[-1]["attenuation_db"] > 10 and "noise_type" in updates[-1]
-    session = await until_closed(client, sid, headers)
-    assert session["samples"] == n_blocks * BLOCK
-    stored = (await client.get(f"/api/metrics/sessions/{sid}", headers=headers)).json()
-    kinds = [m["kind"] for m in stored["metrics"]]
+    session = await until_closed(embedded, sid)
+    assert session.samples == n_blocks * BLOCK and session.ended_at is not None
+    kinds = [m.kind for m in await repo(embedded).metrics(sid)]
     assert kinds.count("final") == 1 and kinds.count("update") >= 1
     # A closed session cannot be streamed again.
     again = await refused(embedded, auth={"token": token_of(headers), "session_id": sid})
@@ -150,9 +157,9 @@ async def test_connect_is_authenticated(embedded: Embedded, client: httpx.AsyncC
     assert bye.status_code == 200
     revoked = await refused(embedded, auth={"token": token_of(alice), "session_id": sid})
     assert revoked["status"] == 401
-    # Nothing was streamed: the session is still open.
-    session = (await client.get(f"/api/audio/sessions/{sid}", headers=bob)).status_code
-    assert session == 404
+    # Nothing was streamed: the session is still open and Alice's.
+    row = await repo(embedded).get(sid, None)
+    assert row is not None and row.status == "open" and row.owner != "anonymous"
 
 
 async def test_token_in_the_handshake_headers_or_query(embedded: Embedded, client: httpx.AsyncClient) -> None:
@@ -173,4 +180,4 @@ async def test_token_in_the_handshake_headers_or_query(embedded: Embedded, clien
         ack = await sio.call("audio_chunk", np.zeros((BLOCK, 2), dtype="<f4").tobytes(), timeout=10)
         assert ack["accepted"] is True, ack
         await sio.disconnect()
-        await until_closed(client, sid, headers)
+        await until_closed(embedded, sid)

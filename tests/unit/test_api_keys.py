@@ -13,9 +13,9 @@ from fastapi import FastAPI
 
 from services.common.api_keys import hash_key, matching_key, parse_api_keys
 from services.common.settings import ConfigurationError, load_settings
-from services.gateway.access import ApiKeyOrUser
-from services.gateway.auth import AuthenticatedUser, _unauthorized
-from services.gateway.errors import install_error_handlers
+from services.gateway.deps import ApiKeyOrUser
+from services.gateway.shared.errors import install_error_handlers, unauthorized
+from services.gateway.shared.tokens import AuthenticatedUser
 
 KEY = "ek_test_0123456789abcdef"
 OTHER = "ek_other_fedcba9876543210"
@@ -71,7 +71,7 @@ class FakeGate:
 
     async def verify(self, token: str) -> AuthenticatedUser:
         if token != self.token:
-            raise _unauthorized("the access token's signature is invalid")
+            raise unauthorized("the access token's signature is invalid")
         return AuthenticatedUser(
             id="user-1",
             email="a@example.com",
@@ -86,8 +86,8 @@ class FakeGate:
 def _app(keys: str) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.gateway = SimpleNamespace(runtime=SimpleNamespace(settings=load_settings(api_key_hashes=keys)))
-    app.state.auth_gate = FakeGate()
+    app.state.ctx = SimpleNamespace(runtime=SimpleNamespace(settings=load_settings(api_key_hashes=keys)))
+    app.state.tokens = FakeGate()
 
     @app.get("/stateless")
     async def stateless(caller: ApiKeyOrUser) -> dict[str, Any]:

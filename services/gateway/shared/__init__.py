@@ -1,1 +1,5 @@
-"""What every gateway product shares; never imports a product (import-linter contract)."""
+"""What every gateway product uses: errors, uploads, pagination, time formatting, publishing,
+job records, consumer tables and the product lifecycle.
+
+Nothing here imports a product (import-linter contract).
+"""
