@@ -17,10 +17,8 @@
 ``AuthClient``           gRPC client of the auth service
 ``TranscriptionClient``  gRPC client of the transcription service
 ``AncClient``            gRPC client of the anc service
+``AnalysisClient``       gRPC client of the analysis service (typed, one method per RPC)
 ======================== ================================================================
-
-The analysis service's typed client (``clients/analysis.py``) gets its ``AnalysisClient``
-dependency here, beside the others.
 
 Routes take the caller as a parameter (``user: CurrentUser``) and check their records'
 ownership with :func:`owned_or_404`. Nothing here imports a product (import-linter contract).
@@ -42,6 +40,7 @@ from services.common.bus import EventBus
 from services.common.runtime import Runtime
 from services.common.settings import Settings as PlatformSettings
 from services.common.storage import ObjectStorage
+from services.gateway.clients.analysis import AnalysisClient as _AnalysisClient
 from services.gateway.clients.anc import AncClient as _AncClient
 from services.gateway.clients.auth import AuthClient as _AuthClient
 from services.gateway.clients.transcription import TranscriptionClient as _TranscriptionClient
@@ -50,6 +49,7 @@ from services.gateway.shared.product import GatewayContext
 from services.gateway.shared.tokens import AuthenticatedUser, TokenVerifier
 
 __all__ = [
+    "AnalysisClient",
     "AncClient",
     "ApiKeyOrUser",
     "AuthClient",
@@ -126,6 +126,12 @@ def _anc_client(ctx: Ctx) -> _AncClient:
     return ctx.clients.anc
 
 
+def _analysis_client(ctx: Ctx) -> _AnalysisClient:
+    if ctx.clients.analysis is None:
+        raise ApiError(503, "Analysis unavailable", ctx.clients.analysis_missing or "no analysis client")
+    return ctx.clients.analysis
+
+
 DbSession = Annotated[AsyncSession, Depends(db_session)]
 Storage = Annotated[ObjectStorage, Depends(_storage)]
 Bus = Annotated[EventBus, Depends(_bus)]
@@ -134,7 +140,7 @@ RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 AuthClient = Annotated[_AuthClient, Depends(_auth_client)]
 TranscriptionClient = Annotated[_TranscriptionClient, Depends(_transcription_client)]
 AncClient = Annotated[_AncClient, Depends(_anc_client)]
-# AnalysisClient = Annotated[_AnalysisClient, Depends(_analysis_client)]  <- clients/analysis.py
+AnalysisClient = Annotated[_AnalysisClient, Depends(_analysis_client)]
 
 
 def verifier(conn: HTTPConnection) -> TokenVerifier:

@@ -19,6 +19,8 @@ anything else          502     the service failed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import grpc
 
 from services.common.logging import get_logger
@@ -48,6 +50,8 @@ def api_error(
     *,
     invalid_status: int = 400,
     invalid_title: str = "Invalid request",
+    overrides: Mapping[grpc.StatusCode, tuple[int, str]] | None = None,
+    hide_unavailable_details: bool = True,
 ) -> ApiError:
     """The :class:`ApiError` for a failed call to ``service`` (table in the module docstring).
 
@@ -55,6 +59,11 @@ def api_error(
         exc: the gRPC error.
         service: the callee's human name, e.g. ``"auth service"``, for 502/503 messages.
         invalid_status, invalid_title: the answer to ``INVALID_ARGUMENT`` (400 "Invalid request").
+        overrides: a client's own ``(status, title)`` for some codes (e.g. analysis: 422, 503).
+        hide_unavailable_details: a 503 says only that the service is unavailable (its
+            details may name internal hosts); ``False`` keeps them.
+
+    Every 503 carries ``Retry-After: 5``.
     """
     code = exc.code()
     status, title = _STATUS.get(code, (502, f"{service[:1].upper()}{service[1:]} error"))
@@ -62,15 +71,20 @@ def api_error(
     headers: dict[str, str] = {}
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         status, title = invalid_status, invalid_title
-    elif status == 401:
+    if overrides and code in overrides:
+        status, title = overrides[code]
+    if status == 401:
         headers["WWW-Authenticate"] = REALM
     elif status == 429:
         trailing = dict(exc.trailing_metadata() or ())
         headers["Retry-After"] = str(trailing.get("retry-after", "1"))
     elif status == 503:
         log.warning("gateway.upstream_unavailable", service=service, code=code.name, details=details)
-        title = f"{service[:1].upper()}{service[1:]} unavailable"
-        details = f"the {service} is unavailable; try again shortly"
+        headers["Retry-After"] = "5"
+        if not (overrides and code in overrides):
+            title = f"{service[:1].upper()}{service[1:]} unavailable"
+        if hide_unavailable_details:
+            details = f"the {service} is unavailable; try again shortly"
     elif status == 502:
         details = f"{code.name}: {details}"
     return ApiError(status, title, details, headers=headers)

@@ -26,12 +26,14 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from services.common import metrics
+from services.common.analysis_results import TemperatureResult
 from services.common.events import (
     ANALYSIS_EVENTS,
     ANALYSIS_REQUESTS,
     TRANSCRIPTION_EVENTS,
     TRANSCRIPTION_REQUESTS,
     AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
     AnalysisRequested,
     EventPayload,
@@ -73,6 +75,7 @@ class TemperatureProduct(Product):
                 "gateway.{instance}",
                 (
                     On(ANALYSIS_EVENTS, AnalysisCompleted, self.waiter.resolve),
+                    On(ANALYSIS_EVENTS, AnalysisCompletedV2, self.waiter.resolve),
                     On(ANALYSIS_EVENTS, AnalysisFailed, self.waiter.resolve),
                     On(TRANSCRIPTION_EVENTS, TranscriptionFailed, self.waiter.resolve),
                 ),
@@ -135,14 +138,17 @@ class TemperatureProduct(Product):
                         "Analysis timed out",
                         f"no result within {timeout_s:g} s; try a shorter recording",
                     ) from None
-            if isinstance(outcome, AnalysisCompleted):
-                result = outcome.result
+            if isinstance(outcome, AnalysisCompleted | AnalysisCompletedV2):
+                # v1 carries a dict, v2 a TemperatureResult: one model reads both.
+                result = TemperatureResult.model_validate(
+                    outcome.result if isinstance(outcome.result, dict) else outcome.result.model_dump()
+                )
                 status, error = "succeeded", None
                 return TemperatureResponse(
-                    temperature=int(result["temperature"]),
-                    confidence=float(result["confidence"]),
+                    temperature=result.temperature,
+                    confidence=result.confidence,
                     timestamp=utc_timestamp(),
-                    analysis_summary=str(result["analysis_summary"]),
+                    analysis_summary=result.analysis_summary,
                 )
             assert isinstance(outcome, TranscriptionFailed | AnalysisFailed)
             error = outcome.error
