@@ -1,21 +1,33 @@
 """Request bodies declared in the OpenAPI document for routes that read their body themselves.
 
 Upload routes stream their multipart body through one shared reader (size limits while
-reading, a private temp copy, sniffing), so FastAPI does not see the fields and would
-publish no ``requestBody``. Each such route declares its body from a pydantic model in its
-product's ``schemas.py`` (field names, types, limits, descriptions)::
+reading, a private temp copy, sniffing), so FastAPI does not see the fields and would publish
+no ``requestBody``. Each such route declares its body from pydantic models in its product's
+``schemas.py`` (field names, types, limits, descriptions)::
 
-    @router.post("/api/audio/process", openapi_extra=form_body(ProcessAudioForm))
+    @router.post("/api/audio/process", openapi_extra=request_body(form=ProcessAudioForm))
 
-A file field is typed ``bytes`` (``{"type": "string", "format": "binary"}``, OpenAPI 3.1's
-file upload). The models only document; parsing and validation stay with the route.
+A file field is typed ``bytes`` (``{"type": "string", "format": "binary"}``, the OpenAPI file
+upload). The models only document: parsing and validation stay with the route, and
+``tests/unit/test_openapi_contract.py`` checks that every write route declares a body.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
+
+__all__ = ["NO_BODY", "FileField", "OptionalFileField", "request_body"]
+
+FileField = Annotated[bytes, WithJsonSchema({"type": "string", "format": "binary"})]
+"""A multipart file field (``format: binary``: Swagger UI shows a file picker)."""
+
+OptionalFileField = Annotated[bytes | None, WithJsonSchema({"type": "string", "format": "binary"})]
+"""A multipart file field that may be left out (one of several accepted layouts)."""
+
+NO_BODY = {"x-earshot-no-body": True}
+"""``openapi_extra`` of a write route that takes no body at all (the contract test accepts it)."""
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -25,48 +37,36 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
-def form_body(model: type[BaseModel], *, description: str | None = None) -> dict[str, Any]:
-    """``openapi_extra`` declaring a required ``multipart/form-data`` body shaped like ``model``.
-
-    Args:
-        model: a flat pydantic model, one field per form field (``bytes`` for a file).
-        description: text shown above the fields (default: the model's docstring).
-
-    Returns:
-        ``{"requestBody": {...}}`` for the route decorator's ``openapi_extra``.
-
-    Raises:
-        TypeError: the model nests another model or an enum class.
-    """
-    body: dict[str, Any] = {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": _schema(model)}},
-    }
-    if description or model.__doc__:
-        body["description"] = description or (model.__doc__ or "").strip()
-    return {"requestBody": body}
-
-
-def json_body(
-    model: type[BaseModel], *, required: bool = True, description: str | None = None
+def request_body(
+    *,
+    form: type[BaseModel] | None = None,
+    json: type[BaseModel] | None = None,
+    required: bool = True,
+    description: str | None = None,
 ) -> dict[str, Any]:
-    """``openapi_extra`` declaring an ``application/json`` body shaped like ``model``.
+    """``openapi_extra`` declaring a route's request body.
 
     Args:
-        model: a flat pydantic model.
+        form: a flat model of the ``multipart/form-data`` fields (``bytes`` for a file).
+        json: a flat model of the ``application/json`` object.
         required: whether a body must be sent (``False``: an empty body takes the defaults).
-        description: text shown above the fields (default: the model's docstring).
+        description: text shown above the fields (default: the first model's docstring).
 
     Returns:
         ``{"requestBody": {...}}`` for the route decorator's ``openapi_extra``.
 
     Raises:
-        TypeError: the model nests another model or an enum class.
+        TypeError: no model given, or a model nests another model or an enum class.
     """
-    body: dict[str, Any] = {
-        "required": required,
-        "content": {"application/json": {"schema": _schema(model)}},
-    }
-    if description or model.__doc__:
-        body["description"] = description or (model.__doc__ or "").strip()
+    content: dict[str, Any] = {}
+    if form is not None:
+        content["multipart/form-data"] = {"schema": _schema(form)}
+    if json is not None:
+        content["application/json"] = {"schema": _schema(json)}
+    if not content:
+        raise TypeError("request_body needs a form or a json model")
+    body: dict[str, Any] = {"required": required, "content": content}
+    text = description or ((form or json).__doc__ or "").strip()  # type: ignore[union-attr]
+    if text:
+        body["description"] = text
     return {"requestBody": body}

@@ -38,6 +38,9 @@ from services.gateway.products.anc.inputs import (
 )
 from services.gateway.products.anc.models import ANC_OWNER_ANONYMOUS, AncSession
 from services.gateway.products.anc.schemas import (
+    ClassifyForm,
+    OpenStreamBody,
+    ProcessAudioForm,
     classification_json,
     metric_json,
     params_dict,
@@ -47,6 +50,7 @@ from services.gateway.products.anc.schemas import (
 from services.gateway.products.anc.service import URL_EXPIRY, AncDep, AncProduct
 from services.gateway.products.anc.stream import LiveStream, SessionTaken
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import request_body
 from services.gateway.shared.pagination import PageDep
 from services.gateway.shared.timefmt import utc_timestamp
 from services.gateway.shared.uploads import receive_audio
@@ -67,7 +71,7 @@ async def _session(product: AncProduct, conn: HTTPConnection, session_id: str) -
 
 
 # --- files -----------------------------------------------------------------------------------
-@router.post("/api/audio/process", response_model=None)
+@router.post("/api/audio/process", response_model=None, openapi_extra=request_body(form=ProcessAudioForm))
 async def process_audio(
     request: Request, product: AncDep, settings: Settings
 ) -> dict[str, Any] | JSONResponse:
@@ -89,7 +93,9 @@ async def process_audio(
 
 
 # --- streams ---------------------------------------------------------------------------------
-@router.post("/api/audio/stream", status_code=201)
+@router.post(
+    "/api/audio/stream", status_code=201, openapi_extra=request_body(json=OpenStreamBody, required=False)
+)
 async def open_stream(request: Request, product: AncDep, user: OptionalUser) -> dict[str, Any]:
     """Open a live session: JSON body (optional) with ``algorithm``, ``taps``, ``mu``,
     ``block_size``, ``delay``, ``constrained``, ``sample_rate``. Connect to the returned
@@ -280,7 +286,7 @@ async def list_models(product: AncDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/ml/classify")
+@router.post("/api/ml/classify", openapi_extra=request_body(form=ClassifyForm))
 async def classify(
     request: Request, product: AncDep, settings: Settings, _caller: ApiKeyOrUser
 ) -> dict[str, Any]:

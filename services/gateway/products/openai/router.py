@@ -28,9 +28,16 @@ from fastapi.routing import APIRoute
 
 from services.common.logging import get_logger
 from services.gateway.deps import ApiKeyOrUser
-from services.gateway.products.openai.schemas import SYNC_LIMIT_S, Invalid, openai_error, render
+from services.gateway.products.openai.schemas import (
+    SYNC_LIMIT_S,
+    Invalid,
+    TranscriptionForm,
+    openai_error,
+    render,
+)
 from services.gateway.products.openai.service import OpenAIDep
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import request_body
 
 log = get_logger("earshot.gateway.openai")
 
@@ -71,6 +78,7 @@ router = APIRouter(route_class=OpenAIRoute)
         400: {"description": "Invalid parameter or audio"},
         413: {"description": "File over MAX_FILE_SIZE"},
     },
+    openapi_extra=request_body(form=TranscriptionForm),
 )
 async def create_transcription(request: Request, product: OpenAIDep, _caller: ApiKeyOrUser) -> Response:
     """OpenAI's ``POST /v1/audio/transcriptions``, served by Earshot's engines (module docstring)."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from services.common import languages, subtitles
 from services.common.transcript import Segment, Transcript
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import FileField
 from services.gateway.shared.timefmt import utc_timestamp
 
 __all__ = [
@@ -259,3 +261,25 @@ def _avg_logprob(segment: Segment) -> float:
     if not segment.words:
         return 0.0
     return round(sum(math.log(max(w.probability, 1e-6)) for w in segment.words) / len(segment.words), 4)
+
+
+class TranscriptionForm(BaseModel):
+    """``multipart/form-data`` as OpenAI's ``POST /v1/audio/transcriptions`` (plus Earshot's
+    ``diarize``, ``min_speakers``, ``max_speakers``, ``engine``). The file: WAV, MP3, M4A, FLAC
+    or OGG, at most ``MAX_FILE_SIZE`` MB (25); recordings over 60 s run as a job."""
+
+    file: FileField = Field(description="The recording.")
+    model: str = Field(description="whisper-1 or a model id from GET /v1/models.")
+    language: str | None = Field(None, description="ISO-639-1 code, e.g. en.")
+    prompt: str | None = Field(None, description="Text to guide the model's style.")
+    response_format: Literal["json", "text", "srt", "verbose_json", "vtt"] = "json"
+    temperature: float | None = Field(None, ge=0, le=1)
+    timestamp_granularities: list[Literal["word", "segment"]] | None = Field(
+        None,
+        alias="timestamp_granularities[]",
+        description="word and/or segment; only with response_format=verbose_json.",
+    )
+    diarize: bool | None = Field(None, description="Earshot: label speakers.")
+    min_speakers: int | None = Field(None, ge=1, le=32, description="Earshot: diarization lower bound.")
+    max_speakers: int | None = Field(None, ge=1, le=32, description="Earshot: diarization upper bound.")
+    engine: Literal["local", "openai", "gemini"] | None = Field(None, description="Earshot: engine to use.")

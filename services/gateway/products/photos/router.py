@@ -44,9 +44,10 @@ from starlette.requests import HTTPConnection
 from services.common.storage import LocalObjectStorage
 from services.gateway.products.photos.models import PHOTO_OWNER_ANONYMOUS, PhotoTask
 from services.gateway.products.photos.repository import TERMINAL
-from services.gateway.products.photos.schemas import summary
+from services.gateway.products.photos.schemas import UploadPhotoForm, UploadPhotoJson, summary
 from services.gateway.products.photos.service import PhotoProduct, PhotosDep, read_photo
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import request_body
 from services.gateway.shared.timefmt import iso_z, utc_timestamp
 
 router = APIRouter()
@@ -70,7 +71,7 @@ async def _task(product: PhotoProduct, request: Request, task_id: str) -> PhotoT
     return task
 
 
-@router.post("/upload-photo")
+@router.post("/upload-photo", openapi_extra=request_body(json=UploadPhotoJson, form=UploadPhotoForm))
 async def upload_photo(request: Request, product: PhotosDep) -> dict[str, Any]:
     """Upload a photo (base64 JSON or multipart) and start its music video.
 

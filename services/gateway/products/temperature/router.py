@@ -7,14 +7,20 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 
 from services.gateway.deps import ApiKeyOrUser, Settings
-from services.gateway.products.temperature.schemas import ERRORS, TemperatureResponse
+from services.gateway.products.temperature.schemas import ERRORS, AnalyzeAudioForm, TemperatureResponse
 from services.gateway.products.temperature.service import TemperatureDep, run
+from services.gateway.shared.openapi import request_body
 from services.gateway.shared.uploads import ReceivedAudio, receive_audio
 
 router = APIRouter()
 
 
-@router.post("/analyze-audio", response_model=TemperatureResponse, responses=ERRORS)
+@router.post(
+    "/analyze-audio",
+    response_model=TemperatureResponse,
+    responses=ERRORS,
+    openapi_extra=request_body(form=AnalyzeAudioForm),
+)
 async def analyze_audio(
     request: Request, product: TemperatureDep, settings: Settings, _caller: ApiKeyOrUser
 ) -> TemperatureResponse:
