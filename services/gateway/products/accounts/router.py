@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from services.gateway.deps import AuthClient, CurrentUser, Verifier
 from services.gateway.products.accounts.schemas import (
     AuthUrl,
+    JwkSet,
     LoginBody,
     LogoutBody,
     LogoutResponse,
@@ -80,7 +81,7 @@ async def _login(body: LoginBody, request: Request, auth: AuthClient, accounts: 
     return accounts.tokens(reply)
 
 
-@keys_router.get("/.well-known/jwks.json")
+@keys_router.get("/.well-known/jwks.json", response_model=JwkSet)
 async def jwks(response: Response, tokens: Verifier) -> dict[str, Any]:
     """The public keys that verify Earshot's access tokens (JWKS, RFC 7517)."""
     await tokens.ensure_ready()

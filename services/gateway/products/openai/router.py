@@ -31,7 +31,10 @@ from services.gateway.deps import ApiKeyOrUser
 from services.gateway.products.openai.schemas import (
     SYNC_LIMIT_S,
     Invalid,
+    ModelList,
+    ModelObject,
     TranscriptionForm,
+    TranscriptionOut,
     openai_error,
     render,
 )
@@ -75,7 +78,17 @@ router = APIRouter(route_class=OpenAIRoute)
     summary="Transcribe audio (OpenAI-compatible)",
     response_model=None,
     responses={
+        200: {
+            "model": TranscriptionOut,
+            "description": "The transcript in the requested response_format",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/x-subrip": {"schema": {"type": "string"}},
+                "text/vtt": {"schema": {"type": "string"}},
+            },
+        },
         400: {"description": "Invalid parameter or audio"},
+        401: {"description": "EARSHOT_API_KEYS is set and no valid key or token was sent"},
         413: {"description": "File over MAX_FILE_SIZE"},
     },
     openapi_extra=request_body(form=TranscriptionForm),
@@ -99,13 +112,15 @@ async def create_transcription(request: Request, product: OpenAIDep, _caller: Ap
     return render(transcript, params)
 
 
-@router.get("/models", summary="List models (OpenAI-compatible)")
+@router.get("/models", summary="List models (OpenAI-compatible)", response_model=ModelList)
 async def list_models(product: OpenAIDep, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """OpenAI's ``GET /v1/models``: the speech-to-text models the platform serves."""
     return {"object": "list", "data": await product.models()}
 
 
-@router.get("/models/{model_id:path}", summary="Retrieve a model (OpenAI-compatible)")
+@router.get(
+    "/models/{model_id:path}", summary="Retrieve a model (OpenAI-compatible)", response_model=ModelObject
+)
 async def get_model(model_id: str, product: OpenAIDep, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """OpenAI's ``GET /v1/models/{model}``; 404 for an unknown id."""
     for model in await product.models():

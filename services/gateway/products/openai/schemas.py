@@ -283,3 +283,66 @@ class TranscriptionForm(BaseModel):
     min_speakers: int | None = Field(None, ge=1, le=32, description="Earshot: diarization lower bound.")
     max_speakers: int | None = Field(None, ge=1, le=32, description="Earshot: diarization upper bound.")
     engine: Literal["local", "openai", "gemini"] | None = Field(None, description="Earshot: engine to use.")
+
+
+# --- response models (OpenAI's shapes) ------------------------------------------------------------
+class ModelObject(BaseModel):
+    """One model, as OpenAI's model object."""
+
+    id: str = Field(description="whisper-1, or an engine's model id.")
+    object: Literal["model"] = "model"
+    created: int = Field(description="Unix seconds (0: not known).")
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    """``GET /v1/models``."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+class Usage(BaseModel):
+    """Billing-style usage: the audio's duration, whole seconds."""
+
+    type: Literal["duration"] = "duration"
+    seconds: int
+
+
+class SegmentOut(BaseModel):
+    """A ``verbose_json`` segment (``speaker`` with ``diarize``)."""
+
+    id: int
+    seek: int
+    start: float = Field(description="Seconds.")
+    end: float = Field(description="Seconds.")
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    speaker: str | None = None
+
+
+class WordOut(BaseModel):
+    """A ``verbose_json`` word (``timestamp_granularities[]=word``)."""
+
+    word: str
+    start: float = Field(description="Seconds.")
+    end: float = Field(description="Seconds.")
+    speaker: str | None = None
+
+
+class TranscriptionOut(BaseModel):
+    """``response_format=json`` (``text``, ``usage``) or ``verbose_json`` (also ``task``,
+    ``language``, ``duration``, ``segments``, ``words``); ``text``, ``srt`` and ``vtt`` answer
+    plain text."""
+
+    text: str
+    usage: Usage | None = None
+    task: Literal["transcribe"] | None = None
+    language: str | None = Field(None, description="English name of the language, e.g. english.")
+    duration: float | None = Field(None, description="Seconds.")
+    segments: list[SegmentOut] | None = None
+    words: list[WordOut] | None = None
