@@ -33,14 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.bus import Subscription
 from services.common.events import AUTH_EVENTS, SessionRevoked
 from services.common.logging import get_logger
 from services.common.runtime import Runtime
-from services.common.settings import ConfigurationError
+from services.common.settings import load_settings_class
 from services.gateway.clients.auth import AuthClient
 from services.gateway.shared.consumers import ConsumerTable, On
 from services.gateway.shared.errors import ApiError, unauthorized
@@ -77,11 +77,7 @@ def load_gateway_auth_config() -> GatewayAuthConfig:
     Raises:
         ConfigurationError: naming the invalid variable (start-up stops).
     """
-    try:
-        return GatewayAuthConfig()
-    except ValidationError as exc:
-        problems = "; ".join(f"{e['loc'][0]}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())
-        raise ConfigurationError("invalid gateway auth configuration: " + problems) from None
+    return load_settings_class(GatewayAuthConfig, "gateway auth")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.datastructures import UploadFile
 from starlette.requests import HTTPConnection
@@ -29,7 +29,7 @@ from starlette.requests import HTTPConnection
 from services.common import images
 from services.common.events import MEDIA_REQUESTS, MediaRenderRequested
 from services.common.logging import get_logger
-from services.common.settings import ConfigurationError
+from services.common.settings import load_settings_class
 from services.gateway.products.photos.consumers import MediaEvents
 from services.gateway.products.photos.models import PhotoTask
 from services.gateway.products.photos.repository import RUNNING, PhotoTaskStore
@@ -74,11 +74,7 @@ def load_photo_settings(**overrides: Any) -> PhotoSettings:
     Raises:
         ConfigurationError: naming the invalid variable.
     """
-    try:
-        return PhotoSettings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(f"{e['loc'][0]}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors())
-        raise ConfigurationError("invalid photo configuration: " + problems) from None
+    return load_settings_class(PhotoSettings, "photo", **overrides)
 
 
 class ProgressHub:
