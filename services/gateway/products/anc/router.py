@@ -10,9 +10,14 @@
   session, ``AncProcessRequested`` published, **202** with the session id and status URL.
 * ``POST /api/audio/stream``: opens a stream session; returns its id and WebSocket URL.
 * ``WS /api/audio/stream/{id}/ws``: the live protocol of :mod:`.stream`.
-* ``GET /api/audio/sessions``, ``GET /api/audio/sessions/{id}``,
-  ``GET /api/metrics/sessions/{id}``, ``GET /api/metrics/summary``, ``GET /api/status``,
-  ``POST /api/ml/classify``, ``GET /api/ml/models``.
+* ``GET /api/audio/sessions``, ``GET /api/audio/sessions/{id}``, ``DELETE
+  /api/audio/sessions/{id}``, ``GET /api/metrics/sessions/{id}``, ``GET /api/metrics/summary``,
+  ``GET /api/status``, ``POST /api/ml/classify``, ``GET /api/ml/models``.
+
+Access (docs/auth.md): everything under ``/api/audio/...`` and ``/api/metrics/...`` and the
+stream WebSocket takes ``CurrentUser``; sessions belong to the user who created them and
+another user's session answers 404. ``/api/status``, ``/api/ml/models`` and
+``POST /api/ml/classify`` store nothing and stay open.
 """
 
 from __future__ import annotations
@@ -22,12 +27,18 @@ import json
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
-from starlette.requests import HTTPConnection
 
 from services.common import db
-from services.gateway.deps import ApiKeyOrUser, OptionalUser, Settings
+from services.gateway.deps import (
+    ApiKeyOrUser,
+    CurrentUser,
+    Settings,
+    Verifier,
+    refuse_websocket,
+    websocket_user,
+)
 from services.gateway.products.anc.inputs import (
     MAX_PROCESS_S,
     decode,
@@ -36,7 +47,7 @@ from services.gateway.products.anc.inputs import (
     is_long,
     receive,
 )
-from services.gateway.products.anc.models import ANC_OWNER_ANONYMOUS, AncSession
+from services.gateway.products.anc.models import AncSession
 from services.gateway.products.anc.schemas import (
     ClassifyForm,
     OpenStreamBody,
@@ -58,13 +69,8 @@ from services.gateway.shared.uploads import receive_audio
 router = APIRouter()
 
 
-def owner_of(conn: HTTPConnection) -> str:
-    """The requesting user's id; ``"anonymous"`` until requests carry a verified user."""
-    return ANC_OWNER_ANONYMOUS
-
-
-async def _session(product: AncProduct, conn: HTTPConnection, session_id: str) -> AncSession:
-    row = await product.repo.get(session_id, owner_of(conn))
+async def _session(product: AncProduct, owner: str, session_id: str) -> AncSession:
+    row = await product.repo.get(session_id, owner)
     if row is None:
         raise ApiError(404, "Not found", f"no session {session_id!r}")
     return row
@@ -73,13 +79,13 @@ async def _session(product: AncProduct, conn: HTTPConnection, session_id: str) -
 # --- files -----------------------------------------------------------------------------------
 @router.post("/api/audio/process", response_model=None, openapi_extra=request_body(form=ProcessAudioForm))
 async def process_audio(
-    request: Request, product: AncDep, settings: Settings
+    request: Request, product: AncDep, settings: Settings, user: CurrentUser
 ) -> dict[str, Any] | JSONResponse:
     """Cancel the noise in a recording; store the result; return its URL and the metrics.
 
     Recordings over ``MAX_PROCESS_S`` become batch jobs: 202 with the session id and its
     status URL (``Location``)."""
-    owner = owner_of(request)
+    owner = user.id
     with product.runtime.temp_dir("anc-") as tmp:
         saved, values, classify = await receive(request, settings, tmp)
         if is_long(saved):
@@ -96,7 +102,7 @@ async def process_audio(
 @router.post(
     "/api/audio/stream", status_code=201, openapi_extra=request_body(json=OpenStreamBody, required=False)
 )
-async def open_stream(request: Request, product: AncDep, user: OptionalUser) -> dict[str, Any]:
+async def open_stream(request: Request, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Open a live session: JSON body (optional) with ``algorithm``, ``taps``, ``mu``,
     ``block_size``, ``delay``, ``constrained``, ``sample_rate``. Connect to the returned
     ``websocket_url`` within the session's life."""
@@ -112,8 +118,7 @@ async def open_stream(request: Request, product: AncDep, user: OptionalUser) -> 
     rate_raw = body.get("sample_rate", 0) or 0
     if isinstance(rate_raw, bool) or not isinstance(rate_raw, int | float) or rate_raw != int(rate_raw):
         raise ApiError(400, "Invalid parameter", f"sample_rate must be an integer (Hz), got {rate_raw!r}")
-    owner = user.id if user is not None else owner_of(request)  # Socket.IO streams need an owner
-    session_id, resolved = await product.open_stream(owner, body, int(rate_raw))
+    session_id, resolved = await product.open_stream(user.id, body, int(rate_raw))
     return {
         "session_id": session_id,
         "status": "open",
@@ -128,14 +133,22 @@ async def open_stream(request: Request, product: AncDep, user: OptionalUser) -> 
 
 
 @router.websocket("/api/audio/stream/{session_id}/ws")
-async def stream_socket(ws: WebSocket, session_id: str, product: AncDep) -> None:
-    """Live ANC over a WebSocket (protocol in :mod:`services.gateway.products.anc.stream`)."""
-    row = await product.repo.get(session_id, owner_of(ws))
+async def stream_socket(ws: WebSocket, session_id: str, product: AncDep, tokens: Verifier) -> None:
+    """Live ANC over a WebSocket (protocol in :mod:`services.gateway.products.anc.stream`).
+
+    The handshake carries the owner's access token (``token`` query parameter, or
+    ``Sec-WebSocket-Protocol: bearer, <token>``); it is refused before it is accepted when
+    the token is missing or invalid (401), the session is not the caller's (404) or is not
+    ``open`` (409)."""
+    ok, user, subprotocol = await websocket_user(ws, tokens, required=True)
+    if not ok or user is None:
+        return
+    row = await product.repo.get(session_id, user.id)
     if row is None or row.kind != "stream":
-        await ws.close(code=4404, reason="unknown session")
+        await refuse_websocket(ws, ApiError(404, "Not found", f"no stream session {session_id!r}"))
         return
     if row.status != "open":
-        await ws.close(code=4409, reason=f"session is {row.status}")
+        await refuse_websocket(ws, ApiError(409, "Conflict", f"session is {row.status}"))
         return
 
     async def send_audio(sequence: int, pcm: bytes) -> None:
@@ -156,9 +169,9 @@ async def stream_socket(ws: WebSocket, session_id: str, product: AncDep) -> None
     try:
         await stream.claim()  # refused before the socket is accepted
     except SessionTaken:
-        await ws.close(code=4409, reason="session is taken")
+        await refuse_websocket(ws, ApiError(409, "Conflict", "the session is already streaming or closed"))
         return
-    await ws.accept()
+    await ws.accept(subprotocol=subprotocol)
     await stream.start()
     product.live.add(stream)
     client_gone = False
@@ -193,16 +206,20 @@ async def stream_socket(ws: WebSocket, session_id: str, product: AncDep) -> None
 
 # --- sessions and metrics --------------------------------------------------------------------
 @router.get("/api/audio/sessions")
-async def list_sessions(request: Request, product: AncDep, page: PageDep) -> dict[str, Any]:
+async def list_sessions(
+    request: Request, product: AncDep, page: PageDep, user: CurrentUser
+) -> dict[str, Any]:
     """The caller's sessions, newest first."""
-    rows, total = await product.repo.page(owner_of(request), page.limit, page.offset)
+    rows, total = await product.repo.page(user.id, page.limit, page.offset)
     return {"sessions": [session_json(r, request) for r in rows], "total": total}
 
 
 @router.get("/api/audio/sessions/{session_id}")
-async def get_session(request: Request, session_id: str, product: AncDep) -> dict[str, Any]:
+async def get_session(
+    request: Request, session_id: str, product: AncDep, user: CurrentUser
+) -> dict[str, Any]:
     """One session with its latest metrics."""
-    row = await _session(product, request, session_id)
+    row = await _session(product, user.id, session_id)
     out = session_json(row, request)
     if row.output_key:
         out["output_url"] = await product.runtime.storage.presigned_get_url(row.output_key, URL_EXPIRY)
@@ -211,10 +228,22 @@ async def get_session(request: Request, session_id: str, product: AncDep) -> dic
     return out
 
 
+@router.delete("/api/audio/sessions/{session_id}", status_code=204, response_class=Response)
+async def delete_session(session_id: str, product: AncDep, user: CurrentUser) -> Response:
+    """Delete one of the caller's sessions: its metrics and its stored output. A live stream
+    (``active``) answers 409 until it is closed; a queued batch job's late output is removed
+    when it arrives."""
+    row = await _session(product, user.id, session_id)
+    if row.status == "active":
+        raise ApiError(409, "Conflict", "the stream is live; disconnect it first")
+    await product.delete_session(row)
+    return Response(status_code=204)
+
+
 @router.get("/api/metrics/sessions/{session_id}")
-async def session_metrics(request: Request, session_id: str, product: AncDep) -> dict[str, Any]:
+async def session_metrics(session_id: str, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Every metrics record of a session (live updates and the final one)."""
-    row = await _session(product, request, session_id)
+    row = await _session(product, user.id, session_id)
     records = await product.repo.metrics(session_id)
     return {
         "session_id": session_id,
@@ -225,9 +254,9 @@ async def session_metrics(request: Request, session_id: str, product: AncDep) ->
 
 
 @router.get("/api/metrics/summary")
-async def metrics_summary(request: Request, product: AncDep) -> dict[str, Any]:
+async def metrics_summary(product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Totals over the caller's sessions: counts, attenuation, audio processed, emergencies."""
-    return await product.summary(owner_of(request))
+    return await product.summary(user.id)
 
 
 # --- status and ML ---------------------------------------------------------------------------
