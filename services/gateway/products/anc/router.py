@@ -49,9 +49,19 @@ from services.gateway.products.anc.inputs import (
 )
 from services.gateway.products.anc.models import AncSession
 from services.gateway.products.anc.schemas import (
+    BatchQueued,
     ClassifyForm,
+    ClassifyOut,
+    MetricsSummary,
+    ModelsOut,
     OpenStreamBody,
     ProcessAudioForm,
+    ProcessedFile,
+    SessionDetail,
+    SessionList,
+    SessionMetrics,
+    StreamOpened,
+    SystemStatus,
     classification_json,
     metric_json,
     params_dict,
@@ -77,7 +87,12 @@ async def _session(product: AncProduct, owner: str, session_id: str) -> AncSessi
 
 
 # --- files -----------------------------------------------------------------------------------
-@router.post("/api/audio/process", response_model=None, openapi_extra=request_body(form=ProcessAudioForm))
+@router.post(
+    "/api/audio/process",
+    response_model=None,
+    responses={200: {"model": ProcessedFile}, 202: {"model": BatchQueued}},
+    openapi_extra=request_body(form=ProcessAudioForm),
+)
 async def process_audio(
     request: Request, product: AncDep, settings: Settings, user: CurrentUser
 ) -> dict[str, Any] | JSONResponse:
@@ -100,7 +115,11 @@ async def process_audio(
 
 # --- streams ---------------------------------------------------------------------------------
 @router.post(
-    "/api/audio/stream", status_code=201, openapi_extra=request_body(json=OpenStreamBody, required=False)
+    "/api/audio/stream",
+    status_code=201,
+    response_model=StreamOpened,
+    response_model_exclude_unset=True,
+    openapi_extra=request_body(json=OpenStreamBody, required=False),
 )
 async def open_stream(request: Request, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Open a live session: JSON body (optional) with ``algorithm``, ``taps``, ``mu``,
@@ -205,7 +224,7 @@ async def stream_socket(ws: WebSocket, session_id: str, product: AncDep, tokens:
 
 
 # --- sessions and metrics --------------------------------------------------------------------
-@router.get("/api/audio/sessions")
+@router.get("/api/audio/sessions", response_model=SessionList, response_model_exclude_unset=True)
 async def list_sessions(
     request: Request, product: AncDep, page: PageDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -214,7 +233,9 @@ async def list_sessions(
     return {"sessions": [session_json(r, request) for r in rows], "total": total}
 
 
-@router.get("/api/audio/sessions/{session_id}")
+@router.get(
+    "/api/audio/sessions/{session_id}", response_model=SessionDetail, response_model_exclude_unset=True
+)
 async def get_session(
     request: Request, session_id: str, product: AncDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -240,7 +261,7 @@ async def delete_session(session_id: str, product: AncDep, user: CurrentUser) ->
     return Response(status_code=204)
 
 
-@router.get("/api/metrics/sessions/{session_id}")
+@router.get("/api/metrics/sessions/{session_id}", response_model=SessionMetrics)
 async def session_metrics(session_id: str, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Every metrics record of a session (live updates and the final one)."""
     row = await _session(product, user.id, session_id)
@@ -253,14 +274,14 @@ async def session_metrics(session_id: str, product: AncDep, user: CurrentUser) -
     }
 
 
-@router.get("/api/metrics/summary")
+@router.get("/api/metrics/summary", response_model=MetricsSummary)
 async def metrics_summary(product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Totals over the caller's sessions: counts, attenuation, audio processed, emergencies."""
     return await product.summary(user.id)
 
 
 # --- status and ML ---------------------------------------------------------------------------
-@router.get("/api/status")
+@router.get("/api/status", response_model=SystemStatus, response_model_exclude_unset=True)
 async def status(product: AncDep) -> dict[str, Any]:
     """System status: the anc service's health and defaults, the database, live streams."""
     checks: dict[str, str] = {}
@@ -294,7 +315,7 @@ async def status(product: AncDep) -> dict[str, Any]:
     }
 
 
-@router.get("/api/ml/models")
+@router.get("/api/ml/models", response_model=ModelsOut)
 async def list_models(product: AncDep) -> dict[str, Any]:
     """The noise classifier and the adaptive filters, with their parameters."""
     reply = await product.client.list_models()
@@ -315,7 +336,7 @@ async def list_models(product: AncDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/ml/classify", openapi_extra=request_body(form=ClassifyForm))
+@router.post("/api/ml/classify", response_model=ClassifyOut, openapi_extra=request_body(form=ClassifyForm))
 async def classify(
     request: Request, product: AncDep, settings: Settings, _caller: ApiKeyOrUser
 ) -> dict[str, Any]:
