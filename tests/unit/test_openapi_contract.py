@@ -129,3 +129,20 @@ def test_request_body_models_must_be_flat() -> None:
         request_body(form=Nested)
     with pytest.raises(TypeError, match="needs a form or a json model"):
         request_body()
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in operations()], ids=lambda v: str(v))
+def test_every_route_has_a_typed_response(method: str, path: str) -> None:
+    responses = document()["paths"][path][method]["responses"]
+    success = sorted(code for code in responses if code.startswith(("2", "3")))
+    assert success, f"{method.upper()} {path} declares no success response"
+    answer = responses[success[0]]
+    content = answer.get("content")
+    if success[0] in {"204", "301", "302", "303", "307", "308"} and not content:
+        return
+    assert content, f"{method.upper()} {path}: {success[0]} has no content"
+    for media_type, item in content.items():
+        schema = item.get("schema", {})
+        if media_type.startswith(("audio/", "image/", "video/", "text/", "application/octet-stream")):
+            continue  # a file or plain text: the media type is the contract
+        assert _typed(schema), f"{method.upper()} {path}: {media_type} answer is not a typed model"

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, WithJsonSchema
 
-__all__ = ["NO_BODY", "FileField", "OptionalFileField", "request_body"]
+__all__ = ["NO_BODY", "FileField", "OptionalFileField", "file_responses", "request_body"]
 
 FileField = Annotated[bytes, WithJsonSchema({"type": "string", "format": "binary"})]
 """A multipart file field (``format: binary``: Swagger UI shows a file picker)."""
@@ -70,3 +70,17 @@ def request_body(
     if text:
         body["description"] = text
     return {"requestBody": body}
+
+
+def file_responses(media_type: str, *, redirect: bool = True) -> dict[int | str, dict[str, Any]]:
+    """``responses`` of a download route: 200 with the file's bytes as ``media_type`` (and, with
+    ``redirect``, a 307 to a presigned URL)."""
+    out: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": "The file",
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+    if redirect:
+        out[307] = {"description": "Redirect to a presigned URL (object storage, or ?redirect=true)"}
+    return out

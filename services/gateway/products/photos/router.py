@@ -44,10 +44,18 @@ from services.common.storage import LocalObjectStorage
 from services.gateway.deps import AuthenticatedUser, OptionalUser, Verifier, websocket_user
 from services.gateway.products.photos.models import PHOTO_OWNER_ANONYMOUS, PhotoTask
 from services.gateway.products.photos.repository import TERMINAL
-from services.gateway.products.photos.schemas import UploadPhotoForm, UploadPhotoJson, summary
+from services.gateway.products.photos.schemas import (
+    PhotoDetail,
+    PhotoList,
+    PhotoQueued,
+    PhotoStatus,
+    UploadPhotoForm,
+    UploadPhotoJson,
+    summary,
+)
 from services.gateway.products.photos.service import PhotoProduct, PhotosDep, read_photo
 from services.gateway.shared.errors import ApiError, unauthorized
-from services.gateway.shared.openapi import request_body
+from services.gateway.shared.openapi import file_responses, request_body
 from services.gateway.shared.timefmt import iso_z, utc_timestamp
 
 router = APIRouter()
@@ -78,7 +86,11 @@ async def _task(product: PhotoProduct, user: AuthenticatedUser | None, task_id: 
     return task
 
 
-@router.post("/upload-photo", openapi_extra=request_body(json=UploadPhotoJson, form=UploadPhotoForm))
+@router.post(
+    "/upload-photo",
+    response_model=PhotoQueued,
+    openapi_extra=request_body(json=UploadPhotoJson, form=UploadPhotoForm),
+)
 async def upload_photo(request: Request, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """Upload a photo (base64 JSON or multipart) and start its music video.
 
@@ -99,7 +111,7 @@ async def upload_photo(request: Request, product: PhotosDep, user: OptionalUser)
 
 
 # --- reads -------------------------------------------------------------------------------------
-@router.get("/photos/{task_id}/status")
+@router.get("/photos/{task_id}/status", response_model=PhotoStatus)
 async def photo_status(task_id: str, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """Status of a task: ``queued | analyzing | composing | rendering | done | failed``, progress
     0-100, and the error (``error``: reason, ``error_code``) when failed."""
@@ -137,7 +149,12 @@ async def _serve(
     return RedirectResponse(url, status_code=307)
 
 
-@router.get("/photos/{task_id}/download", response_model=None)
+@router.get(
+    "/photos/{task_id}/download",
+    response_model=None,
+    response_class=Response,
+    responses=file_responses("video/mp4"),
+)
 async def download_video(
     product: PhotosDep,
     user: OptionalUser,
@@ -149,7 +166,12 @@ async def download_video(
     return await _serve(product, task, task.video_key, "video/mp4", f"earshot-{task.id}.mp4", redirect)
 
 
-@router.get("/photos/{task_id}/music", response_model=None)
+@router.get(
+    "/photos/{task_id}/music",
+    response_model=None,
+    response_class=Response,
+    responses=file_responses("audio/mpeg"),
+)
 async def download_music(
     product: PhotosDep,
     user: OptionalUser,
@@ -161,7 +183,7 @@ async def download_music(
     return await _serve(product, task, task.music_key, "audio/mpeg", f"earshot-{task.id}.mp3", redirect)
 
 
-@router.get("/photos")
+@router.get("/photos", response_model=PhotoList)
 async def list_photos(
     product: PhotosDep,
     user: OptionalUser,
@@ -191,7 +213,7 @@ async def delete_photo(task_id: str, product: PhotosDep, user: OptionalUser) -> 
     return Response(status_code=204)
 
 
-@router.get("/photos/{task_id}")
+@router.get("/photos/{task_id}", response_model=PhotoDetail)
 async def get_photo(task_id: str, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """One task with all its metadata (analysis, music prompt, engines, warnings)."""
     return summary(await _task(product, user, task_id), full=True)

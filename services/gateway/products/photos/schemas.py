@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.gateway.products.photos.models import PhotoTask
 from services.gateway.shared.openapi import FileField
@@ -28,7 +28,16 @@ class UploadPhotoForm(BaseModel):
     captions: bool = Field(True, description="Burn the lyrics into the video as captions.")
 
 
-__all__ = ["summary"]
+__all__ = [
+    "PhotoDetail",
+    "PhotoList",
+    "PhotoQueued",
+    "PhotoStatus",
+    "PhotoSummary",
+    "UploadPhotoForm",
+    "UploadPhotoJson",
+    "summary",
+]
 
 
 def summary(task: PhotoTask, *, full: bool = False) -> dict[str, Any]:
@@ -77,3 +86,112 @@ def summary(task: PhotoTask, *, full: bool = False) -> dict[str, Any]:
             warnings=task.warnings or [],
         )
     return out
+
+
+# --- response models ------------------------------------------------------------------------------
+TaskStatus = Literal["queued", "analyzing", "composing", "rendering", "done", "failed"]
+
+
+class _Open(BaseModel):
+    """Documented fields; any future key passes through (clients ignore unknown keys)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class PhotoQueued(_Open):
+    """``POST /upload-photo``: the task is queued; follow it with the three URLs."""
+
+    task_id: str
+    status: Literal["queued"]
+    message: str
+    status_url: str
+    download_url: str
+    websocket_url: str
+
+
+class PhotoStatus(_Open):
+    """``GET /photos/{task_id}/status``."""
+
+    task_id: str
+    status: TaskStatus
+    progress: int = Field(ge=0, le=100)
+    error: str | None = Field(description="Why it failed (sentence).")
+    error_code: str | None
+    created_at: str | None
+    updated_at: str | None
+    download_url: str | None = Field(description="Once done.")
+
+
+class PhotoInfo(_Open):
+    """The uploaded photo."""
+
+    format: str
+    size: int = Field(description="Bytes.")
+    width: int
+    height: int
+
+
+class VideoInfo(_Open):
+    """The rendered MP4."""
+
+    size: int | None
+    width: int | None
+    height: int | None
+    duration: float | None = Field(description="Seconds.")
+    download_url: str
+
+
+class MusicInfo(_Open):
+    """The soundtrack (MP3)."""
+
+    size: int | None
+    url: str
+    engine: str | None
+
+
+class Engines(_Open):
+    """Which engines wrote the lyrics and the music."""
+
+    lyrics: str | None
+    music: str | None
+
+
+class PhotoSummary(_Open):
+    """One task in the library."""
+
+    task_id: str
+    status: TaskStatus
+    progress: int
+    created_at: str | None
+    updated_at: str | None
+    completed_at: str | None
+    title: str | None
+    mood: str | None
+    lyrics: str | None
+    duration: float | None
+    photo: PhotoInfo
+    video: VideoInfo | None
+    music: MusicInfo | None
+    engines: Engines | None
+    error: str | None
+    error_code: str | None
+
+
+class PhotoDetail(PhotoSummary):
+    """``GET /photos/{task_id}``: the task with its analysis, prompt and warnings."""
+
+    attempt: int
+    captions: bool
+    music_prompt: str | None
+    analysis: dict[str, Any] | None
+    processing_s: float | None
+    warnings: list[str]
+
+
+class PhotoList(_Open):
+    """``GET /photos``: the caller's library, newest first."""
+
+    photos: list[PhotoSummary]
+    total: int
+    limit: int
+    offset: int
