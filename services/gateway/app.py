@@ -24,6 +24,7 @@ from services.gateway.products.accounts.service import AccountsProduct
 from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
 from services.gateway.products.anc.socketio import SOCKETIO_PATH, socketio_app
+from services.gateway.products.anc.stream import PROTOCOLS_MARKDOWN
 from services.gateway.products.docs import router as docs
 from services.gateway.products.openai import router as openai
 from services.gateway.products.openai.service import OpenAIProduct
@@ -37,6 +38,22 @@ from services.gateway.shared.product import Product
 from services.gateway.shared.version import earshot_version
 
 __all__ = ["ASGI_MOUNTS", "PRODUCTS", "ROUTERS", "Mount", "create_app"]
+
+
+API_DESCRIPTION = (
+    """Earshot's gateway: the REST, WebSocket and Socket.IO APIs of every Earshot product.
+
+Errors are `{error, details, timestamp}` (the OpenAI-compatible `/v1` routes answer OpenAI's
+error shape). Routes that store a user's records take an access token
+(`Authorization: Bearer <token>` from register, login, refresh or OAuth); another user's
+record answers 404. The stateless routes (`POST /analyze-audio`, `POST /api/ml/classify`,
+`POST /v1/audio/transcriptions`, `GET /v1/models`) are open unless `EARSHOT_API_KEYS` is set;
+then they take an API key (`Authorization: Bearer <key>` or `X-API-Key`) or an access token.
+These pages (`/docs`, `/redoc`) load nothing from outside the gateway.
+"""
+    + PROTOCOLS_MARKDOWN
+)
+"""The OpenAPI ``info.description`` (Markdown)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,7 @@ def create_app(gateway: Any = None) -> FastAPI:
     app = FastAPI(
         title="Earshot",
         version=earshot_version(),
-        description="Earshot's gateway: the REST and WebSocket APIs of every Earshot product.",
+        description=API_DESCRIPTION,
         # Swagger UI and ReDoc are served offline by products/docs (no CDN).
         docs_url=None,
         redoc_url=None,

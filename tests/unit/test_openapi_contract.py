@@ -146,3 +146,18 @@ def test_every_route_has_a_typed_response(method: str, path: str) -> None:
         if media_type.startswith(("audio/", "image/", "video/", "text/", "application/octet-stream")):
             continue  # a file or plain text: the media type is the contract
         assert _typed(schema), f"{method.upper()} {path}: {media_type} answer is not a typed model"
+
+
+def test_the_description_documents_the_live_protocols() -> None:
+    text = document()["info"]["description"]
+    for needle in (
+        "/api/audio/stream/{session_id}/ws",
+        "/socket.io/",
+        "connect",
+        "audio_chunk",
+        "processed_audio",
+        "metrics_update",
+        "disconnect",
+        "EARSHOT_API_KEYS",
+    ):
+        assert needle in text, needle

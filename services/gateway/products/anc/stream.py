@@ -30,9 +30,41 @@ from services.gateway.products.anc.repository import AncRepository
 from services.gateway.products.anc.schemas import stream_metrics_json
 from services.gateway.shared.timefmt import utc_timestamp
 
-__all__ = ["LiveStream", "SessionTaken", "split_frame"]
+__all__ = ["PROTOCOLS_MARKDOWN", "LiveStream", "SessionTaken", "split_frame"]
 
 log = get_logger("earshot.gateway.anc")
+
+PROTOCOLS_MARKDOWN = """
+## Live noise cancellation (seed 004): WebSocket and Socket.IO
+
+Open a session with `POST /api/audio/stream` (access token required), then stream it once,
+over either transport. Audio is float32 little-endian PCM: frames of interleaved
+primary/reference samples (mono for `ale`), at most 65536 samples per channel; each frame is
+answered by its processed block (mono, same length, `sequence` from 1).
+
+**WebSocket** `/api/audio/stream/{session_id}/ws` with the owner's token as `?token=` or
+`Sec-WebSocket-Protocol: bearer, <token>`; refused before the handshake with 401, 404 or 409.
+
+- `connect` (server): JSON `{event, session_id, algorithm, sample_rate, channels, format,
+  layout, timestamp}`.
+- `audio_chunk` (client): a binary PCM frame, or JSON `{"event": "audio_chunk", "data": base64}`.
+- `processed_audio` (server): JSON `{event, session_id, sequence, samples, format, channels}`,
+  then the binary block.
+- `metrics_update` (server): JSON `{event, session_id, blocks, samples, attenuation_db,
+  recent_attenuation_db, convergence_time_ms, dsp_ms_mean, dsp_ms_max, resets, noise_type,
+  confidence, emergency}` every 10 blocks.
+- `error` (server): JSON `{event, error, details}`; the socket stays open.
+- `disconnect` (either): JSON `{"event": "disconnect"}`; the server answers with the final
+  `metrics` and closes.
+
+**Socket.IO** at `/socket.io/` (seed 004's Flask-SocketIO clients; Engine.IO 4):
+`connect` with `auth={"token": ACCESS_TOKEN, "session_id": ID}` (refusals: `connect_error`
+`{message, data: {status, error, details}}`); `audio_chunk` (binary, or `{"data": bytes or
+base64}`; acknowledged `{accepted, session_id, sequence}` or `{accepted: false, error,
+details}`); `processed_audio` `{session_id, sequence, samples, format, channels, data}`;
+`metrics_update` as above; `disconnect` stores the final metrics and closes the session.
+"""
+"""The live protocols, for the OpenAPI description (``app.py``) and docs/anc.md."""
 
 MAX_FRAME_SAMPLES = 65536
 """Samples per channel one frame may carry."""
