@@ -26,6 +26,8 @@ from services.gateway.products.anc.service import AncProduct
 from services.gateway.products.anc.socketio import SOCKETIO_PATH, socketio_app
 from services.gateway.products.anc.stream import PROTOCOLS_MARKDOWN
 from services.gateway.products.docs import router as docs
+from services.gateway.products.interviews import router as interviews
+from services.gateway.products.interviews.consumers import InterviewsProduct
 from services.gateway.products.openai import router as openai
 from services.gateway.products.openai.service import OpenAIProduct
 from services.gateway.products.photos import router as photos
@@ -95,6 +97,7 @@ ROUTERS: tuple[Mount, ...] = (
     ),
     Mount(photos.router, tags=["photo to music video"]),
     Mount(openai.router, prefix="/v1", tags=["OpenAI-compatible speech to text"]),
+    Mount(interviews.router, tags=["interview coach"]),
 )
 """Every product router, in one place (order = OpenAPI order)."""
 
@@ -110,6 +113,7 @@ PRODUCTS: tuple[type[Product], ...] = (
     AncProduct,
     PhotoProduct,
     OpenAIProduct,
+    InterviewsProduct,
 )
 """Every product lifecycle, started in this order and stopped in reverse."""
 

@@ -159,7 +159,8 @@ async def test_communication_and_domain(stub: Stub) -> None:
             expected_concepts=["validation", "regularization", "more data", "early stopping"],
         )
     )
-    assert domain.score == 75 and domain.missing_concepts == ["early stopping"]
+    # 3 of 4 concepts: 0.85 * 75 plus up to 15 points for using the question's own words
+    assert 63 <= domain.score <= 79 and domain.missing_concepts == ["early stopping"]
     assert domain.analyzer == "local"
 
 
@@ -195,7 +196,7 @@ async def test_complete_interview_analysis_subset_and_report(stub: Stub) -> None
     assert report.dimension_scores["pace"] == everything.pace.score == subset.pace.score
     assert [q.question for q in report.per_question] == ["Overfitting?", "Pace only"]
     empty = await stub.BuildSessionReport(pb.SessionReportRequest())
-    assert not empty.HasField("overall_score") and empty.summary == "No analysed answers."
+    assert not empty.HasField("overall_score") and empty.summary.startswith("No analysed answers")
 
 
 async def test_questions_and_resume_skills(stub: Stub) -> None:
@@ -208,7 +209,11 @@ async def test_questions_and_resume_skills(stub: Stub) -> None:
         pb.GenerateQuestionsRequest(resume=resume, track="data_science", count=4)
     )
     assert len(questions.questions) == 4 and questions.track == "data_science"
-    assert questions.questions[-1].category == "behavioural" and questions.questions[0].difficulty == "medium"
+    assert questions.questions[-1].category == "behavioural" and questions.questions[0].difficulty in (
+        "easy",
+        "medium",
+    )
+    assert {q.difficulty for q in questions.questions} >= {"easy", "medium"}  # mixed for 3 years
     assert questions.years_experience == 3 and "Python" in questions.skills
 
 
@@ -320,7 +325,7 @@ class _FailingMeeting(LocalMeetingAnalyzer):
 
 
 class _SlowInterview(LocalInterviewAnalyzer):
-    async def communication(self, answer: str):  # type: ignore[no-untyped-def]
+    async def communication(self, answer: str, speaking_s: float | None = None):  # type: ignore[no-untyped-def]
         raise ProviderError("unreachable", "connection refused")
 
 
@@ -414,7 +419,9 @@ async def test_gateway_client_calls_every_rpc(analysis_platform: Runtime) -> Non
         and domain.covered_concepts
         and [s.status for s in complete.statuses] == ["completed"] * 4
     )
-    assert len(questions.questions) == 5 and questions.questions[0].difficulty == "hard"
+    assert len(questions.questions) == 5 and "hard" in {
+        q.difficulty for q in questions.questions
+    }  # senior: mixed, hard among them
     assert list(skills.skills) == ["Python", "SQL"] and report.HasField("overall_score")
     assert template.suggested_template_name == "Team Meeting" and title.suggested_title == meeting.title
     assert description.suggested_description == meeting.description
@@ -458,3 +465,63 @@ async def test_gateway_client_maps_errors_to_api_errors(analysis_platform: Runti
     assert unreachable.value.status in (503, 504)
     with pytest.raises(ValueError):
         transcript_source()
+
+
+async def test_temperature_reads_loudness_from_the_stored_recording(
+    stub: Stub, analysis_platform: Runtime
+) -> None:
+    from tests.conftest import JFK, JFK_REFERENCE
+
+    key = "uploads/rpc-jfk.flac"
+    await analysis_platform.storage.put_file(key, JFK, "audio/flac")
+    text = pb.Transcript(text=JFK_REFERENCE, duration=11.0)
+    with_audio = await stub.AnalyzeTemperature(pb.TemperatureRequest(input=source(text), audio_key=key))
+    without = await stub.AnalyzeTemperature(pb.TemperatureRequest(input=source(text)))
+    assert "loudness" in with_audio.components and "loudness" not in without.components
+    assert -60 < with_audio.features["loudness_p95_dbfs"] < 0 and "loudness_p95_dbfs" not in without.features
+    gone = await stub.AnalyzeTemperature(
+        pb.TemperatureRequest(input=source(text), audio_key="uploads/none.wav")
+    )
+    assert "loudness" not in gone.components  # a missing recording is not an error: text only
+
+
+async def test_provider_backed_rpcs_when_a_key_is_set(analysis_platform: Runtime) -> None:
+    from tests.fakes.openai_chat import OpenAIChatFake
+
+    fake = await OpenAIChatFake().start()
+    engine = AnalysisEngine(
+        load_analysis_settings(
+            provider="openai",
+            openai_api_key="sk-test",
+            openai_base_url=f"{fake.url}/v1",
+            llm_backoff_base_s=0,
+        )
+    )
+    service = AnalysisService(engine)
+    service.runtime, service.engine = analysis_platform, engine
+    server = await start_server(
+        "127.0.0.1",
+        0,
+        [lambda s: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(AnalysisServicer(service), s)],
+        ["earshot.analysis.v1.AnalysisService"],
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            keyed = Stub(channel)
+            meeting = await keyed.AnalyzeMeeting(
+                pb.MeetingRequest(input=source(meeting_transcript()), meeting_date="2026-11-16"), timeout=30
+            )
+            assert meeting.analyzer == "openai" and meeting.action_items and meeting.summary
+            skills = await keyed.ExtractResumeSkills(
+                pb.ResumeSkillsRequest(resume=pb.Resume(text="4 years of Rust, Terraform and Python"))
+            )
+            # Rust and Terraform are not in the local lexicon: the provider found them
+            assert skills.analyzer == "openai" and list(skills.skills) == ["Rust", "Terraform", "Python"]
+            assert skills.years_experience == 4
+            pace = await keyed.AnalyzePace(pb.PaceRequest(input=source(answer_with_timings())))
+            assert pace.analyzer == "local"  # measured from word timings, never by a provider
+            assert len(fake.requests) >= 2
+    finally:
+        await server.stop(0)
+        await engine.aclose()
+        await fake.stop()
