@@ -15,6 +15,7 @@ from services.common.events import (
     AnalysisCompletedV2,
     AnalysisFailed,
     AnalysisRequested,
+    AnalysisRequestedV2,
     Envelope,
     TranscriptionCompleted,
     TranscriptionRequested,
@@ -48,9 +49,11 @@ async def pipeline(gw: UnitGateway) -> AsyncIterator[list[str]]:
         await publish(rt, "transcription", done)
 
     async def analyze(envelope: Envelope) -> None:
-        if envelope.type != AnalysisRequested.event_type:
+        if envelope.type not in (AnalysisRequested.event_type, AnalysisRequestedV2.event_type):
             return
-        req = envelope.payload(AnalysisRequested)
+        req = envelope.payload(
+            AnalysisRequestedV2 if envelope.type == AnalysisRequestedV2.event_type else AnalysisRequested
+        )
         if req.job_id in failing:
             await publish(
                 rt, "analysis", AnalysisFailed(job_id=req.job_id, error="no_speech", details="no words")

@@ -51,12 +51,12 @@ from services.gateway.products.anc.models import AncSession
 from services.gateway.products.anc.schemas import (
     BatchQueued,
     ClassifyForm,
-    ClassifyOut,
+    ClassifyResult,
     MetricsSummary,
-    ModelsOut,
+    ModelList,
     OpenStreamBody,
     ProcessAudioForm,
-    ProcessedFile,
+    ProcessResult,
     SessionDetail,
     SessionList,
     SessionMetrics,
@@ -70,13 +70,20 @@ from services.gateway.products.anc.schemas import (
 )
 from services.gateway.products.anc.service import URL_EXPIRY, AncDep, AncProduct
 from services.gateway.products.anc.stream import LiveStream, SessionTaken
-from services.gateway.shared.errors import ApiError
+from services.gateway.shared.errors import ApiError, ErrorBody
 from services.gateway.shared.openapi import request_body
 from services.gateway.shared.pagination import PageDep
 from services.gateway.shared.timefmt import utc_timestamp
 from services.gateway.shared.uploads import receive_audio
 
 router = APIRouter()
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid file, parameters, channels or lengths"},
+    401: {"model": ErrorBody, "description": "Missing, invalid, expired or signed-out access token"},
+    404: {"model": ErrorBody, "description": "No such session for this user"},
+    413: {"model": ErrorBody, "description": "File over MAX_FILE_SIZE"},
+}
 
 
 async def _session(product: AncProduct, owner: str, session_id: str) -> AncSession:
@@ -86,13 +93,28 @@ async def _session(product: AncProduct, owner: str, session_id: str) -> AncSessi
     return row
 
 
+PROCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": BatchQueued, "description": "Over 60 s: a queued batch job"},
+    **ERRORS,
+}
+PROCESS_ROUTE: dict[str, Any] = {
+    "response_model": ProcessResult,
+    "responses": PROCESS_RESPONSES,
+    "openapi_extra": request_body(form=ProcessAudioForm),
+}
+STREAM_ROUTE: dict[str, Any] = {
+    "status_code": 201,
+    "response_model": StreamOpened,
+    "responses": ERRORS,
+    "openapi_extra": request_body(json=OpenStreamBody, required=False),
+}
+CLASSIFY_BODY = request_body(form=ClassifyForm)
+SPARSE: dict[str, Any] = {"response_model_exclude_unset": True}
+"""Keys that do not apply to a session (``websocket_url``, ``progress``, ``error``) are left out."""
+
+
 # --- files -----------------------------------------------------------------------------------
-@router.post(
-    "/api/audio/process",
-    response_model=None,
-    responses={200: {"model": ProcessedFile}, 202: {"model": BatchQueued}},
-    openapi_extra=request_body(form=ProcessAudioForm),
-)
+@router.post("/api/audio/process", **PROCESS_ROUTE)
 async def process_audio(
     request: Request, product: AncDep, settings: Settings, user: CurrentUser
 ) -> dict[str, Any] | JSONResponse:
@@ -114,13 +136,7 @@ async def process_audio(
 
 
 # --- streams ---------------------------------------------------------------------------------
-@router.post(
-    "/api/audio/stream",
-    status_code=201,
-    response_model=StreamOpened,
-    response_model_exclude_unset=True,
-    openapi_extra=request_body(json=OpenStreamBody, required=False),
-)
+@router.post("/api/audio/stream", **STREAM_ROUTE)
 async def open_stream(request: Request, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Open a live session: JSON body (optional) with ``algorithm``, ``taps``, ``mu``,
     ``block_size``, ``delay``, ``constrained``, ``sample_rate``. Connect to the returned
@@ -224,7 +240,7 @@ async def stream_socket(ws: WebSocket, session_id: str, product: AncDep, tokens:
 
 
 # --- sessions and metrics --------------------------------------------------------------------
-@router.get("/api/audio/sessions", response_model=SessionList, response_model_exclude_unset=True)
+@router.get("/api/audio/sessions", response_model=SessionList, responses=ERRORS, **SPARSE)
 async def list_sessions(
     request: Request, product: AncDep, page: PageDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -233,9 +249,7 @@ async def list_sessions(
     return {"sessions": [session_json(r, request) for r in rows], "total": total}
 
 
-@router.get(
-    "/api/audio/sessions/{session_id}", response_model=SessionDetail, response_model_exclude_unset=True
-)
+@router.get("/api/audio/sessions/{session_id}", response_model=SessionDetail, responses=ERRORS, **SPARSE)
 async def get_session(
     request: Request, session_id: str, product: AncDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -249,7 +263,7 @@ async def get_session(
     return out
 
 
-@router.delete("/api/audio/sessions/{session_id}", status_code=204, response_class=Response)
+@router.delete("/api/audio/sessions/{session_id}", status_code=204, response_class=Response, responses=ERRORS)
 async def delete_session(session_id: str, product: AncDep, user: CurrentUser) -> Response:
     """Delete one of the caller's sessions: its metrics and its stored output. A live stream
     (``active``) answers 409 until it is closed; a queued batch job's late output is removed
@@ -261,7 +275,7 @@ async def delete_session(session_id: str, product: AncDep, user: CurrentUser) ->
     return Response(status_code=204)
 
 
-@router.get("/api/metrics/sessions/{session_id}", response_model=SessionMetrics)
+@router.get("/api/metrics/sessions/{session_id}", response_model=SessionMetrics, responses=ERRORS)
 async def session_metrics(session_id: str, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Every metrics record of a session (live updates and the final one)."""
     row = await _session(product, user.id, session_id)
@@ -274,14 +288,14 @@ async def session_metrics(session_id: str, product: AncDep, user: CurrentUser) -
     }
 
 
-@router.get("/api/metrics/summary", response_model=MetricsSummary)
+@router.get("/api/metrics/summary", response_model=MetricsSummary, responses=ERRORS)
 async def metrics_summary(product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Totals over the caller's sessions: counts, attenuation, audio processed, emergencies."""
     return await product.summary(user.id)
 
 
 # --- status and ML ---------------------------------------------------------------------------
-@router.get("/api/status", response_model=SystemStatus, response_model_exclude_unset=True)
+@router.get("/api/status", response_model=SystemStatus)
 async def status(product: AncDep) -> dict[str, Any]:
     """System status: the anc service's health and defaults, the database, live streams."""
     checks: dict[str, str] = {}
@@ -315,7 +329,7 @@ async def status(product: AncDep) -> dict[str, Any]:
     }
 
 
-@router.get("/api/ml/models", response_model=ModelsOut)
+@router.get("/api/ml/models", response_model=ModelList)
 async def list_models(product: AncDep) -> dict[str, Any]:
     """The noise classifier and the adaptive filters, with their parameters."""
     reply = await product.client.list_models()
@@ -336,7 +350,7 @@ async def list_models(product: AncDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/ml/classify", response_model=ClassifyOut, openapi_extra=request_body(form=ClassifyForm))
+@router.post("/api/ml/classify", response_model=ClassifyResult, openapi_extra=CLASSIFY_BODY)
 async def classify(
     request: Request, product: AncDep, settings: Settings, _caller: ApiKeyOrUser
 ) -> dict[str, Any]:

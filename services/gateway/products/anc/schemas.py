@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from earshot.anc.v1 import anc_pb2
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from services.gateway.products.anc.models import AncMetric, AncSession
@@ -13,16 +13,6 @@ from services.gateway.shared.openapi import FileField, OptionalFileField
 from services.gateway.shared.timefmt import iso_z
 
 __all__ = [
-    "BatchQueued",
-    "ClassifyOut",
-    "MetricsSummary",
-    "ModelsOut",
-    "ProcessedFile",
-    "SessionDetail",
-    "SessionList",
-    "SessionMetrics",
-    "StreamOpened",
-    "SystemStatus",
     "ClassifyForm",
     "OpenStreamBody",
     "ProcessAudioForm",
@@ -142,6 +132,213 @@ def metric_json(r: AncMetric) -> dict[str, Any]:
     }
 
 
+# --- response models (OpenAPI; routes return the dicts above, validated against these) -------
+class Classification(BaseModel):
+    """A noise classification of the primary channel."""
+
+    noise_type: str = Field(description="Class, or 'unknown' below the confidence threshold.")
+    confidence: float
+    top_class: str
+    probabilities: dict[str, float] = Field(description="Every class, largest first.")
+    emergency: bool = Field(description="A siren or an alarm was heard.")
+    windows: int = Field(description="1 s windows classified.")
+
+
+class ClassifyResult(Classification):
+    """``POST /api/ml/classify``."""
+
+    model: str
+    processing_ms: float
+    timestamp: str
+
+
+class FileMetrics(BaseModel):
+    """Metrics of a processed file (dB, ms, dBFS)."""
+
+    attenuation_db: float
+    steady_state_attenuation_db: float
+    octave_bands_db: dict[str, float] = Field(description="ISO 266 octave-band centre (Hz) -> dB.")
+    convergence_time_ms: float | None = Field(description="Time to 20 dB attenuation; null if never.")
+    input_rms_dbfs: float
+    output_rms_dbfs: float
+    processing_ms: float
+    realtime_factor: float
+    resets: int
+    samples: int
+
+
+class OutputRef(BaseModel):
+    """The processed WAV in object storage."""
+
+    key: str
+    url: str = Field(description="Presigned URL, valid one hour.")
+    format: str
+    channels: int
+
+
+class ProcessResult(BaseModel):
+    """``POST /api/audio/process`` for a recording up to 60 s."""
+
+    session_id: str
+    status: str
+    algorithm: str
+    params: dict[str, Any]
+    sample_rate: int
+    duration_s: float
+    output: OutputRef
+    metrics: FileMetrics
+    classification: Classification | None
+    timestamp: str
+
+
+class BatchQueued(BaseModel):
+    """``POST /api/audio/process`` for a recording over 60 s: a queued batch job (202)."""
+
+    session_id: str
+    job_id: str
+    status: str
+    status_url: str
+    algorithm: str
+    params: dict[str, Any]
+    sample_rate: int
+    duration_s: float
+    timestamp: str
+
+
+class StreamOpened(BaseModel):
+    """``POST /api/audio/stream``: connect to ``websocket_url`` with the token."""
+
+    session_id: str
+    status: str
+    algorithm: str
+    params: dict[str, Any]
+    sample_rate: int
+    channels: int = Field(description="2: interleaved primary/reference; 1: ale.")
+    format: str = Field(description="f32le: float32 little-endian PCM.")
+    websocket_url: str
+    timestamp: str
+
+
+class MetricRecord(BaseModel):
+    """One stored metrics record (``final`` or a live ``update``)."""
+
+    kind: str
+    attenuation_db: float
+    steady_state_attenuation_db: float | None
+    convergence_time_ms: float | None
+    octave_bands_db: dict[str, Any]
+    samples: int
+    dsp_ms_mean: float | None
+    noise_type: str | None
+    confidence: float | None
+    emergency: bool
+    recorded_at: str | None
+
+
+class BatchError(BaseModel):
+    """Why a batch job failed."""
+
+    code: str
+    details: str | None
+
+
+class Session(BaseModel):
+    """One ANC session; ``websocket_url`` (streams), ``progress`` (batch jobs) and ``error``
+    (failed jobs) appear only when they apply."""
+
+    session_id: str
+    kind: str
+    status: str
+    algorithm: str
+    params: dict[str, Any]
+    sample_rate: int
+    samples: int
+    duration_s: float
+    output_key: str | None
+    noise_type: str | None
+    emergency: bool
+    created_at: str | None
+    ended_at: str | None
+    websocket_url: str | None = None
+    progress: float | None = None
+    error: BatchError | None = None
+
+
+class SessionDetail(Session):
+    """``GET /api/audio/sessions/{id}``: the session, its output URL and its latest metrics."""
+
+    output_url: str | None = None
+    metrics: MetricRecord | None = None
+
+
+class SessionList(BaseModel):
+    """``GET /api/audio/sessions``: the caller's sessions, newest first."""
+
+    sessions: list[Session]
+    total: int
+
+
+class SessionMetrics(BaseModel):
+    """``GET /api/metrics/sessions/{id}``."""
+
+    session_id: str
+    status: str
+    metrics: list[MetricRecord]
+    latest: MetricRecord | None
+
+
+class AlgorithmTotals(BaseModel):
+    """Final-metrics totals of one algorithm."""
+
+    sessions: int
+    mean_attenuation_db: float
+
+
+class MetricsSummary(BaseModel):
+    """``GET /api/metrics/summary``: totals over the caller's sessions."""
+
+    total_sessions: int
+    file_sessions: int
+    stream_sessions: int
+    active_streams: int
+    audio_processed_s: float
+    mean_attenuation_db: float | None
+    best_attenuation_db: float | None
+    emergencies: int
+    noise_types: dict[str, int]
+    by_algorithm: dict[str, AlgorithmTotals]
+    timestamp: str
+
+
+class SystemStatus(BaseModel):
+    """``GET /api/status``."""
+
+    status: str = Field(description="'operational' or 'degraded'.")
+    checks: dict[str, str]
+    anc: dict[str, Any]
+    active_streams: int
+    timestamp: str
+
+
+class ModelInfo(BaseModel):
+    """A model the anc service runs."""
+
+    name: str
+    version: str
+    type: str
+    classes: list[str]
+    description: str
+    parameters: dict[str, str]
+
+
+class ModelList(BaseModel):
+    """``GET /api/ml/models``."""
+
+    models: list[ModelInfo]
+    default_algorithm: str
+    fft_backend: str
+
+
 # --- request bodies (OpenAPI documentation; the routes parse and validate) ---------------------
 Algorithm = Literal["nlms", "fdaf", "fxnlms", "lms", "ale"]
 
@@ -196,235 +393,3 @@ class ClassifyForm(BaseModel):
     ``MAX_FILE_SIZE`` MB."""
 
     audio: FileField = Field(description="WAV, FLAC, MP3, OGG or M4A.")
-
-
-# --- response models (what the routes answer; OpenAPI and validation) ---------------------------
-class _Open(BaseModel):
-    """Documented fields; any future key passes through (clients ignore unknown keys)."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class FilterParamsOut(_Open):
-    """The parameters used (the anc service's resolved values)."""
-
-    taps: int
-    mu: float
-    block_size: int | None = Field(None, description="fdaf only.")
-    constrained: bool | None = Field(None, description="fdaf only.")
-    delay: int | None = Field(None, description="ale only, samples.")
-
-
-class ClassificationOut(_Open):
-    """A noise classification of the primary channel."""
-
-    noise_type: str = Field(description="Label, e.g. siren, traffic, speech, hum, white_noise.")
-    confidence: float = Field(ge=0, le=1)
-    top_class: str
-    probabilities: dict[str, float] = Field(description="Label -> probability, largest first.")
-    emergency: bool = Field(description="An emergency sound (siren, alarm) above the threshold.")
-    windows: int = Field(description="1 s windows classified.")
-
-
-class FileMetricsOut(_Open):
-    """A processed file's metrics."""
-
-    attenuation_db: float
-    steady_state_attenuation_db: float
-    octave_bands_db: dict[str, float] = Field(description="ISO 266 octave centre (Hz) -> attenuation (dB).")
-    convergence_time_ms: float | None = Field(description="First 10 ms window at 20 dB; null if never.")
-    input_rms_dbfs: float
-    output_rms_dbfs: float
-    processing_ms: float
-    realtime_factor: float
-    resets: int
-    samples: int
-
-
-class OutputOut(_Open):
-    """Where the processed recording is (mono 16-bit WAV in object storage)."""
-
-    key: str
-    url: str = Field(description="Presigned, valid one hour.")
-    format: Literal["wav"] = "wav"
-    channels: int = 1
-
-
-class ProcessedFile(_Open):
-    """``POST /api/audio/process`` (200): a recording processed at once."""
-
-    session_id: str
-    status: Literal["completed"]
-    algorithm: str
-    params: FilterParamsOut
-    sample_rate: int
-    duration_s: float
-    output: OutputOut
-    metrics: FileMetricsOut
-    classification: ClassificationOut | None
-    timestamp: str
-
-
-class BatchQueued(_Open):
-    """``POST /api/audio/process`` (202): a long recording queued as a batch job."""
-
-    session_id: str
-    job_id: str
-    status: Literal["queued"]
-    algorithm: str
-    params: FilterParamsOut
-    sample_rate: int
-    duration_s: float
-    status_url: str = Field(description="GET it for progress (also the Location header).")
-    timestamp: str
-
-
-class StreamOpened(_Open):
-    """``POST /api/audio/stream`` (201): an ``open`` session to stream over the WebSocket or
-    Socket.IO (docs/anc.md)."""
-
-    session_id: str
-    status: Literal["open"]
-    algorithm: str
-    params: FilterParamsOut
-    sample_rate: int
-    channels: int = Field(description="2 (primary, reference interleaved) or 1 (ale).")
-    format: Literal["f32le"]
-    websocket_url: str
-    timestamp: str
-
-
-class MetricOut(_Open):
-    """One stored metrics record (``kind``: ``update`` live, ``final`` at the end)."""
-
-    kind: Literal["update", "final"]
-    attenuation_db: float
-    steady_state_attenuation_db: float | None
-    convergence_time_ms: float | None
-    octave_bands_db: dict[str, float]
-    samples: int
-    dsp_ms_mean: float | None
-    noise_type: str | None
-    confidence: float | None
-    emergency: bool
-    recorded_at: str | None
-
-
-class SessionError(_Open):
-    """Why a batch job failed."""
-
-    code: str
-    details: str | None
-
-
-class SessionOut(_Open):
-    """One ANC session."""
-
-    session_id: str
-    kind: Literal["file", "stream"]
-    status: Literal["open", "active", "queued", "processing", "completed", "closed", "failed"]
-    algorithm: str
-    params: dict[str, Any]
-    sample_rate: int
-    samples: int
-    duration_s: float
-    output_key: str | None
-    noise_type: str | None
-    emergency: bool
-    created_at: str | None
-    ended_at: str | None
-    websocket_url: str | None = Field(None, description="Stream sessions.")
-    progress: float | None = Field(None, description="Batch jobs, percent.")
-    error: SessionError | None = None
-
-
-class SessionDetail(SessionOut):
-    """``GET /api/audio/sessions/{id}``: the session, its output URL and latest metrics."""
-
-    output_url: str | None = None
-    metrics: MetricOut | None = None
-
-
-class SessionList(_Open):
-    """``GET /api/audio/sessions``: the caller's sessions, newest first."""
-
-    sessions: list[SessionOut]
-    total: int
-
-
-class SessionMetrics(_Open):
-    """``GET /api/metrics/sessions/{id}``: every metrics record of a session."""
-
-    session_id: str
-    status: str
-    metrics: list[MetricOut]
-    latest: MetricOut | None
-
-
-class AlgorithmTotals(_Open):
-    """Sessions and mean final attenuation of one algorithm."""
-
-    sessions: int
-    mean_attenuation_db: float
-
-
-class MetricsSummary(_Open):
-    """``GET /api/metrics/summary``: totals over the caller's sessions."""
-
-    total_sessions: int
-    file_sessions: int
-    stream_sessions: int
-    active_streams: int
-    audio_processed_s: float
-    mean_attenuation_db: float | None
-    best_attenuation_db: float | None
-    emergencies: int
-    noise_types: dict[str, int]
-    by_algorithm: dict[str, AlgorithmTotals]
-    timestamp: str
-
-
-class AncServiceStatus(_Open):
-    """The anc service's defaults and answer time (empty when it did not answer)."""
-
-    default_algorithm: str | None = None
-    algorithms: list[str] | None = None
-    fft_backend: str | None = None
-    latency_ms: float | None = None
-
-
-class SystemStatus(_Open):
-    """``GET /api/status``."""
-
-    status: Literal["operational", "degraded"]
-    checks: dict[str, str] = Field(description="'ok' or the error, per dependency (anc, database).")
-    anc: AncServiceStatus
-    active_streams: int
-    timestamp: str
-
-
-class ModelOut(_Open):
-    """One model: the noise classifier or an adaptive filter."""
-
-    name: str
-    version: str
-    type: str
-    classes: list[str]
-    description: str
-    parameters: dict[str, str]
-
-
-class ModelsOut(_Open):
-    """``GET /api/ml/models``."""
-
-    models: list[ModelOut]
-    default_algorithm: str
-    fft_backend: str
-
-
-class ClassifyOut(ClassificationOut):
-    """``POST /api/ml/classify``."""
-
-    model: str
-    processing_ms: float
-    timestamp: str

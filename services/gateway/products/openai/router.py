@@ -73,11 +73,10 @@ router = APIRouter(route_class=OpenAIRoute)
 """Mounted under ``/v1`` by ``app.py``."""
 
 
-@router.post(
-    "/audio/transcriptions",
-    summary="Transcribe audio (OpenAI-compatible)",
-    response_model=None,
-    responses={
+TRANSCRIBE: dict[str, Any] = {
+    "summary": "Transcribe audio (OpenAI-compatible)",
+    "response_model": None,
+    "responses": {
         200: {
             "model": TranscriptionOut,
             "description": "The transcript in the requested response_format",
@@ -91,8 +90,13 @@ router = APIRouter(route_class=OpenAIRoute)
         401: {"description": "EARSHOT_API_KEYS is set and no valid key or token was sent"},
         413: {"description": "File over MAX_FILE_SIZE"},
     },
-    openapi_extra=request_body(form=TranscriptionForm),
-)
+    "openapi_extra": request_body(form=TranscriptionForm),
+}
+MODELS: dict[str, Any] = {"summary": "List models (OpenAI-compatible)", "response_model": ModelList}
+MODEL: dict[str, Any] = {"summary": "Retrieve a model (OpenAI-compatible)", "response_model": ModelObject}
+
+
+@router.post("/audio/transcriptions", **TRANSCRIBE)
 async def create_transcription(request: Request, product: OpenAIDep, _caller: ApiKeyOrUser) -> Response:
     """OpenAI's ``POST /v1/audio/transcriptions``, served by Earshot's engines (module docstring)."""
     with product.runtime.temp_dir("openai-") as tmp:
@@ -112,15 +116,13 @@ async def create_transcription(request: Request, product: OpenAIDep, _caller: Ap
     return render(transcript, params)
 
 
-@router.get("/models", summary="List models (OpenAI-compatible)", response_model=ModelList)
+@router.get("/models", **MODELS)
 async def list_models(product: OpenAIDep, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """OpenAI's ``GET /v1/models``: the speech-to-text models the platform serves."""
     return {"object": "list", "data": await product.models()}
 
 
-@router.get(
-    "/models/{model_id:path}", summary="Retrieve a model (OpenAI-compatible)", response_model=ModelObject
-)
+@router.get("/models/{model_id:path}", **MODEL)
 async def get_model(model_id: str, product: OpenAIDep, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """OpenAI's ``GET /v1/models/{model}``; 404 for an unknown id."""
     for model in await product.models():

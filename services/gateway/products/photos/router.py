@@ -45,20 +45,31 @@ from services.gateway.deps import AuthenticatedUser, OptionalUser, Verifier, web
 from services.gateway.products.photos.models import PHOTO_OWNER_ANONYMOUS, PhotoTask
 from services.gateway.products.photos.repository import TERMINAL
 from services.gateway.products.photos.schemas import (
-    PhotoDetail,
-    PhotoList,
-    PhotoQueued,
-    PhotoStatus,
+    Library,
+    Task,
+    TaskStatus,
+    Uploaded,
     UploadPhotoForm,
     UploadPhotoJson,
     summary,
 )
 from services.gateway.products.photos.service import PhotoProduct, PhotosDep, read_photo
-from services.gateway.shared.errors import ApiError, unauthorized
+from services.gateway.shared.errors import ApiError, ErrorBody, unauthorized
 from services.gateway.shared.openapi import file_responses, request_body
 from services.gateway.shared.timefmt import iso_z, utc_timestamp
 
 router = APIRouter()
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Bad base64, not an image, damaged, absurd dimensions"},
+    401: {"model": ErrorBody, "description": "An invalid token (or listing anonymously, see docs/auth.md)"},
+    404: {"model": ErrorBody, "description": "No such task for this caller"},
+    409: {"model": ErrorBody, "description": "Download before the task is done"},
+    413: {"model": ErrorBody, "description": "Photo over EARSHOT_PHOTO_MAX_FILE_SIZE"},
+}
+UPLOAD_BODY = request_body(json=UploadPhotoJson, form=UploadPhotoForm)
+VIDEO_RESPONSES = {**file_responses("video/mp4"), **ERRORS}
+MUSIC_RESPONSES = {**file_responses("audio/mpeg"), **ERRORS}
 
 
 def _owner(user: AuthenticatedUser | None) -> str:
@@ -86,11 +97,7 @@ async def _task(product: PhotoProduct, user: AuthenticatedUser | None, task_id: 
     return task
 
 
-@router.post(
-    "/upload-photo",
-    response_model=PhotoQueued,
-    openapi_extra=request_body(json=UploadPhotoJson, form=UploadPhotoForm),
-)
+@router.post("/upload-photo", response_model=Uploaded, responses=ERRORS, openapi_extra=UPLOAD_BODY)
 async def upload_photo(request: Request, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """Upload a photo (base64 JSON or multipart) and start its music video.
 
@@ -111,7 +118,7 @@ async def upload_photo(request: Request, product: PhotosDep, user: OptionalUser)
 
 
 # --- reads -------------------------------------------------------------------------------------
-@router.get("/photos/{task_id}/status", response_model=PhotoStatus)
+@router.get("/photos/{task_id}/status", response_model=TaskStatus, responses=ERRORS)
 async def photo_status(task_id: str, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """Status of a task: ``queued | analyzing | composing | rendering | done | failed``, progress
     0-100, and the error (``error``: reason, ``error_code``) when failed."""
@@ -149,12 +156,7 @@ async def _serve(
     return RedirectResponse(url, status_code=307)
 
 
-@router.get(
-    "/photos/{task_id}/download",
-    response_model=None,
-    response_class=Response,
-    responses=file_responses("video/mp4"),
-)
+@router.get("/photos/{task_id}/download", response_class=Response, responses=VIDEO_RESPONSES)
 async def download_video(
     product: PhotosDep,
     user: OptionalUser,
@@ -166,12 +168,7 @@ async def download_video(
     return await _serve(product, task, task.video_key, "video/mp4", f"earshot-{task.id}.mp4", redirect)
 
 
-@router.get(
-    "/photos/{task_id}/music",
-    response_model=None,
-    response_class=Response,
-    responses=file_responses("audio/mpeg"),
-)
+@router.get("/photos/{task_id}/music", response_class=Response, responses=MUSIC_RESPONSES)
 async def download_music(
     product: PhotosDep,
     user: OptionalUser,
@@ -183,7 +180,7 @@ async def download_music(
     return await _serve(product, task, task.music_key, "audio/mpeg", f"earshot-{task.id}.mp3", redirect)
 
 
-@router.get("/photos", response_model=PhotoList)
+@router.get("/photos", response_model=Library, response_model_exclude_unset=True, responses=ERRORS)
 async def list_photos(
     product: PhotosDep,
     user: OptionalUser,
@@ -204,7 +201,7 @@ async def list_photos(
     return {"photos": [summary(t) for t in tasks], "total": total, "limit": limit, "offset": offset}
 
 
-@router.delete("/photos/{task_id}", status_code=204, response_class=Response)
+@router.delete("/photos/{task_id}", status_code=204, response_class=Response, responses=ERRORS)
 async def delete_photo(task_id: str, product: PhotosDep, user: OptionalUser) -> Response:
     """Delete a task and its files (photo, video, soundtrack); a render still running has its
     late results removed when they arrive. Same access as reading the task."""
@@ -213,7 +210,7 @@ async def delete_photo(task_id: str, product: PhotosDep, user: OptionalUser) -> 
     return Response(status_code=204)
 
 
-@router.get("/photos/{task_id}", response_model=PhotoDetail)
+@router.get("/photos/{task_id}", response_model=Task, response_model_exclude_unset=True, responses=ERRORS)
 async def get_photo(task_id: str, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """One task with all its metadata (analysis, music prompt, engines, warnings)."""
     return summary(await _task(product, user, task_id), full=True)

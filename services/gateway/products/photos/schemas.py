@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.gateway.products.photos.models import PhotoTask
 from services.gateway.shared.openapi import FileField
 from services.gateway.shared.timefmt import iso_z
 
-
-class UploadPhotoJson(BaseModel):
-    """JSON as the glasses app sends it (``image``, ``image_data``, ``photo_data`` and ``data``
-    are accepted for ``photo`` too). The decoded photo: JPEG, PNG, WebP, GIF, BMP or TIFF, at
-    most ``EARSHOT_PHOTO_MAX_FILE_SIZE`` (10 MB)."""
-
-    photo: str = Field(description="The photo, base64 or a data: URL.")
-    captions: bool = Field(True, description="Burn the lyrics into the video as captions.")
-
-
-class UploadPhotoForm(BaseModel):
-    """``multipart/form-data`` with the photo file (``file`` and ``image`` are accepted names
-    too): JPEG, PNG, WebP, GIF, BMP or TIFF, at most ``EARSHOT_PHOTO_MAX_FILE_SIZE`` (10 MB)."""
-
-    photo: FileField = Field(description="The photo.")
-    captions: bool = Field(True, description="Burn the lyrics into the video as captions.")
-
-
-__all__ = [
-    "PhotoDetail",
-    "PhotoList",
-    "PhotoQueued",
-    "PhotoStatus",
-    "PhotoSummary",
-    "UploadPhotoForm",
-    "UploadPhotoJson",
-    "summary",
-]
+__all__ = ["Library", "Task", "TaskStatus", "UploadPhotoForm", "UploadPhotoJson", "Uploaded", "summary"]
 
 
 def summary(task: PhotoTask, *, full: bool = False) -> dict[str, Any]:
@@ -88,60 +61,51 @@ def summary(task: PhotoTask, *, full: bool = False) -> dict[str, Any]:
     return out
 
 
-# --- response models ------------------------------------------------------------------------------
-TaskStatus = Literal["queued", "analyzing", "composing", "rendering", "done", "failed"]
-
-
-class _Open(BaseModel):
-    """Documented fields; any future key passes through (clients ignore unknown keys)."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class PhotoQueued(_Open):
-    """``POST /upload-photo``: the task is queued; follow it with the three URLs."""
+# --- response models ----------------------------------------------------------------------------
+class Uploaded(BaseModel):
+    """``POST /upload-photo``: the task is queued."""
 
     task_id: str
-    status: Literal["queued"]
+    status: str
     message: str
     status_url: str
     download_url: str
     websocket_url: str
 
 
-class PhotoStatus(_Open):
+class TaskStatus(BaseModel):
     """``GET /photos/{task_id}/status``."""
 
     task_id: str
-    status: TaskStatus
-    progress: int = Field(ge=0, le=100)
-    error: str | None = Field(description="Why it failed (sentence).")
+    status: str = Field(description="queued, analyzing, composing, rendering, done or failed.")
+    progress: int = Field(description="Percent, 0-100.")
+    error: str | None = Field(description="Why it failed (failed tasks).")
     error_code: str | None
     created_at: str | None
     updated_at: str | None
     download_url: str | None = Field(description="Once done.")
 
 
-class PhotoInfo(_Open):
-    """The uploaded photo."""
+class PhotoInfo(BaseModel):
+    """The stored photo (bytes, upright pixels)."""
 
     format: str
-    size: int = Field(description="Bytes.")
+    size: int
     width: int
     height: int
 
 
-class VideoInfo(_Open):
-    """The rendered MP4."""
+class VideoInfo(BaseModel):
+    """The rendered MP4 (bytes, pixels, seconds)."""
 
     size: int | None
     width: int | None
     height: int | None
-    duration: float | None = Field(description="Seconds.")
+    duration: float | None
     download_url: str
 
 
-class MusicInfo(_Open):
+class MusicInfo(BaseModel):
     """The soundtrack (MP3)."""
 
     size: int | None
@@ -149,18 +113,11 @@ class MusicInfo(_Open):
     engine: str | None
 
 
-class Engines(_Open):
-    """Which engines wrote the lyrics and the music."""
-
-    lyrics: str | None
-    music: str | None
-
-
-class PhotoSummary(_Open):
-    """One task in the library."""
+class Task(BaseModel):
+    """A task in the library; ``GET /photos/{task_id}`` adds the fields below ``error_code``."""
 
     task_id: str
-    status: TaskStatus
+    status: str
     progress: int
     created_at: str | None
     updated_at: str | None
@@ -172,26 +129,39 @@ class PhotoSummary(_Open):
     photo: PhotoInfo
     video: VideoInfo | None
     music: MusicInfo | None
-    engines: Engines | None
+    engines: dict[str, str | None] | None
     error: str | None
     error_code: str | None
+    attempt: int | None = None
+    captions: bool | None = None
+    music_prompt: str | None = None
+    analysis: dict[str, Any] | None = None
+    processing_s: float | None = None
+    warnings: list[str] | None = None
 
 
-class PhotoDetail(PhotoSummary):
-    """``GET /photos/{task_id}``: the task with its analysis, prompt and warnings."""
+class Library(BaseModel):
+    """``GET /photos``: newest first."""
 
-    attempt: int
-    captions: bool
-    music_prompt: str | None
-    analysis: dict[str, Any] | None
-    processing_s: float | None
-    warnings: list[str]
-
-
-class PhotoList(_Open):
-    """``GET /photos``: the caller's library, newest first."""
-
-    photos: list[PhotoSummary]
+    photos: list[Task]
     total: int
     limit: int
     offset: int
+
+
+# --- request bodies (OpenAPI documentation; read_photo parses and validates) -------------------
+class UploadPhotoJson(BaseModel):
+    """JSON as the glasses app sends it (``image``, ``image_data``, ``photo_data`` and ``data``
+    are accepted for ``photo`` too). The decoded photo: JPEG, PNG, WebP, GIF, BMP or TIFF, at
+    most ``EARSHOT_PHOTO_MAX_FILE_SIZE`` (10 MB)."""
+
+    photo: str = Field(description="The photo, base64 or a data: URL.")
+    captions: bool = Field(True, description="Burn the lyrics into the video as captions.")
+
+
+class UploadPhotoForm(BaseModel):
+    """``multipart/form-data`` with the photo file (``file`` and ``image`` are accepted names
+    too): JPEG, PNG, WebP, GIF, BMP or TIFF, at most ``EARSHOT_PHOTO_MAX_FILE_SIZE`` (10 MB)."""
+
+    photo: FileField = Field(description="The photo.")
+    captions: bool = Field(True, description="Burn the lyrics into the video as captions.")
