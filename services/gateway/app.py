@@ -8,17 +8,16 @@ subclass in :data:`PRODUCTS` when it keeps state or consumes events.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.utils import generate_unique_id
 
-from services.common import metrics, telemetry
-from services.common.logging import bind, unbind
+from services.common import metrics
+from services.common.asgi import RequestContextMiddleware
 from services.gateway.products.accounts import anc as accounts_anc
 from services.gateway.products.accounts import interview_coach as accounts_interview_coach
 from services.gateway.products.accounts import router as accounts
@@ -136,6 +135,9 @@ def create_app(gateway: Any = None) -> FastAPI:
         # Swagger UI and ReDoc are served offline by products/docs (no CDN).
         docs_url=None,
         redoc_url=None,
+        # Our RequestContextMiddleware opens each request's span (W3C traceparent in, trace
+        # ids in logs); FastAPI's own telemetry would add a second span and metrics per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = gateway
     app.state.products = {}
@@ -144,22 +146,8 @@ def create_app(gateway: Any = None) -> FastAPI:
     app.add_middleware(metrics.MetricsMiddleware, service="gateway")
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Response:
-        request_id = request.headers.get("x-request-id") or f"req_{time.time_ns():x}"
-        bind(request_id=request_id)
-        try:
-            with telemetry.span_from(
-                request.headers,
-                f"{request.method} {request.url.path}",
-                "earshot.gateway",
-                **{"http.method": request.method, "http.target": request.url.path},
-            ):
-                response: Response = await call_next(request)
-        finally:
-            unbind("request_id")
-        response.headers["X-Request-ID"] = request_id
-        return response
+    # Pure ASGI (no BaseHTTPMiddleware): request id, log context and the request's span.
+    app.add_middleware(RequestContextMiddleware, scope_name="earshot.gateway")
 
     for mount in ROUTERS:
         app.include_router(

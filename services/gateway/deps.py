@@ -22,6 +22,10 @@
 
 Routes take the caller as a parameter (``user: CurrentUser``) and check their records'
 ownership with :func:`owned_or_404`. Nothing here imports a product (import-linter contract).
+
+Dependencies that do not block are ``async def``: FastAPI runs a plain ``def`` dependency in
+a worker thread, a thread hop per dependency per request (issue 18 measured several on the
+path of ``GET /api/me``). Products' own dependencies follow the same rule.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-def context(conn: HTTPConnection) -> GatewayContext:
+async def context(conn: HTTPConnection) -> GatewayContext:
     """The replica's context (set by ``GatewayService.start``).
 
     Raises:
@@ -102,35 +106,35 @@ async def db_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _storage(ctx: Ctx) -> ObjectStorage:
+async def _storage(ctx: Ctx) -> ObjectStorage:
     return ctx.runtime.storage
 
 
-def _bus(ctx: Ctx) -> EventBus:
+async def _bus(ctx: Ctx) -> EventBus:
     return ctx.runtime.bus
 
 
-def _settings(ctx: Ctx) -> PlatformSettings:
+async def _settings(ctx: Ctx) -> PlatformSettings:
     return ctx.runtime.settings
 
 
-def _runtime(ctx: Ctx) -> Runtime:
+async def _runtime(ctx: Ctx) -> Runtime:
     return ctx.runtime
 
 
-def _auth_client(ctx: Ctx) -> _AuthClient:
+async def _auth_client(ctx: Ctx) -> _AuthClient:
     return ctx.clients.auth
 
 
-def _transcription_client(ctx: Ctx) -> _TranscriptionClient:
+async def _transcription_client(ctx: Ctx) -> _TranscriptionClient:
     return ctx.clients.transcription
 
 
-def _anc_client(ctx: Ctx) -> _AncClient:
+async def _anc_client(ctx: Ctx) -> _AncClient:
     return ctx.clients.anc
 
 
-def _analysis_client(ctx: Ctx) -> _AnalysisClient:
+async def _analysis_client(ctx: Ctx) -> _AnalysisClient:
     if ctx.clients.analysis is None:
         raise ApiError(503, "Analysis unavailable", ctx.clients.analysis_missing or "no analysis client")
     return ctx.clients.analysis
@@ -147,7 +151,7 @@ AncClient = Annotated[_AncClient, Depends(_anc_client)]
 AnalysisClient = Annotated[_AnalysisClient, Depends(_analysis_client)]
 
 
-def verifier(conn: HTTPConnection) -> TokenVerifier:
+async def verifier(conn: HTTPConnection) -> TokenVerifier:
     """The replica's token verifier (``app.state.tokens``, created at start).
 
     Raises:

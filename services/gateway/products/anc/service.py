@@ -287,7 +287,7 @@ class AncProduct(Product):
         }
 
 
-def anc_product(conn: HTTPConnection) -> AncProduct:
+async def anc_product(conn: HTTPConnection) -> AncProduct:
     """Dependency: this replica's :class:`AncProduct`."""
     product: AncProduct = conn.app.state.products[AncProduct.name]
     return product
