@@ -282,7 +282,8 @@ async def api_key_or_user(
         return Caller("api_key", key_id=digest[:8])
     if not _looks_like_jwt(value):
         raise unauthorized("the API key is not valid", error=None)
-    return Caller("user", user=await verifier(conn).verify(value))
+    tokens = await verifier(conn)
+    return Caller("user", user=await tokens.verify(value))
 
 
 ApiKeyOrUser = Annotated[Caller, Depends(api_key_or_user)]
