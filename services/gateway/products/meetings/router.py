@@ -50,6 +50,7 @@ from services.gateway.products.meetings.service import (
     is_operator,
 )
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import NO_BODY, file_responses
 
 router = APIRouter()
 
@@ -109,7 +110,9 @@ async def transcription_status(user: CurrentUser, product: MeetingsDep) -> Backg
     return BackgroundStatus.model_validate(await product.service.status(scope))
 
 
-@router.post("/meetings/transcription/start-background", response_model=BackgroundAction)
+@router.post(
+    "/meetings/transcription/start-background", response_model=BackgroundAction, openapi_extra=NO_BODY
+)
 async def start_background(user: CurrentUser, product: MeetingsDep) -> BackgroundAction:
     """Start the background service when stopped (an operator's control; others see its state)."""
     if not product.pipeline.running and is_operator(product.settings, user):
@@ -118,7 +121,7 @@ async def start_background(user: CurrentUser, product: MeetingsDep) -> Backgroun
     return BackgroundAction(message="background processing is running", running=product.pipeline.running)
 
 
-@router.post("/meetings/transcription/process-all", response_model=BackgroundAction)
+@router.post("/meetings/transcription/process-all", response_model=BackgroundAction, openapi_extra=NO_BODY)
 async def process_all(user: CurrentUser, product: MeetingsDep) -> BackgroundAction:
     """Queue every PENDING meeting of the caller (of every user for operators) again."""
     scope = None if is_operator(product.settings, user) else user.id
@@ -128,7 +131,9 @@ async def process_all(user: CurrentUser, product: MeetingsDep) -> BackgroundActi
     )
 
 
-@router.post("/meetings/transcription/restart-background", response_model=BackgroundAction)
+@router.post(
+    "/meetings/transcription/restart-background", response_model=BackgroundAction, openapi_extra=NO_BODY
+)
 async def restart_background(user: CurrentUser, product: MeetingsDep) -> BackgroundAction:
     """Restart the background service (operators): recovery runs again; others: re-queue theirs."""
     if is_operator(product.settings, user):
@@ -296,7 +301,9 @@ async def delete_meeting(meeting_id: uuid.UUID, user: CurrentUser, product: Meet
     return Response(status_code=204)
 
 
-@router.post("/meetings/{meeting_id}/retry", response_model=MeetingOut, status_code=202)
+@router.post(
+    "/meetings/{meeting_id}/retry", response_model=MeetingOut, status_code=202, openapi_extra=NO_BODY
+)
 async def retry_meeting(meeting_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> MeetingOut:
     """Re-queue a FAILED meeting (409 for any other status)."""
     record = await _owned(product, meeting_id, user)
@@ -321,7 +328,7 @@ async def audio_url(
     return AudioUrl(url=url, expires_in=expiration, meeting_id=record.id)
 
 
-@router.get("/meetings/{meeting_id}/audio", response_model=None)
+@router.get("/meetings/{meeting_id}/audio", response_class=Response, responses=file_responses("audio/wav"))
 async def download_audio(meeting_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> Response:
     """The meeting's audio, streamed with HTTP Range support (local storage), or a redirect to a
     short-lived presigned URL (S3/MinIO, which serves ranges itself)."""
@@ -354,7 +361,11 @@ async def rename_speakers(
     return MeetingOut.of(await product.rename(user.id, meeting_id, body.speaker_updates))
 
 
-@router.get("/meetings/{meeting_id}/export", response_model=None)
+@router.get(
+    "/meetings/{meeting_id}/export",
+    response_class=Response,
+    responses=file_responses("application/octet-stream", redirect=False),
+)
 async def export_meeting(
     meeting_id: uuid.UUID,
     user: CurrentUser,
