@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 URL    ?= http://127.0.0.1:8000
 
-.PHONY: help install run demo test test-unit test-embedded bench proto lint clean infra-up infra-down
+.PHONY: help install run demo test test-unit test-embedded bench proto docs lint clean infra-up infra-down
 
 help:
 	@echo "make run    start the whole platform on $(URL) (embedded: no servers, no keys)"
@@ -14,6 +14,7 @@ help:
 	@echo "make demo   send the sample recordings to a running platform (or start one)"
 	@echo "make bench  run the benchmarks (JSON on stdout)"
 	@echo "make proto  regenerate gRPC stubs from proto/"
+	@echo "make docs   regenerate docs/events.md, docs/asyncapi.yaml, docs/openapi.json"
 	@echo "make lint   ruff and mypy"
 
 $(STAMP): pyproject.toml
@@ -68,6 +69,12 @@ bench: $(STAMP)
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py
+
+# The generated documents (tests fail when one is stale).
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_events_doc.py
+	$(BIN)/python scripts/gen_asyncapi.py
+	$(BIN)/python scripts/gen_openapi.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests benchmarks scripts
