@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9464, ge=0, le=65535, validation_alias=_env("METRICS_PORT"))
     bus_max_attempts: int = Field(4, ge=1, le=100, validation_alias=_env("BUS_MAX_ATTEMPTS"))
     bus_retry_backoff_s: float = Field(0.2, gt=0, le=60, validation_alias=_env("BUS_RETRY_BACKOFF_S"))
+    # How long start-up (and `earshot migrate`) keeps retrying Kafka, the database, object
+    # storage and the gRPC targets it calls before exiting with one line naming the one down.
+    startup_timeout_s: float = Field(30.0, ge=0, le=3600, validation_alias=_env("STARTUP_TIMEOUT_S"))
 
     # --- gRPC ----------------------------------------------------------------------------
     grpc_host: str = Field("127.0.0.1", validation_alias=_env("GRPC_HOST"))
