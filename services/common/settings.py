@@ -80,12 +80,10 @@ class Settings(BaseSettings):
         50052, ge=0, le=65535, validation_alias=_env("TRANSCRIPTION_GRPC_PORT")
     )
     analysis_grpc_port: int = Field(50053, ge=0, le=65535, validation_alias=_env("ANALYSIS_GRPC_PORT"))
-    media_grpc_port: int = Field(50054, ge=0, le=65535, validation_alias=_env("MEDIA_GRPC_PORT"))
     anc_grpc_port: int = Field(50055, ge=0, le=65535, validation_alias=_env("ANC_GRPC_PORT"))
     auth_grpc_target: str | None = Field(None, validation_alias=_env("AUTH_GRPC_TARGET"))
     transcription_grpc_target: str | None = Field(None, validation_alias=_env("TRANSCRIPTION_GRPC_TARGET"))
     analysis_grpc_target: str | None = Field(None, validation_alias=_env("ANALYSIS_GRPC_TARGET"))
-    media_grpc_target: str | None = Field(None, validation_alias=_env("MEDIA_GRPC_TARGET"))
     anc_grpc_target: str | None = Field(None, validation_alias=_env("ANC_GRPC_TARGET"))
     grpc_deadline_s: float = Field(60.0, gt=0, validation_alias=_env("GRPC_DEADLINE_S"))
 
