@@ -24,6 +24,9 @@ router = APIRouter()
 
 HealthContributor = Callable[[], Awaitable[dict[str, Any]]]
 
+GRPC_CHECK_DEADLINE_S = 1.0
+"""Deadline of each gRPC health check of ``/ready``, seconds."""
+
 
 @router.get("/health", response_model=Health)
 async def health(request: Request) -> dict[str, Any]:
@@ -42,18 +45,24 @@ async def health(request: Request) -> dict[str, Any]:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
 async def ready(ctx: Ctx) -> JSONResponse:
-    """Readiness: the bus, the database and object storage all answer."""
-    checks: dict[str, str] = {}
-    for name, probe in (
-        ("bus", ctx.runtime.bus.check()),
-        ("database", db.check(ctx.engine)),
-        ("storage", ctx.runtime.storage.check()),
-    ):
+    """Readiness: the bus, the database, object storage and every gRPC service the gateway
+    calls (``grpc.<service>``: health check, 1 s deadline) answer; ``checks`` names the one down."""
+    probes: dict[str, Callable[[], Awaitable[Any]]] = {
+        "bus": ctx.runtime.bus.check,
+        "database": lambda: db.check(ctx.engine),
+        "storage": ctx.runtime.storage.check,
+        **ctx.clients.readiness_checks(GRPC_CHECK_DEADLINE_S),
+    }
+
+    async def one(probe: Callable[[], Awaitable[Any]]) -> str:
         try:
-            await asyncio.wait_for(probe, 5)
-            checks[name] = "ok"
+            await asyncio.wait_for(probe(), 5)
         except Exception as exc:  # any failure means not ready
-            checks[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+            return f"error: {type(exc).__name__}: {exc}"[:300]
+        return "ok"
+
+    results = await asyncio.gather(*(one(p) for p in probes.values()))
+    checks = dict(zip(probes, results, strict=True))
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ok else "unavailable", "checks": checks, "timestamp": utc_timestamp()},
