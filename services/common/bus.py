@@ -6,7 +6,10 @@ Semantics, the same for both (they share the retry/dead-letter code):
   ``envelope.key`` (the job id). Events with one key land on one partition and keep
   their order.
 * ``subscribe(topics, group, handler)`` joins consumer group ``group``. Each event is
-  handled by one member of each group; members of a group split the partitions.
+  handled by one member of each group; members of a group split the partitions. The
+  handler runs inside a span whose parent is the event's ``traceparent``
+  (:func:`services.common.telemetry.traced_handler`), so what it publishes or calls joins
+  the producer's trace.
 * At-least-once delivery: the offset is committed only after the handler returns.
   A handler that raises is retried with exponential backoff and jitter
   (``base * 2**attempt + jitter``, capped); after ``max_attempts`` the event is parked
@@ -30,7 +33,7 @@ from urllib.parse import urlparse
 
 from cloudevents.kafka import KafkaMessage
 
-from services.common import metrics
+from services.common import metrics, telemetry
 from services.common.events import Envelope, dead_letter_topic
 from services.common.logging import get_logger
 
@@ -302,6 +305,7 @@ class MemoryBus(EventBus):
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
     ) -> Subscription:
+        handler = telemetry.traced_handler(handler, group)  # the event's trace around the handler
         g = self._groups.get(group)
         if g is None:
             g = self._groups[group] = _Group(group)
@@ -464,6 +468,7 @@ class KafkaBus(EventBus):
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
     ) -> Subscription:
+        handler = telemetry.traced_handler(handler, group)  # the event's trace around the handler
         from aiokafka import AIOKafkaConsumer, TopicPartition
         from aiokafka.errors import CommitFailedError
 

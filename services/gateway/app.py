@@ -104,6 +104,9 @@ def create_app(gateway: Any = None) -> FastAPI:
         title="Earshot",
         version=earshot_version(),
         description="Earshot's gateway: the REST and WebSocket APIs of every Earshot product.",
+        # Our request-context middleware opens each request's span (W3C traceparent in, trace
+        # ids in logs); FastAPI's own telemetry would add a second span and metrics per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = gateway
     app.state.products = {}
