@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.common.events import ANALYSIS_REQUESTS, MEDIA_REQUESTS, TRANSCRIPTION_REQUESTS
+from services.common.events import ANALYSIS_REQUESTS, ANC_REQUESTS, MEDIA_REQUESTS, TRANSCRIPTION_REQUESTS
 from services.platform import SERVICES
 from tests.integration import infra
 
@@ -26,6 +26,7 @@ WORKER_TOPICS = {
     "transcription": TRANSCRIPTION_REQUESTS,
     "analysis": ANALYSIS_REQUESTS,
     "media": MEDIA_REQUESTS,
+    "anc": ANC_REQUESTS,
 }
 NAME = "app.kubernetes.io/name"
 
@@ -115,7 +116,24 @@ def test_probes_http_for_the_gateway_grpc_for_grpc_services(overlay: str) -> Non
             assert ready["grpc"]["port"] == live["grpc"]["port"] == GRPC_PORTS[name], name
             assert GRPC_PORTS[name] in {p["containerPort"] for p in c["ports"]}
         else:  # a Kafka worker without a server: its metrics port answers once started
-            assert ready["httpGet"]["port"] == live["httpGet"]["port"] == "metrics", name
+            assert ready["httpGet"]["port"] == live["tcpSocket"]["port"] == "metrics", name
+        assert ready != live, name  # kube-score: identical probes restart a merely busy pod
+
+
+def test_every_container_requests_and_limits_ephemeral_storage(overlay: str) -> None:
+    for where, spec in pod_specs(overlay):
+        for c in spec["containers"]:
+            assert "ephemeral-storage" in c["resources"]["requests"], where
+            assert "ephemeral-storage" in c["resources"]["limits"], where
+
+
+def test_keda_reaches_kafka_by_its_fully_qualified_name(overlay: str) -> None:
+    namespace = "earshot-dev" if overlay == "dev" else "earshot"
+    for name, obj in objects(overlay, "ScaledObject").items():
+        servers = obj["spec"]["triggers"][0]["metadata"]["bootstrapServers"]
+        assert servers == f"kafka.{namespace}.svc.cluster.local:9092", name
+    # the HPA alone sets the gateway's replica count
+    assert "replicas" not in objects(overlay, "Deployment")["gateway"]["spec"]
 
 
 def test_settings_come_from_a_configmap_and_a_secret(overlay: str) -> None:
@@ -188,7 +206,7 @@ def test_overlays_differ_where_they_should() -> None:
         "earshot-dev"
     }
     assert {o["metadata"].get("namespace") for o in render("prod") if o["kind"] != "Namespace"} == {"earshot"}
-    assert objects("prod", "Deployment")["gateway"]["spec"]["replicas"] >= 2
+    assert objects("prod", "HorizontalPodAutoscaler")["gateway"]["spec"]["minReplicas"] >= 2
     assert "gateway" in objects("prod", "PodDisruptionBudget")
     dev_cfg = next(iter(objects("dev", "ConfigMap").values()))["data"]
     prod_cfg = next(iter(objects("prod", "ConfigMap").values()))["data"]
