@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.utils import generate_unique_id
 
 from services.common import metrics, telemetry
+from services.common.access_log import AccessLogMiddleware
 from services.common.logging import bind, unbind
 from services.gateway.products.accounts import router as accounts
 from services.gateway.products.accounts.service import AccountsProduct
@@ -113,6 +114,8 @@ def create_app(gateway: Any = None) -> FastAPI:
     app.state.health_contributors = []
     install_error_handlers(app)
     app.add_middleware(metrics.MetricsMiddleware, service="gateway")
+    # inside the request context (request id and trace ids in the log context): one line per request
+    app.add_middleware(AccessLogMiddleware)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
     @app.middleware("http")
