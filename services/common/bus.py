@@ -35,6 +35,7 @@ from cloudevents.kafka import KafkaMessage
 
 from services.common import metrics, telemetry
 from services.common.events import Envelope, dead_letter_topic
+from services.common.kafka_lag import poll_lag
 from services.common.logging import get_logger
 
 Handler = Callable[[Envelope], Awaitable[None]]
@@ -400,6 +401,7 @@ class KafkaBus(EventBus):
         self._producer: Any = None
         self._subscriptions: list[Subscription] = []
         self.assign_timeout_s = 30.0
+        self.lag_interval_s = 15.0  # how often consumer lag is read from the broker, seconds
         self.commit_interval_s = 0.2
 
     async def start(self) -> None:
@@ -552,11 +554,14 @@ class KafkaBus(EventBus):
                     await asyncio.sleep(1.0)
 
         task = asyncio.create_task(run(), name=f"kafka:{group}:{','.join(topics)}")
+        # broker-side lag of every owned partition, idle ones included (services.common.kafka_lag)
+        lag_task = asyncio.create_task(poll_lag(consumer, group, prefix, self.lag_interval_s))
 
         async def close() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in (lag_task, task):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
             await consumer.stop()
             if sub in self._subscriptions:
                 self._subscriptions.remove(sub)
