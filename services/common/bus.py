@@ -35,6 +35,7 @@ from cloudevents.kafka import KafkaMessage
 
 from services.common import metrics, telemetry
 from services.common.events import Envelope, dead_letter_topic
+from services.common.kafka_groups import delete_group
 from services.common.kafka_lag import poll_lag
 from services.common.logging import get_logger
 
@@ -190,6 +191,11 @@ class EventBus(abc.ABC):
 
     @abc.abstractmethod
     async def _publish_raw(self, topic: str, message: KafkaMessage) -> None: ...
+
+    async def delete_group(self, group: str) -> None:
+        """Forget consumer group ``group`` and its committed offsets once no member is left
+        (per-replica groups, at stop). The memory bus forgets a group with its last member."""
+        return None
 
 
 def partition_for(key: str | bytes | None, partitions: int) -> int:
@@ -572,6 +578,14 @@ class KafkaBus(EventBus):
         sub = Subscription(close, assignment)
         self._subscriptions.append(sub)
         return sub
+
+    async def delete_group(self, group: str) -> None:
+        """Delete the group on the broker (``DeleteGroups``; see services.common.kafka_groups).
+
+        Raises:
+            GroupNotDeleted: it still has members; aiokafka errors when the broker is away.
+        """
+        await delete_group(self.bootstrap, self._prefix + group, self.client_id)
 
 
 def create_bus(

@@ -67,3 +67,36 @@ async def test_lag_is_read_from_the_broker_for_every_owned_partition(bus: KafkaB
     await wait_until(lambda: sum(lag_series(topic, group).values()) == 0)
     await sub.close()
     assert lag_series(topic, group) == {}  # a member that left reports nothing
+
+
+async def _groups(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return {g[0] if isinstance(g, tuple) else g.group_id for g in await admin.list_consumer_groups()}
+    finally:
+        await admin.close()
+
+
+async def test_a_per_replica_group_is_deleted_when_the_replica_stops(bus: KafkaBus) -> None:
+    from services.common.events import AncProgress
+    from services.gateway.shared.consumers import ConsumerTable, On
+
+    topic = f"test.groups.{uuid.uuid4().hex[:10]}"
+    AncProgressHere = type("AncProgressHere", (AncProgress,), {"topic": topic})
+
+    async def ignore(payload: object) -> None:
+        return None
+
+    instance = f"replica-{uuid.uuid4().hex[:6]}"
+    shared = ConsumerTable(f"shared-{instance}", (On(topic, AncProgressHere, ignore),))
+    per_replica = ConsumerTable("gw.{instance}", (On(topic, AncProgressHere, ignore),), from_latest=True)
+    subs = [await shared.subscribe(bus, instance), await per_replica.subscribe(bus, instance)]
+    assert {f"shared-{instance}", f"gw.{instance}"} <= await _groups(bus.bootstrap)
+    for sub in subs:
+        await sub.close()
+    groups = await _groups(bus.bootstrap)
+    assert f"gw.{instance}" not in groups  # the replica's own group went with it
+    assert f"shared-{instance}" in groups  # a shared group keeps its offsets
