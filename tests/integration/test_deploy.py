@@ -5,6 +5,7 @@ needed: the rendered objects and parsed files are checked one by one.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from functools import cache
@@ -280,3 +281,34 @@ def test_operations_doc_lists_every_platform_setting() -> None:
     for name, info in Settings.model_fields.items():
         choices = getattr(info.validation_alias, "choices", None) or [f"EARSHOT_{name.upper()}"]
         assert f"`{choices[0]}" in doc, f"{choices[0]} is not documented in docs/operations.md"
+
+
+# --- schema validation (kubeconform's job, with the schemas of the kubernetes-validate package) ---
+
+CRD_KINDS = {"ScaledObject"}  # KEDA's custom resource: no schema in the package (checked above)
+
+
+def test_rendered_overlays_are_valid_kubernetes_objects(overlay: str) -> None:
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    for obj in render(overlay):
+        if obj["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)  # strict: unknown fields fail
+        except kubernetes_validate.ValidationError as exc:
+            raise AssertionError(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message}") from None
+
+
+def test_schema_validation_can_fail() -> None:
+    import kubernetes_validate
+
+    [deployment] = [
+        o for o in render("dev") if o["kind"] == "Deployment" and o["metadata"]["name"] == "media"
+    ]
+    broken = json.loads(json.dumps(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["ephemeral_storage"] = "1Gi"
+    broken["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
