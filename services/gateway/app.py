@@ -8,19 +8,21 @@ subclass in :data:`PRODUCTS` when it keeps state or consumes events.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.utils import generate_unique_id
 
-from services.common import metrics, telemetry
+from services.common import metrics
 from services.common.access_log import AccessLogMiddleware
-from services.common.logging import bind, unbind
+from services.common.asgi import RequestContextMiddleware
+from services.gateway.products.accounts import anc as accounts_anc
+from services.gateway.products.accounts import interview_coach as accounts_interview_coach
 from services.gateway.products.accounts import router as accounts
+from services.gateway.products.accounts import surface as accounts_surface
 from services.gateway.products.accounts.service import AccountsProduct
 from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
@@ -61,20 +63,20 @@ ROUTERS: tuple[Mount, ...] = (
     Mount(platform.router, tags=["platform"]),
     Mount(temperature.router, tags=["conversation temperature"]),
     Mount(anc.router, tags=["active noise cancellation"]),
-    Mount(accounts.keys_router, tags=["auth"]),
-    Mount(accounts.interview_coach_router, tags=["auth: interview coach"]),
-    Mount(accounts.anc_router, tags=["auth: anc"]),
+    Mount(accounts.router, tags=["auth"]),
+    Mount(accounts_interview_coach.router, tags=["auth: interview coach"]),
+    Mount(accounts_anc.router, tags=["auth: anc"]),
     Mount(
-        accounts.surface_router,
+        accounts_surface.router,
         prefix="/api/v1/mobile",
         tags=["auth: meeting memos (mobile)"],
-        operation_id=accounts.surface_operation_id,
+        operation_id=accounts_surface.surface_operation_id,
     ),
     Mount(
-        accounts.surface_router,
+        accounts_surface.router,
         prefix="/api/v1/web",
         tags=["auth: meeting memos (web)"],
-        operation_id=accounts.surface_operation_id,
+        operation_id=accounts_surface.surface_operation_id,
     ),
     Mount(photos.router, tags=["photo to music video"]),
     Mount(openai.router, prefix="/v1", tags=["OpenAI-compatible speech to text"]),
@@ -105,7 +107,7 @@ def create_app(gateway: Any = None) -> FastAPI:
         title="Earshot",
         version=earshot_version(),
         description="Earshot's gateway: the REST and WebSocket APIs of every Earshot product.",
-        # Our request-context middleware opens each request's span (W3C traceparent in, trace
+        # Our RequestContextMiddleware opens each request's span (W3C traceparent in, trace
         # ids in logs); FastAPI's own telemetry would add a second span and metrics per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -118,22 +120,8 @@ def create_app(gateway: Any = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Response:
-        request_id = request.headers.get("x-request-id") or f"req_{time.time_ns():x}"
-        bind(request_id=request_id)
-        try:
-            with telemetry.span_from(
-                request.headers,
-                f"{request.method} {request.url.path}",
-                "earshot.gateway",
-                **{"http.method": request.method, "http.target": request.url.path},
-            ):
-                response: Response = await call_next(request)
-        finally:
-            unbind("request_id")
-        response.headers["X-Request-ID"] = request_id
-        return response
+    # Pure ASGI (no BaseHTTPMiddleware): request id, log context and the request's span.
+    app.add_middleware(RequestContextMiddleware, scope_name="earshot.gateway")
 
     for mount in ROUTERS:
         app.include_router(
