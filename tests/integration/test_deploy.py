@@ -312,3 +312,21 @@ def test_schema_validation_can_fail() -> None:
     broken["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
+
+
+# kube-score: ImagePullPolicy Always is not wanted (images are pinned by tag or digest);
+# workers start at one replica and scale on lag (KEDA), so "few replicas" is by design.
+KUBE_SCORE_IGNORED = ("container-image-pull-policy",)
+
+
+def test_kube_score_finds_no_critical_problem(overlay: str) -> None:
+    manifests = yaml.safe_dump_all(render(overlay))
+    args = [infra.kube_score(), "score", "--output-format", "ci", "-"]
+    for test in KUBE_SCORE_IGNORED:
+        args[2:2] = ["--ignore-test", test]
+    result = subprocess.run(args, input=manifests, capture_output=True, text=True, timeout=120)
+    critical = [line for line in result.stdout.splitlines() if line.startswith("[CRITICAL]")]
+    if overlay == "dev":  # no PodDisruptionBudget in a throwaway cluster
+        critical = [line for line in critical if "PodDisruptionBudget" not in line]
+    assert critical == [], "\n".join(critical)
+    assert "[OK]" in result.stdout  # it did score the objects
