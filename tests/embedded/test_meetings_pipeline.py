@@ -31,6 +31,7 @@ from services.gateway.products.meetings.repository import (
 )
 from services.gateway.products.meetings.service import AudioFile, MeetingService, NewMeeting
 from services.gateway.products.meetings.settings import load_meeting_settings
+from services.gateway.shared.consumers import ConsumerTable, On
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.embedded
@@ -48,9 +49,20 @@ async def service(embedded: Any) -> AsyncIterator[MeetingService]:
     meetings, templates = MeetingRepository(sessions), TemplateRepository(sessions)
     profiles = ProfileRepository(sessions)
     pipeline = MeetingPipeline(embedded.runtime, meetings, templates, settings, profiles)
+    subs = [
+        await ConsumerTable(group, [On(*row) for row in rows], from_latest=latest).subscribe(
+            embedded.runtime.bus, embedded.runtime.instance_id
+        )
+        for group, rows, latest in (
+            ("gateway.meetings", pipeline.handlers, False),
+            ("gateway.meetings.test-{instance}", pipeline.push_handlers, True),
+        )
+    ]
     await pipeline.start()
     yield MeetingService(embedded.runtime, meetings, templates, profiles, pipeline, settings)
     await pipeline.stop()
+    for sub in subs:
+        await sub.close()
     await engine.dispose()
 
 

@@ -39,11 +39,9 @@ from services.common import telemetry
 from services.common.bus import Subscription
 from services.common.events import (
     ANALYSIS_EVENTS,
-    ANALYSIS_REQUESTS,
     MEETING_EVENTS,
     MEETING_REQUESTS,
     TRANSCRIPTION_EVENTS,
-    TRANSCRIPTION_REQUESTS,
     AnalysisCompleted,
     AnalysisCompletedV2,
     AnalysisFailed,
@@ -77,7 +75,6 @@ from services.gateway.products.meetings.settings import MeetingSettings
 
 log = get_logger("earshot.gateway.meetings")
 
-GROUP = "gateway.meetings"
 GENERIC_NAME = re.compile(r"^Speaker \d+$")
 PURPOSE = "meeting"
 
@@ -181,28 +178,9 @@ class MeetingPipeline:
         ]
 
     # --- lifecycle --------------------------------------------------------------------------
-    async def start(self, *, subscribe: bool = True) -> None:
-        """Join the consumer groups (unless the gateway joins :attr:`handlers` itself), recover
-        stuck meetings, start the watchdog."""
-        bus = self.runtime.bus
-        if subscribe:
-            await bus.ensure_topics(
-                [MEETING_REQUESTS, MEETING_EVENTS, TRANSCRIPTION_REQUESTS, TRANSCRIPTION_EVENTS]
-                + [ANALYSIS_REQUESTS, ANALYSIS_EVENTS]
-            )
-            self._subs.append(
-                await bus.subscribe(
-                    sorted({t for t, _m, _h in self.handlers}), GROUP, self._dispatcher(self.handlers)
-                )
-            )
-            self._subs.append(
-                await bus.subscribe(
-                    [MEETING_EVENTS],
-                    f"{GROUP}.{self.runtime.instance_id}",
-                    self._dispatcher(self.push_handlers),
-                    from_latest=True,
-                )
-            )
+    async def start(self) -> None:
+        """Recover stuck meetings and start the watchdog (the gateway joins the consumer
+        groups of :attr:`handlers` and :attr:`push_handlers` itself, see ``MeetingsProduct``)."""
         self.started_at = datetime.now(UTC)
         self.running = True
         await self.recover(startup=True)
@@ -240,19 +218,6 @@ class MeetingPipeline:
         await self.runtime.bus.publish(
             payload.topic, Envelope.of(payload, self.runtime.source("gateway"), **telemetry.inject())
         )
-
-    @staticmethod
-    def _dispatcher(
-        table: list[tuple[str, type[EventPayload], Callable[[Any], Awaitable[None]]]],
-    ) -> Callable[[Envelope], Awaitable[None]]:
-        by_type = {model.event_type: (model, handler) for _topic, model, handler in table}
-
-        async def dispatch(envelope: Envelope) -> None:
-            row = by_type.get(envelope.type)
-            if row is not None:
-                await row[1](envelope.payload(row[0]))
-
-        return dispatch
 
     # --- steps ------------------------------------------------------------------------------
     async def request(self, record: MeetingRecord, attempt: int) -> None:

@@ -28,10 +28,27 @@ from fastapi import Depends, UploadFile
 from starlette.requests import HTTPConnection
 
 from services.common import audio
-from services.common.events import ANALYSIS_REQUESTS, MEETING_EVENTS, MEETING_REQUESTS, TRANSCRIPTION_REQUESTS
+from services.common.events import (
+    ANALYSIS_EVENTS,
+    ANALYSIS_REQUESTS,
+    MEETING_EVENTS,
+    MEETING_REQUESTS,
+    TRANSCRIPTION_EVENTS,
+    TRANSCRIPTION_REQUESTS,
+    AnalysisCompleted,
+    AnalysisCompletedV2,
+    AnalysisFailed,
+    MeetingCompleted,
+    MeetingFailed,
+    MeetingProcessingRequested,
+    MeetingProgress,
+    TranscriptionCompleted,
+    TranscriptionFailed,
+    TranscriptionProgress,
+)
 from services.common.logging import get_logger
 from services.common.runtime import Runtime
-from services.gateway.products.meetings.consumers import GROUP, MeetingPipeline, transcript_key
+from services.gateway.products.meetings.consumers import MeetingPipeline, transcript_key
 from services.gateway.products.meetings.media import merge_dual, write_wav
 from services.gateway.products.meetings.models import MeetingRecord
 from services.gateway.products.meetings.repository import (
@@ -303,14 +320,29 @@ class MeetingsProduct(Product):
         )
 
     def consumers(self) -> Sequence[ConsumerTable]:
-        """The pipeline's group and this replica's push group (:mod:`.consumers`)."""
+        """The pipeline's group and this replica's push group (:mod:`.consumers`; the same rows
+        as ``MeetingPipeline.handlers`` and ``push_handlers``)."""
+        p = self.pipeline
         return [
             ConsumerTable(
-                GROUP, [On(topic, model, handler) for topic, model, handler in self.pipeline.handlers]
+                "gateway.meetings",
+                [
+                    On(MEETING_REQUESTS, MeetingProcessingRequested, p.on_requested),
+                    On(TRANSCRIPTION_EVENTS, TranscriptionProgress, p.on_transcription_progress),
+                    On(TRANSCRIPTION_EVENTS, TranscriptionCompleted, p.on_transcribed),
+                    On(TRANSCRIPTION_EVENTS, TranscriptionFailed, p.on_failed),
+                    On(ANALYSIS_EVENTS, AnalysisCompleted, p.on_analyzed),
+                    On(ANALYSIS_EVENTS, AnalysisCompletedV2, p.on_analyzed_v2),
+                    On(ANALYSIS_EVENTS, AnalysisFailed, p.on_failed),
+                ],
             ),
             ConsumerTable(
-                GROUP + ".{instance}",
-                [On(topic, model, handler) for topic, model, handler in self.pipeline.push_handlers],
+                "gateway.meetings.{instance}",
+                [
+                    On(MEETING_EVENTS, MeetingProgress, p.on_push),
+                    On(MEETING_EVENTS, MeetingCompleted, p.on_push),
+                    On(MEETING_EVENTS, MeetingFailed, p.on_push),
+                ],
                 from_latest=True,
             ),
         ]
@@ -322,7 +354,7 @@ class MeetingsProduct(Product):
 
     async def start(self) -> None:
         """Recover stuck meetings and start the watchdog (the consumers are already joined)."""
-        await self.pipeline.start(subscribe=False)
+        await self.pipeline.start()
 
     async def stop(self) -> None:
         """Stop the watchdog and background retries."""
@@ -330,12 +362,12 @@ class MeetingsProduct(Product):
 
     async def start_pipeline(self) -> None:
         """``start-background``: start the watchdog and recovery again after a stop."""
-        await self.pipeline.start(subscribe=False)
+        await self.pipeline.start()
 
     async def restart_pipeline(self) -> None:
         """``restart-background``: stop then start the watchdog; recovery runs again."""
         await self.pipeline.stop()
-        await self.pipeline.start(subscribe=False)
+        await self.pipeline.start()
 
     async def health(self) -> dict[str, Any]:
         """``meetings`` block of ``GET /health``."""
