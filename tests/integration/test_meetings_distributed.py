@@ -1,4 +1,4 @@
-"""Meeting memos across processes on real Kafka, PostgreSQL and MinIO: auth, transcription,
+"""Meeting memos across processes on real Kafka, PostgreSQL and MinIO: auth, anc, transcription,
 analysis and the gateway each in its own OS process. weekly_sync.wav is uploaded with its
 participants; the transcription worker is SIGKILLed while it transcribes the meeting and
 restarted: the meeting still reaches COMPLETED once (no duplicated segments or items), with
@@ -24,7 +24,7 @@ from tests.integration.cluster import WORKERS, Cluster, free_port
 
 pytestmark = pytest.mark.timeout(600)
 
-SERVICES = ("auth", *WORKERS)
+SERVICES = ("auth", "anc", *WORKERS)  # /ready checks every gRPC service the gateway calls
 
 
 @pytest.fixture(scope="module")
