@@ -173,6 +173,7 @@ class GatewayService:
         from services.gateway import anc as anc_routes
         from services.gateway import auth, photos, temperature
         from services.gateway.openai_compat import router as openai_router
+        from services.gateway.products.console import router as console
 
         app = FastAPI(
             title="Earshot",
@@ -252,6 +253,9 @@ class GatewayService:
                 raise ApiError(404, "Not found", "no such object")
             return FileResponse(path)
 
+        # Browser-only routes first: they fall through to the product routes for API clients.
+        app.include_router(console.browser_router)
+        app.include_router(console.router)
         app.include_router(temperature.router)
         app.include_router(anc_routes.router)
         app.include_router(auth.router)
