@@ -188,10 +188,13 @@ class Console:
         )
         self.driver.execute_script("return new Promise(r => requestAnimationFrame(() => setTimeout(r, 300)))")
 
-    def overflow_x(self) -> int:
-        """How many CSS pixels the page is wider than the viewport (0 when nothing scrolls sideways)."""
-        return int(
+    def overflow_x(self) -> list[str]:
+        """Elements that stick out of the viewport sideways (empty when nothing scrolls sideways)."""
+        return list(
             self.driver.execute_script(
-                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                "const w = document.documentElement.clientWidth;"
+                "if (document.documentElement.scrollWidth <= w) return [];"
+                "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)"
+                ".map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8);"
             )
         )

@@ -57,7 +57,7 @@ def check_page(console: Console, name: str) -> None:
     assert console.foreign_requests() == []
     assert console.axe() == []
     console.emulate(*PHONE, mobile=True)
-    assert console.overflow_x() == 0, "the page scrolls sideways at phone width"
+    assert console.overflow_x() == [], "the page scrolls sideways at phone width"
     console.screenshots(name)
     assert (OUTPUT / f"{name}-phone.png").stat().st_size > 1000
 
@@ -117,7 +117,7 @@ def test_transcribe_jfk_and_download_the_srt(console: Console, downloads: Path) 
     console.find("input[type=file]").send_keys(str(JFK))
     console.find("main form button[type=submit]").click()
     text = console.text_of("#transcript", 240)
-    assert "ask not what your country can do for you" in text.lower()
+    assert "ask not what your country can do for you" in " ".join(text.lower().split())
     words = console.driver.find_elements(By.CSS_SELECTOR, "#transcript .word")
     assert len(words) >= 20 and re.fullmatch(r"[\d.]+-[\d.]+ s", words[0].get_attribute("title") or "")
     console.find("#download-srt").click()

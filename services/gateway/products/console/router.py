@@ -25,7 +25,7 @@ STATIC = Path(__file__).parent / "static"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; media-src 'self' blob: data:; connect-src 'self'; "
+    "img-src 'self' data: blob:; media-src 'self' blob: data:; connect-src 'self' blob:; "
     "worker-src 'self' blob:; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )

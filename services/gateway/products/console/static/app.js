@@ -19,7 +19,7 @@ function h(tag, attrs = {}, ...children) {
     else if (k === "text") el.textContent = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -60,6 +60,10 @@ function dropZone(labelText, { accept, multiple = false, name } = {}) {
     if (e.dataTransfer?.files?.length) input.files = e.dataTransfer.files;
   });
   return { zone, input };
+}
+// A table in a focusable region that scrolls sideways on its own (the page never does).
+function tbl(attrs, ...children) {
+  return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": attrs["aria-label"] || "Table" }, h("table", attrs, ...children));
 }
 function metric(label, value) {
   return h("div", { class: "metric" }, h("span", { class: "muted" }, label), h("span", { class: "value" }, value));
@@ -326,7 +330,7 @@ async function pageAccount(main, token) {
     };
     flat("", health);
     if (status) flat("anc", status);
-    platform.replaceChildren(h("table", { id: "health-table" }, h("caption", { class: "visually-hidden" }, "Health and queue depths"), h("tbody", {}, rows)));
+    platform.replaceChildren(tbl({ id: "health-table", "aria-label": "Health and queue depths" }, h("caption", { class: "visually-hidden" }, "Health and queue depths"), h("tbody", {}, rows)));
   } catch (ex) { platform.replaceChildren(); showError(err, ex); }
 }
 
@@ -403,7 +407,9 @@ async function pageTranscribe(main) {
     try {
       const res = await upload("/v1/audio/transcriptions", formData(file, "verbose_json"), (p) => { bar.value = p; });
       const stem = file.name.replace(/\.[^.]+$/, "") || "transcript";
-      const segments = (res.segments || []).map((s) => ({ ...s, words: (res.words || []).filter((w) => w.start >= s.start - 0.01 && w.end <= s.end + 0.01) }));
+      const raw = res.segments || [];
+      // each word goes to the segment it starts in (a segment runs until the next one starts)
+      const segments = raw.map((s, i) => ({ ...s, words: (res.words || []).filter((w) => (i === 0 || w.start >= s.start) && (i === raw.length - 1 || w.start < raw[i + 1].start)) }));
       const speakers = [...new Set(segments.map((s) => s.speaker).filter(Boolean))];
       const downloads = h("div", { class: "row" }, ["txt", "srt", "vtt", "json"].map((f) =>
         h("button", { type: "button", class: f === format.value ? "" : "secondary", id: `download-${f}`, onclick: async (ev) => {
@@ -542,7 +548,7 @@ async function loadAncHistory(box, token) {
     const sum = Object.entries(summary).filter(([, v]) => typeof v !== "object");
     box.replaceChildren(
       h("div", { class: "metrics" }, sum.map(([k, v]) => metric(k.replaceAll("_", " "), typeof v === "number" ? round(v, 2) : String(v)))),
-      h("table", {}, h("caption", { class: "visually-hidden" }, "Your noise cancellation sessions"),
+      tbl({ "aria-label": "Your noise cancellation sessions" }, h("caption", { class: "visually-hidden" }, "Your noise cancellation sessions"),
         h("thead", {}, h("tr", {}, ["Session", "Kind", "Algorithm", "Status", "Created"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, list.map((s) => h("tr", {}, h("td", {}, String(s.session_id || s.id).slice(0, 8)), h("td", {}, s.kind || ""), h("td", {}, s.algorithm || ""), h("td", {}, s.status || ""), h("td", {}, fmtDate(s.created_at)))))));
   } catch (ex) {
@@ -729,7 +735,7 @@ async function pageMeetings(main, token) {
       const items = listOf(res, "meetings", "items", "data");
       const total = res.total ?? res.total_count ?? items.length;
       list.replaceChildren(
-        items.length ? h("table", {}, h("caption", { class: "visually-hidden" }, "Your meetings"),
+        items.length ? tbl({ "aria-label": "Your meetings" }, h("caption", { class: "visually-hidden" }, "Your meetings"),
           h("thead", {}, h("tr", {}, ["Title", "Status", "Date", "Participants"].map((t) => h("th", { scope: "col" }, t)))),
           h("tbody", {}, items.map((m) => h("tr", {}, h("td", {}, h("a", { href: `#/meetings/${m.id}` }, m.title)),
             h("td", {}, String(m.status || "").toLowerCase()), h("td", {}, fmtDate(m.created_at)), h("td", {}, (m.participants || []).join(", "))))))
@@ -860,7 +866,7 @@ async function pageMeeting(main, token, id) {
     h("h2", {}, "Summary"), h("p", { id: "meeting-summary" }, m.summary || "No summary yet."),
     h("h2", {}, "Key points"), h("ul", {}, keyPoints.map((k) => h("li", {}, describe(k)))),
     h("h2", {}, "Action items"),
-    h("table", { id: "action-items" }, h("thead", {}, h("tr", {}, ["Task", "Owner", "Due"].map((t) => h("th", { scope: "col" }, t)))),
+    tbl({ id: "action-items", "aria-label": "Action items" }, h("thead", {}, h("tr", {}, ["Task", "Owner", "Due"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, actions.map((a) => h("tr", {}, h("td", {}, a.task || a.text || a.description || describe(a)), h("td", {}, a.owner || a.assignee || ""), h("td", {}, a.due_date || a.due || ""))))),
     h("h2", {}, "Talk time"), talk);
   const seconds = speakers.map((s) => segs.filter((x) => x.speaker === s).reduce((t, x) => t + Math.max(0, (x.end || 0) - (x.start || 0)), 0));
@@ -1008,7 +1014,7 @@ async function loadInterviews(box, token, err) {
     const res = await api("/api/interviews?limit=20");
     if (!pageAlive(token)) return;
     const items = listOf(res, "items", "interviews");
-    box.replaceChildren(items.length ? h("table", {}, h("thead", {}, h("tr", {}, ["Interview", "Track", "Status", "Score", "Date"].map((t) => h("th", { scope: "col" }, t)))),
+    box.replaceChildren(items.length ? tbl({ "aria-label": "Your interviews" }, h("thead", {}, h("tr", {}, ["Interview", "Track", "Status", "Score", "Date"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, items.map((i) => h("tr", {}, h("td", {}, String(i.id)), h("td", {}, i.track || ""), h("td", {}, i.status || ""), h("td", {}, i.score ?? i.overall_score ?? ""), h("td", {}, fmtDate(i.created_at))))))
       : h("p", { class: "muted" }, "No interviews yet."));
   } catch (ex) { showError(err, ex); }
