@@ -82,7 +82,13 @@ def fetch(name: str, version: str, integrity: str, dest: Path, files: dict[str, 
             body = fh.read()
             (dest / out).write_bytes(body)
             digests[out] = hashlib.sha256(body).hexdigest()
-    manifest = {"package": name, "version": version, "tarball": url, "integrity": integrity, "sha256": digests}
+    manifest = {
+        "package": name,
+        "version": version,
+        "tarball": url,
+        "integrity": integrity,
+        "sha256": digests,
+    }
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"{name}@{version} -> {dest.relative_to(ROOT)}")
 

@@ -146,6 +146,16 @@ def test_noise_cancellation_of_a_stereo_file(console: Console) -> None:
     )
     history = console.text_of("#anc-history table tbody")
     assert "file" in history
+    # live: the file streamed over the ANC WebSocket in real time, attenuation charted as it arrives
+    console.find("input[name=live]").send_keys(str(FIXTURES / "stereo_diarization.wav"))
+    console.find("#live-status").find_element(By.XPATH, "./preceding::button[@type='submit'][1]").click()
+    console.wait(60).until(lambda d: d.find_element(By.ID, "live-status").text.startswith("Attenuation"))
+    assert re.match(r"Attenuation -?\d+\.\d dB", console.find("#live-status").text)
+    console.wait(60).until(lambda d: "(session ended)" in d.find_element(By.ID, "live-status").text)
+    points = console.driver.execute_script(
+        "return Chart.getChart(document.querySelector('#live-chart canvas')).data.datasets[0].data.length"
+    )
+    assert points >= 5
     check_page(console, "anc")
 
 

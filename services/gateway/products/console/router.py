@@ -77,7 +77,9 @@ def prefers_html(accept: str) -> bool:
         main = media_type.split("/")[0]
         best: tuple[int, float] = (-1, 0.0)
         for media, q in ranges:
-            specificity = 2 if media == media_type else 1 if media == f"{main}/*" else 0 if media == "*/*" else -1
+            specificity = (
+                2 if media == media_type else 1 if media == f"{main}/*" else 0 if media == "*/*" else -1
+            )
             if specificity > best[0]:
                 best = (specificity, q)
         return best[1]

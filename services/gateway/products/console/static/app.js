@@ -520,10 +520,12 @@ async function showAnc(out, res, beforeFile) {
     h("h2", {}, "Convergence"), curveChart,
     h("h2", {}, "Before (primary microphone)"), beforeWave,
     h("h2", {}, "After (cancelled)"), afterWave));
-  const labels = Array.isArray(bands) ? bands.map((b) => b.center_hz ?? b.centre_hz ?? b.hz) : Object.keys(bands);
-  const values = Array.isArray(bands) ? bands.map((b) => b.attenuation_db ?? b.db) : Object.values(bands);
+  const pairs = (Array.isArray(bands) ? bands.map((b) => [b.center_hz ?? b.centre_hz ?? b.hz, b.attenuation_db ?? b.db]) : Object.entries(bands))
+    .map(([hz, db]) => [Number(hz), db]).sort((a, b) => a[0] - b[0]);
+  const labels = pairs.map(([hz]) => (hz >= 1000 ? `${hz / 1000} k` : `${hz} `));
+  const values = pairs.map(([, db]) => db);
   chart(bandChart, { type: "bar", label: "Attenuation per octave band in decibels",
-    data: { labels: labels.map((l) => `${l} Hz`), datasets: [{ label: "attenuation (dB)", data: values, backgroundColor: "#1d3f72" }] },
+    data: { labels: labels.map((l) => `${l}Hz`), datasets: [{ label: "attenuation (dB)", data: values, backgroundColor: "#1d3f72" }] },
     options: { scales: { y: { title: { display: true, text: "dB" } } } } });
   const outUrl = res.output?.url || res.output_url;
   const beforeUrl = URL.createObjectURL(beforeFile);
@@ -547,7 +549,7 @@ async function loadAncHistory(box, token) {
     const list = sessions.sessions || sessions.items || (Array.isArray(sessions) ? sessions : []);
     const sum = Object.entries(summary).filter(([, v]) => typeof v !== "object");
     box.replaceChildren(
-      h("div", { class: "metrics" }, sum.map(([k, v]) => metric(k.replaceAll("_", " "), typeof v === "number" ? round(v, 2) : String(v)))),
+      h("div", { class: "metrics" }, sum.filter(([k]) => k !== "timestamp").map(([k, v]) => metric(k.replaceAll("_", " "), Number.isInteger(v) ? String(v) : typeof v === "number" ? round(v, 2) : v === null ? "n/a" : String(v)))),
       tbl({ "aria-label": "Your noise cancellation sessions" }, h("caption", { class: "visually-hidden" }, "Your noise cancellation sessions"),
         h("thead", {}, h("tr", {}, ["Session", "Kind", "Algorithm", "Status", "Created"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, list.map((s) => h("tr", {}, h("td", {}, String(s.session_id || s.id).slice(0, 8)), h("td", {}, s.kind || ""), h("td", {}, s.algorithm || ""), h("td", {}, s.status || ""), h("td", {}, fmtDate(s.created_at)))))));
@@ -565,7 +567,7 @@ function liveAnc(token) {
   const start = h("button", { type: "submit" }, "Start live session");
   const stop = h("button", { type: "button", class: "secondary", disabled: true }, "Stop");
   const status = h("p", { "aria-live": "polite", id: "live-status" });
-  const plot = h("div", { class: "chart" });
+  const plot = h("div", { class: "chart", hidden: true, id: "live-chart" });
   let socket = null;
   let timer = null;
   const end = () => {
@@ -591,9 +593,9 @@ function liveAnc(token) {
       const url = new URL(res.websocket_url, location.href);
       url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
       url.host = location.host; // always this gateway
-      if (session.access) url.searchParams.set("token", session.access);
       socket = new WebSocket(url);
       socket.binaryType = "arraybuffer";
+      plot.hidden = false;
       const c = chart(plot, { type: "line", label: "Live attenuation in decibels",
         data: { datasets: [{ label: "attenuation (dB)", data: [], borderColor: "#1d3f72", pointRadius: 0 }] },
         options: { parsing: false, scales: { x: { type: "linear", title: { display: true, text: "seconds" } }, y: { title: { display: true, text: "dB" } } } } });
@@ -794,7 +796,6 @@ async function followMeeting(id, token, wsUrl, onProgress) {
         const url = new URL(wsUrl, location.href);
         url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
         url.host = location.host;
-        if (session.access) url.searchParams.set("token", session.access);
         const ws = new WebSocket(url);
         cleanups.push(() => ws.close());
         ws.onmessage = (e) => {
