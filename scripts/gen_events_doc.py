@@ -45,6 +45,12 @@ the replica's waiting HTTP requests).
 """
 
 
+def _ref(prop: dict) -> str:
+    """``TemperatureResult`` for ``{"$ref": "#/$defs/TemperatureResult"}``; ``object`` otherwise."""
+    ref = prop.get("$ref")
+    return str(ref).rsplit("/", 1)[-1] if ref else "object"
+
+
 def render() -> str:
     """The whole catalogue as Markdown."""
     topics: dict[str, list[type]] = {}
@@ -64,7 +70,9 @@ def render() -> str:
         required = set(schema.get("required", []))
         for name, prop in schema["properties"].items():
             kind = (
-                prop.get("type") or " or ".join(p.get("type", "?") for p in prop.get("anyOf", [])) or "object"
+                prop.get("type")
+                or " or ".join(p.get("type") or _ref(p) for p in prop.get("anyOf", []))
+                or _ref(prop)
             )
             if "enum" in prop:
                 kind += " (" + ", ".join(json.dumps(v) for v in prop["enum"]) + ")"

@@ -3,7 +3,7 @@ server, the CLI and the benchmark.
 
 Kinds and their options (validated with pydantic; a bad option raises ``ValueError``):
 
-- ``temperature``: no options; TemperatureResult plus ``language``.
+- ``temperature``: no options; TemperatureResult (with ``language``).
 - ``meeting``: :class:`~services.analysis.meeting.MeetingRequest`; MeetingAnalysis.
 - ``interview``: :class:`~services.analysis.interview.InterviewRequest`; CompleteAnalysis.
 - ``interview_questions``: ``{resume: Resume, track, count}``; QuestionSet.
@@ -28,6 +28,7 @@ from services.analysis.interview import (
     LLMInterviewAnalyzer,
     LocalInterviewAnalyzer,
     Resume,
+    SessionReport,
     session_report,
 )
 from services.analysis.meeting import (
@@ -37,6 +38,7 @@ from services.analysis.meeting import (
     MeetingAnalyzer,
     MeetingRequest,
     Template,
+    TemplateSuggestion,
     suggest_template,
 )
 from services.analysis.providers import StructuredProvider, create_provider
@@ -45,6 +47,7 @@ from services.analysis.temperature import (
     LLMTemperatureAnalyzer,
     LocalTemperatureAnalyzer,
     TemperatureAnalyzer,
+    TemperatureResult,
 )
 from services.analysis.text import detect_language
 from services.common.transcript import Segment, Transcript
@@ -165,10 +168,8 @@ class AnalysisEngine:
             raise ValueError(f"kind {kind!r} needs a transcript")
         if kind == "temperature":
             assert transcript is not None
-            temperature = await self.temperature.analyze(transcript, audio)
-            result = temperature.model_dump(mode="json")
-            result["language"] = detect_language(transcript.text)[0]
-            return temperature.analyzer, result
+            temperature = await self.analyze_temperature(transcript, audio)
+            return temperature.analyzer, temperature.model_dump(mode="json")
         if kind == "meeting":
             assert transcript is not None
             meeting = await self.meeting.analyze(transcript, MeetingRequest.model_validate(options))
@@ -185,9 +186,36 @@ class AnalysisEngine:
             report = session_report(ReportOptions.model_validate(options).attempts)
             return "local", report.model_dump(mode="json")
         assert transcript is not None
-        templates = SuggestionOptions.model_validate(options).templates or list(DEFAULT_TEMPLATES)
-        if isinstance(self.meeting, LLMMeetingAnalyzer):
-            suggestion = await self.meeting.suggest(transcript.text, templates)
-        else:
-            suggestion = suggest_template(transcript.text, templates)
+        templates = SuggestionOptions.model_validate(options).templates
+        suggestion = await self.suggest_template(transcript, templates)
         return self.meeting.name, suggestion.model_dump(mode="json")
+
+    # --- typed entry points (the gRPC servicer) ----------------------------------------------
+    async def analyze_temperature(
+        self, transcript: Transcript, audio: AudioDynamics | None = None
+    ) -> TemperatureResult:
+        """Temperature of ``transcript`` (plus loudness when ``audio`` is given), with its language.
+
+        Raises:
+            services.analysis.providers.ProviderError: the provider failed for good.
+        """
+        temperature = await self.temperature.analyze(transcript, audio)
+        return temperature.model_copy(update={"language": detect_language(transcript.text)[0]})
+
+    async def suggest_template(
+        self, transcript: Transcript, templates: list[Template] | None = None
+    ) -> TemplateSuggestion:
+        """The template (of ``templates``, default the built-ins) that fits ``transcript``.
+
+        Raises:
+            ValueError: an empty template list.
+            services.analysis.providers.ProviderError: the provider failed for good.
+        """
+        candidates = list(templates or DEFAULT_TEMPLATES)
+        if isinstance(self.meeting, LLMMeetingAnalyzer):
+            return await self.meeting.suggest(transcript.text, candidates)
+        return suggest_template(transcript.text, candidates)
+
+    async def session_report(self, attempts: list[AttemptInput]) -> SessionReport:
+        """The interview session report (local: a deterministic aggregate of the attempts' scores)."""
+        return session_report(attempts)

@@ -45,10 +45,18 @@ from pydantic import BaseModel, Field
 
 from services.analysis.providers import ProviderError, StructuredProvider
 from services.analysis.text import detect_language, split_sentences, words
+from services.common.analysis_results import (
+    ANALYSIS_TYPES,
+    AnalysisErrorInfo,
+    AnalysisType,
+    CommunicationAnalysis,
+    DomainAnalysis,
+    PaceAnalysis,
+    PaceWindow,
+    Pause,
+    PauseAnalysis,
+)
 from services.common.transcript import Transcript, Word
-
-AnalysisType = Literal["domain", "communication", "pace", "pause"]
-ANALYSIS_TYPES: tuple[AnalysisType, ...] = ("domain", "communication", "pace", "pause")
 
 PAUSE_MIN_S = 0.25
 LONG_PAUSE_S = 1.5
@@ -315,79 +323,13 @@ class QuestionSet(BaseModel):
     analyzer: str = "local"
 
 
-class DomainAnalysis(BaseModel):
-    """Coverage of the concepts a good answer holds (0-100)."""
+class ResumeSkills(BaseModel):
+    """Skills (canonical names) and years of experience found in a resume (seed 001
+    ``/api/extract-resume``)."""
 
-    score: int = Field(ge=0, le=100)
-    covered_concepts: list[str]
-    missing_concepts: list[str]
-    feedback: str
-
-
-class CommunicationAnalysis(BaseModel):
-    """Clarity, structure, vocabulary and fluency of an answer (0-100 each)."""
-
-    score: int = Field(ge=0, le=100)
-    clarity: int = Field(ge=0, le=100)
-    structure: int = Field(ge=0, le=100)
-    vocabulary: int = Field(ge=0, le=100)
-    filler_words: int = Field(ge=0)
-    filler_breakdown: dict[str, int] = Field(default_factory=dict)
-    mean_sentence_words: float = 0.0
-    feedback: str
-
-
-class PaceWindow(BaseModel):
-    """Pace in one time window (seconds from the start of the audio)."""
-
-    start: float
-    end: float
-    words: int
-    wpm: float
-    band: Literal["slow", "ideal", "fast"]
-
-
-class PaceAnalysis(BaseModel):
-    """Speaking rate from word timestamps."""
-
-    words: int
-    speaking_span_s: float
-    wpm: float
-    band: Literal["slow", "ideal", "fast", "unknown"]
-    over_time: list[PaceWindow]
-    score: int = Field(ge=0, le=100)
-    feedback: str
-
-
-class Pause(BaseModel):
-    """One silence between two words (seconds)."""
-
-    start: float
-    end: float
-    duration: float
-    after_word: str
-
-
-class PauseAnalysis(BaseModel):
-    """Pauses from gaps between words."""
-
-    pause_count: int
-    total_pause_s: float
-    mean_pause_s: float
-    max_pause_s: float
-    long_pauses: list[Pause]
-    pauses_per_minute: float
-    speaking_time_s: float
-    speaking_ratio: float
-    score: int = Field(ge=0, le=100)
-    feedback: str
-
-
-class AnalysisErrorInfo(BaseModel):
-    """Why one analysis of a complete analysis is missing."""
-
-    error: str
-    details: str
+    skills: list[str]
+    years_experience: float | None
+    analyzer: str = "local"
 
 
 class CompleteAnalysis(BaseModel):
@@ -765,6 +707,12 @@ class InterviewAnalyzer(ABC):
     async def communication(self, answer: str) -> CommunicationAnalysis:
         """Communication quality of the answer."""
 
+    async def resume_skills(self, resume: Resume) -> ResumeSkills:
+        """Skills from the :data:`SKILLS` lexicon and the largest "N years" (local, deterministic)."""
+        return ResumeSkills(
+            skills=extract_skills(resume), years_experience=years_of_experience(resume), analyzer="local"
+        )
+
     async def pace(self, transcript: Transcript, window_s: float) -> PaceAnalysis:
         """Pace from word timestamps."""
         return analyze_pace(transcript, window_s)
@@ -880,6 +828,13 @@ class CommunicationAnswer(BaseModel):
     feedback: str
 
 
+class SkillsAnswer(BaseModel):
+    """Provider schema for resume skills."""
+
+    skills: list[str]
+    years_experience: float | None
+
+
 class LLMInterviewAnalyzer(InterviewAnalyzer):
     """Provider-backed questions, domain and communication analyses."""
 
@@ -938,3 +893,24 @@ class LLMInterviewAnalyzer(InterviewAnalyzer):
             filler_breakdown=local.filler_breakdown,
             mean_sentence_words=local.mean_sentence_words,
         )
+
+    async def resume_skills(self, resume: Resume) -> ResumeSkills:
+        """Ask the provider for the skills; lexicon skills it missed are added (never fewer than local).
+
+        Raises:
+            services.analysis.providers.ProviderError: when the provider fails for good.
+        """
+        answer = await self.provider.generate(
+            "List the technical skills in this resume as short canonical names (e.g. Python, SQL, "
+            "PyTorch), most prominent first, and the candidate's total years of professional "
+            "experience (null when not stated).",
+            f"Resume:\n{resume.text[:12000]}\nListed skills: {', '.join(resume.skills)}",
+            SkillsAnswer,
+        )
+        skills = list(dict.fromkeys([*answer.value.skills, *extract_skills(resume)]))
+        years = resume.years_experience
+        if years is None:
+            years = answer.value.years_experience
+        if years is None:
+            years = years_of_experience(resume)
+        return ResumeSkills(skills=skills, years_experience=years, analyzer=self.name)

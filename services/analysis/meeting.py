@@ -57,17 +57,15 @@ from services.analysis.text import (
     utterances,
     words,
 )
+from services.common.analysis_results import (
+    ActionItem,
+    AlternativeTemplate,
+    MeetingAnalysis,
+    TemplateSuggestion,
+)
 from services.common.transcript import Transcript
 
 # --------------------------------------------------------------------------- models
-
-
-class ActionItem(BaseModel):
-    """One task from the meeting (seed 003 shape)."""
-
-    task: str = Field(description="What is to be done, imperative.")
-    assigned_to: str | None = Field(description="Owner's name; null when nobody was named.")
-    due_date: str | None = Field(description="ISO date (YYYY-MM-DD) resolved against the meeting date.")
 
 
 class Template(BaseModel):
@@ -79,42 +77,6 @@ class Template(BaseModel):
     summary_prompt: str = ""
     key_points_prompt: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list, description="Optional hints for the suggestion.")
-
-
-class AlternativeTemplate(BaseModel):
-    """A runner-up template."""
-
-    template_id: str
-    template_name: str
-    confidence: float = Field(ge=0, le=1)
-
-
-class TemplateSuggestion(BaseModel):
-    """Seed 003's template suggestion response."""
-
-    suggested_template_id: str
-    suggested_template_name: str
-    confidence: float = Field(ge=0, le=1)
-    reason: str
-    alternative_templates: list[AlternativeTemplate] = Field(default_factory=list)
-
-
-class MeetingAnalysis(BaseModel):
-    """Everything the meeting product shows about one recording."""
-
-    language: str = Field(description="ISO 639-1 code detected from the text ('und' for none).")
-    language_confidence: float = 0.0
-    title: str
-    description: str
-    summary: str
-    key_points: list[str]
-    keyphrases: list[str] = Field(default_factory=list)
-    action_items: list[ActionItem]
-    template_suggestion: TemplateSuggestion | None = None
-    template_id: str | None = Field(None, description="The template that shaped the summary, if any.")
-    meeting_date: str = Field(description="ISO date due dates were resolved against.")
-    chunks: int = Field(1, description="How many parts the transcript was analysed in.")
-    analyzer: str = "local"
 
 
 class MeetingRequest(BaseModel):

@@ -1,4 +1,5 @@
-"""Analysis service: consumes analysis requests and publishes results; serves gRPC ``Analyze``.
+"""Analysis service: consumes analysis requests and publishes results; serves the typed gRPC
+``earshot.analysis.v1.AnalysisService`` (one RPC per analysis).
 
 Consumes ``earshot.analysis.requested.v1`` (group ``analysis``) for the kinds
 ``temperature``, ``meeting`` and ``interview``: reads the transcript JSON from storage
@@ -8,24 +9,36 @@ provider-backed) and publishes ``earshot.analysis.completed.v1`` (the result inl
 is small) or ``earshot.analysis.failed.v1`` (bad options, a failed provider). The local
 analyzers are deterministic, so a redelivery recomputes the same result.
 
-``earshot.analysis.v1.AnalysisService/Analyze`` serves synchronous callers with every
-kind of :data:`services.analysis.engine.KINDS`.
+:class:`AnalysisServicer` serves synchronous callers: AnalyzeTemperature, AnalyzeMeeting,
+AnalyzePace, AnalyzePause, AnalyzeCommunication, AnalyzeDomain, AnalyzeInterview (the complete
+analysis), GenerateQuestions, ExtractResumeSkills, BuildSessionReport, SuggestTemplate,
+SuggestTitle and SuggestDescription, on the same analyzers (local, or provider-backed when a
+provider is configured); messages are converted by :mod:`services.analysis.convert`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 from earshot.analysis.v1 import analysis_pb2, analysis_pb2_grpc
-from google.protobuf import json_format, struct_pb2
 from pydantic import ValidationError
 
 from services.analysis.config import load_analysis_settings
-from services.analysis.engine import KINDS, TRANSCRIPT_KINDS, AnalysisEngine, transcript_from_text
+from services.analysis.convert import (
+    attempts_from_proto,
+    interview_to_proto,
+    resume_from_proto,
+    template_from_proto,
+    to_proto,
+    transcript_from_proto,
+)
+from services.analysis.engine import AnalysisEngine
+from services.analysis.interview import InterviewRequest
+from services.analysis.meeting import MeetingRequest
 from services.analysis.providers import ProviderError
 from services.analysis.temperature import (
     AudioDynamics,
@@ -85,68 +98,265 @@ def _grpc_code(exc: ProviderError) -> grpc.StatusCode:
     return grpc.StatusCode.UNAVAILABLE
 
 
-class _Servicer(analysis_pb2_grpc.AnalysisServiceServicer):
+T = TypeVar("T")
+
+
+class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
+    """``earshot.analysis.v1.AnalysisService``: one typed RPC per analysis on the service's engine.
+
+    Errors: INVALID_ARGUMENT (missing or malformed input, bad options), NOT_FOUND (a
+    ``transcript_key`` not in storage), DEADLINE_EXCEEDED (a provider or analysis timeout),
+    UNAVAILABLE (provider outage after retries), FAILED_PRECONDITION (provider refused the key).
+    """
+
     def __init__(self, service: AnalysisService) -> None:
         self.service = service
 
-    async def Analyze(  # noqa: N802 - gRPC method name
-        self, request: analysis_pb2.AnalyzeRequest, context: grpc.aio.ServicerContext
-    ) -> analysis_pb2.AnalyzeResponse:
-        svc = self.service
-        kind = request.kind
-        if kind not in KINDS:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"unknown kind {kind!r}; choose from {', '.join(KINDS)}"
-            )
-        source = request.WhichOneof("input")
-        transcript: Transcript | None = None
+    @property
+    def engine(self) -> AnalysisEngine:
+        return self.service.engine
+
+    async def _guard(self, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call``, turning analyzer errors into gRPC status codes with a readable detail."""
         try:
-            if source == "transcript_json":
-                transcript = Transcript.model_validate_json(request.transcript_json)
-            elif source == "transcript_key":
-                transcript = Transcript.model_validate_json(
-                    await svc.runtime.storage.get(request.transcript_key)
-                )
-            elif source == "text":
-                transcript = transcript_from_text(request.text)
-        except ObjectNotFound:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no object {request.transcript_key!r}")
-        except ValidationError as exc:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"transcript does not match the schema: {exc.error_count()} errors, first: "
-                f"{exc.errors()[0]['msg']}",
-            )
-        if kind in TRANSCRIPT_KINDS and transcript is None:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"kind {kind!r} needs transcript_json, transcript_key or text",
-            )
-        options = json_format.MessageToDict(request.options) if request.HasField("options") else {}
-        dynamics = await svc._dynamics(request.audio_key or None) if kind == "temperature" else None
-        started = time.perf_counter()
-        try:
-            analyzer, result = await svc.engine.analyze(kind, transcript, _integral(options), dynamics)
+            return await call()
+        except ObjectNotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no transcript at {exc}")
         except ProviderError as exc:
-            await context.abort(_grpc_code(exc), f"{exc.code}: {exc.details}")
+            log.warning("analysis.provider_failed", error=exc.code, details=exc.details)
+            await context.abort(_grpc_code(exc), f"the analysis provider failed: {exc.code}: {exc.details}")
+        except TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the analysis took too long")
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _first_line(exc))
-        message = struct_pb2.Struct()
-        message.update(json.loads(json.dumps(result)))
-        return analysis_pb2.AnalyzeResponse(
-            kind=kind, analyzer=analyzer, result=message, processing_s=time.perf_counter() - started
-        )
+        raise AssertionError("unreachable: context.abort raises")
+
+    async def _transcript(self, source: analysis_pb2.TranscriptSource) -> Transcript:
+        """The request's transcript, inline or from storage.
+
+        Raises:
+            ValueError: no transcript given, or one that does not match the schema.
+            ObjectNotFound: ``transcript_key`` is not in storage.
+        """
+        which = source.WhichOneof("source")
+        try:
+            if which == "transcript":
+                return transcript_from_proto(source.transcript)
+            if which == "transcript_key":
+                data = await self.service.runtime.storage.get(source.transcript_key)
+                return Transcript.model_validate_json(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(
+                f"transcript does not match the schema: {exc.error_count()} errors, first: "
+                f"{where + ': ' if where else ''}{err['msg']}"
+            ) from None
+        raise ValueError("input needs a transcript or a transcript_key")
+
+    async def AnalyzeTemperature(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.TemperatureRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.TemperatureAnalysis:
+        async def run() -> analysis_pb2.TemperatureAnalysis:
+            started = time.perf_counter()
+            transcript = await self._transcript(request.input)
+            dynamics = await self.service._dynamics(request.audio_key or None)
+            result = await self.engine.analyze_temperature(transcript, dynamics)
+            return to_proto(result, analysis_pb2.TemperatureAnalysis, processing_s=_since(started))
+
+        return await self._guard(context, run)
+
+    async def AnalyzeMeeting(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.MeetingRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.MeetingAnalysis:
+        async def run() -> analysis_pb2.MeetingAnalysis:
+            started = time.perf_counter()
+            transcript = await self._transcript(request.input)
+            options = MeetingRequest.model_validate(
+                {
+                    "meeting_date": request.meeting_date or None,
+                    "template": template_from_proto(request.template)
+                    if request.HasField("template")
+                    else None,
+                    "templates": [template_from_proto(t) for t in request.templates] or None,
+                }
+            )
+            result = await self.engine.meeting.analyze(transcript, options)
+            return to_proto(result, analysis_pb2.MeetingAnalysis, processing_s=_since(started))
+
+        return await self._guard(context, run)
+
+    async def AnalyzePace(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.PaceRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.PaceAnalysis:
+        async def run() -> analysis_pb2.PaceAnalysis:
+            started = time.perf_counter()
+            if request.window_s < 0:
+                raise ValueError("window_s must be positive")
+            transcript = await self._transcript(request.input)
+            result = await self.engine.interview.pace(transcript, request.window_s or 10.0)
+            return to_proto(result, analysis_pb2.PaceAnalysis, analyzer="local", processing_s=_since(started))
+
+        return await self._guard(context, run)
+
+    async def AnalyzePause(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.PauseRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.PauseAnalysis:
+        async def run() -> analysis_pb2.PauseAnalysis:
+            started = time.perf_counter()
+            transcript = await self._transcript(request.input)
+            result = await self.engine.interview.pause(transcript)
+            return to_proto(
+                result, analysis_pb2.PauseAnalysis, analyzer="local", processing_s=_since(started)
+            )
+
+        return await self._guard(context, run)
+
+    async def AnalyzeCommunication(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.CommunicationRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.CommunicationAnalysis:
+        async def run() -> analysis_pb2.CommunicationAnalysis:
+            started = time.perf_counter()
+            answer = _answer(await self._transcript(request.input))
+            result = await self.engine.interview.communication(answer)
+            return to_proto(
+                result,
+                analysis_pb2.CommunicationAnalysis,
+                analyzer=self.engine.interview.name,
+                processing_s=_since(started),
+            )
+
+        return await self._guard(context, run)
+
+    async def AnalyzeDomain(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.DomainRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.DomainAnalysis:
+        async def run() -> analysis_pb2.DomainAnalysis:
+            started = time.perf_counter()
+            answer = _answer(await self._transcript(request.input))
+            result = await self.engine.interview.domain(
+                request.question, answer, list(request.expected_concepts)
+            )
+            return to_proto(
+                result,
+                analysis_pb2.DomainAnalysis,
+                analyzer=self.engine.interview.name,
+                processing_s=_since(started),
+            )
+
+        return await self._guard(context, run)
+
+    async def AnalyzeInterview(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.InterviewRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.InterviewAnalysis:
+        async def run() -> analysis_pb2.InterviewAnalysis:
+            started = time.perf_counter()
+            options = InterviewRequest.model_validate(
+                {
+                    "question": request.question,
+                    "expected_concepts": list(request.expected_concepts),
+                    "window_s": request.window_s or 10.0,
+                    **({"analysis_types": list(request.analysis_types)} if request.analysis_types else {}),
+                }
+            )
+            transcript = await self._transcript(request.input)
+            complete = await self.engine.interview.complete(transcript, options)
+            out = interview_to_proto(complete)
+            out.processing_s = _since(started)
+            return out
+
+        return await self._guard(context, run)
+
+    async def GenerateQuestions(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.GenerateQuestionsRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.QuestionSet:
+        async def run() -> analysis_pb2.QuestionSet:
+            started = time.perf_counter()
+            count = request.count or 5
+            if not 1 <= count <= 20:
+                raise ValueError(f"count must be 1-20 (got {count})")
+            result = await self.engine.interview.questions(
+                resume_from_proto(request.resume), request.track, count
+            )
+            return to_proto(result, analysis_pb2.QuestionSet, processing_s=_since(started))
+
+        return await self._guard(context, run)
+
+    async def ExtractResumeSkills(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.ResumeSkillsRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.ResumeSkills:
+        async def run() -> analysis_pb2.ResumeSkills:
+            started = time.perf_counter()
+            resume = resume_from_proto(request.resume)
+            if not resume.text.strip() and not resume.skills:
+                raise ValueError("the resume has no text and no skills")
+            result = await self.engine.interview.resume_skills(resume)
+            return to_proto(result, analysis_pb2.ResumeSkills, processing_s=_since(started))
+
+        return await self._guard(context, run)
+
+    async def BuildSessionReport(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.SessionReportRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.SessionReport:
+        async def run() -> analysis_pb2.SessionReport:
+            started = time.perf_counter()
+            report = await self.engine.session_report(attempts_from_proto(request))
+            return to_proto(
+                report, analysis_pb2.SessionReport, analyzer="local", processing_s=_since(started)
+            )
+
+        return await self._guard(context, run)
+
+    async def SuggestTemplate(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.SuggestTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.TemplateSuggestion:
+        async def run() -> analysis_pb2.TemplateSuggestion:
+            started = time.perf_counter()
+            transcript = await self._transcript(request.input)
+            templates = [template_from_proto(t) for t in request.templates]
+            suggestion = await self.engine.suggest_template(transcript, templates)
+            return to_proto(
+                suggestion,
+                analysis_pb2.TemplateSuggestion,
+                analyzer=self.engine.meeting.name,
+                processing_s=_since(started),
+            )
+
+        return await self._guard(context, run)
+
+    async def SuggestTitle(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.SuggestTitleRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.TitleSuggestion:
+        async def run() -> analysis_pb2.TitleSuggestion:
+            started = time.perf_counter()
+            meeting = await self.engine.meeting.analyze(await self._transcript(request.input))
+            return analysis_pb2.TitleSuggestion(
+                suggested_title=meeting.title, analyzer=meeting.analyzer, processing_s=_since(started)
+            )
+
+        return await self._guard(context, run)
+
+    async def SuggestDescription(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.SuggestDescriptionRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.DescriptionSuggestion:
+        async def run() -> analysis_pb2.DescriptionSuggestion:
+            started = time.perf_counter()
+            meeting = await self.engine.meeting.analyze(await self._transcript(request.input))
+            return analysis_pb2.DescriptionSuggestion(
+                suggested_description=meeting.description,
+                analyzer=meeting.analyzer,
+                processing_s=_since(started),
+            )
+
+        return await self._guard(context, run)
 
 
-def _integral(value: Any) -> Any:
-    """protobuf Struct numbers are doubles: turn 5.0 back into 5 so integer fields validate."""
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+def _since(started: float) -> float:
+    return time.perf_counter() - started
+
+
+def _answer(transcript: Transcript) -> str:
+    return transcript.text.strip() or " ".join(s.text for s in transcript.segments)
 
 
 def _first_line(exc: Exception) -> str:
@@ -186,7 +396,11 @@ class AnalysisService:
         self._grpc = await start_server(
             s.grpc_host,
             runtime.grpc_port(self.name),
-            [lambda srv: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(_Servicer(self), srv)],
+            [
+                lambda srv: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(
+                    AnalysisServicer(self), srv
+                )
+            ],
             [GRPC_SERVICE_NAME],
         )
         runtime.grpc_targets[self.name] = f"{s.grpc_host}:{self._grpc.port}"

@@ -93,6 +93,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from services.common.analysis_results import TemperatureResult
 from services.common.transcript import Segment, Transcript
 
 __all__ = [
@@ -108,28 +109,6 @@ __all__ = [
     "compute_audio_dynamics",
     "level_for",
 ]
-
-
-# --------------------------------------------------------------------------- result model
-
-
-class TemperatureResult(BaseModel):
-    """The outcome of one analysis. The gateway returns the first three fields (+ a timestamp)."""
-
-    temperature: int = Field(ge=1, le=100, description="How heated the conversation is, 1 (calm) to 100.")
-    confidence: float = Field(ge=0.0, le=1.0, description="How much evidence backs the temperature.")
-    analysis_summary: str = Field(description="One or two sentences: level, main drivers, topics.")
-    drivers: dict[str, float] = Field(
-        default_factory=dict,
-        description="Each component's contribution in temperature points (1 + sum = temperature).",
-    )
-    components: dict[str, float] = Field(
-        default_factory=dict, description="Each available component's value, 0..1."
-    )
-    features: dict[str, float] = Field(
-        default_factory=dict, description="Raw measurements (wpm, dBFS, densities...)."
-    )
-    analyzer: str = Field(default="local", description="Name of the analyzer that produced the result.")
 
 
 # --------------------------------------------------------------------------- audio dynamics

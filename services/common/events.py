@@ -20,7 +20,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from cloudevents.http import CloudEvent
 from cloudevents.kafka import KafkaMessage, from_binary, to_binary
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.common.analysis_results import InterviewResult, MeetingAnalysis, TemperatureResult
 
 SPEC_VERSION = "1.0"
 
@@ -232,7 +234,7 @@ class AnalysisRequested(EventPayload):
 
 
 class AnalysisCompleted(EventPayload):
-    """An analysis result; small, so it travels inline."""
+    """Deprecated (v2 types the result); consumers still accept it until it is removed."""
 
     event_type: ClassVar[str] = "earshot.analysis.completed.v1"
     topic: ClassVar[str] = ANALYSIS_EVENTS
@@ -240,6 +242,72 @@ class AnalysisCompleted(EventPayload):
     kind: AnalysisKind = "temperature"
     analyzer: str = Field(description="Which analyzer produced it, e.g. 'local'.")
     result: dict[str, Any]
+
+
+AnalysisResult = TemperatureResult | MeetingAnalysis | InterviewResult
+"""The typed result of an analysis, by kind."""
+
+RESULT_MODELS: dict[str, type[TemperatureResult] | type[MeetingAnalysis] | type[InterviewResult]] = {
+    "temperature": TemperatureResult,
+    "meeting": MeetingAnalysis,
+    "interview": InterviewResult,
+}
+"""The result model of each analysis kind."""
+
+
+class AnalysisCompletedV2(EventPayload):
+    """An analysis result typed by kind (services/common/analysis_results.py); replaces v1."""
+
+    # v1 events stay readable: consumers turn either version into this model with
+    # :meth:`from_envelope`.
+
+    event_type: ClassVar[str] = "earshot.analysis.completed.v2"
+    topic: ClassVar[str] = ANALYSIS_EVENTS
+
+    kind: AnalysisKind = "temperature"
+    analyzer: str = Field(description="Which analyzer produced it, e.g. 'local'.")
+    result: AnalysisResult = Field(
+        description="TemperatureResult, MeetingAnalysis or InterviewResult, as given by `kind`."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _result_of_kind(cls, data: Any) -> Any:
+        """Validate a JSON ``result`` with the model of ``kind`` (never a best-guess union match)."""
+        if isinstance(data, dict) and isinstance(data.get("result"), dict):
+            model = RESULT_MODELS.get(str(data.get("kind", "temperature")))
+            if model is not None:
+                data = {**data, "result": model.model_validate(data["result"])}
+        return data
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> AnalysisCompletedV2:
+        expected = RESULT_MODELS[self.kind]
+        if not isinstance(self.result, expected):
+            raise ValueError(f"a {self.kind} result must be a {expected.__name__}")
+        return self
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> AnalysisCompletedV2:
+        """The typed completion of a v2 event, or of a v1 event (its ``result`` dict validated).
+
+        Raises:
+            ValueError: the envelope is neither completion type, or its result does not match
+                its kind's model (pydantic's ``ValidationError`` is a ``ValueError``).
+        """
+        if envelope.type == cls.event_type:
+            return envelope.payload(cls)
+        if envelope.type == AnalysisCompleted.event_type:
+            v1 = envelope.payload(AnalysisCompleted)
+            return cls(job_id=v1.job_id, kind=v1.kind, analyzer=v1.analyzer, result=v1.result)  # type: ignore[arg-type]
+        raise ValueError(f"event type {envelope.type!r} is not an analysis completion")
+
+
+ANALYSIS_COMPLETED_TYPES: tuple[str, ...] = (
+    "earshot.analysis.completed.v2",
+    "earshot.analysis.completed.v1",
+)
+"""Completion event types a consumer accepts (v1 stays readable until it is removed)."""
 
 
 class AnalysisFailed(JobFailed):
@@ -421,6 +489,7 @@ CATALOGUE: tuple[type[EventPayload], ...] = (
     TranscriptionFailed,
     AnalysisRequested,
     AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
     UserRegistered,
     SessionRevoked,

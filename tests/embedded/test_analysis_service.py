@@ -1,4 +1,4 @@
-"""The analysis service on the embedded platform: analysis events per kind, gRPC Analyze, and the
+"""The analysis service on the embedded platform: analysis events per kind, the CLI, and the
 quality bars on real recordings transcribed by the platform's own Whisper (weekly_sync, jfk)."""
 
 from __future__ import annotations
@@ -8,15 +8,11 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
-from earshot.analysis.v1 import analysis_pb2, analysis_pb2_grpc
 from earshot.transcription.v1 import transcription_pb2, transcription_pb2_grpc
-from google.protobuf import json_format, struct_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.events import (
     ANALYSIS_EVENTS,
@@ -198,108 +194,6 @@ async def test_bad_events_fail_cleanly(embedded: Embedded) -> None:
     empty = await request_analysis(embedded, "meeting", Transcript(duration=3.0, text="", segments=[]))
     assert isinstance(empty, AnalysisCompleted) and empty.result["summary"] == ""
     assert embedded.temp_leftovers() == []
-
-
-@pytest.fixture
-async def stub(embedded: Embedded) -> AsyncIterator[analysis_pb2_grpc.AnalysisServiceStub]:
-    async with grpc.aio.insecure_channel(embedded.runtime.grpc_target("analysis")) as ch:
-        yield analysis_pb2_grpc.AnalysisServiceStub(ch)
-
-
-def options(value: dict) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
-
-
-async def test_grpc_analyze_every_kind(stub: analysis_pb2_grpc.AnalysisServiceStub) -> None:
-    meeting = await stub.Analyze(
-        analysis_pb2.AnalyzeRequest(
-            kind="meeting",
-            transcript_json=stm_transcript().model_dump_json(),
-            options=options({"meeting_date": "2026-11-16"}),
-        ),
-        timeout=30,
-    )
-    result = json_format.MessageToDict(meeting.result)
-    assert meeting.analyzer == "local" and meeting.processing_s > 0
-    assert any(i["assigned_to"] == "Carol" and "proposal" in i["task"] for i in result["action_items"])
-
-    questions = await stub.Analyze(
-        analysis_pb2.AnalyzeRequest(
-            kind="interview_questions",
-            options=options(
-                {"resume": {"text": "Python, SQL, 3 years"}, "track": "data_science", "count": 3}
-            ),
-        ),
-        timeout=30,
-    )
-    qs = json_format.MessageToDict(questions.result)
-    assert len(qs["questions"]) == 3 and qs["skills"] == ["Python", "SQL"]
-
-    answer = await stub.Analyze(
-        analysis_pb2.AnalyzeRequest(
-            kind="interview", text="First, I validate on held-out data. Then I add dropout."
-        ),
-        timeout=30,
-    )
-    complete = json_format.MessageToDict(answer.result)
-    report = await stub.Analyze(
-        analysis_pb2.AnalyzeRequest(
-            kind="interview_report",
-            options=options({"attempts": [{"question": "Overfitting?", "analysis": complete}]}),
-        ),
-        timeout=30,
-    )
-    assert "overall_score" in json_format.MessageToDict(report.result)
-
-    suggestion = await stub.Analyze(
-        analysis_pb2.AnalyzeRequest(
-            kind="template_suggestion", text="The customer asked about price, a discount and the contract."
-        ),
-        timeout=30,
-    )
-    assert json_format.MessageToDict(suggestion.result)["suggested_template_name"] == "Sales Call"
-
-
-async def test_grpc_rejects_bad_input(
-    stub: analysis_pb2_grpc.AnalysisServiceStub, embedded: Embedded
-) -> None:
-    cases = [
-        (
-            analysis_pb2.AnalyzeRequest(kind="horoscope", text="hi"),
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "unknown kind",
-        ),
-        (analysis_pb2.AnalyzeRequest(kind="meeting"), grpc.StatusCode.INVALID_ARGUMENT, "needs"),
-        (
-            analysis_pb2.AnalyzeRequest(kind="meeting", transcript_json='{"text": 3}'),
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "schema",
-        ),
-        (
-            analysis_pb2.AnalyzeRequest(kind="meeting", transcript_key="transcripts/none.json"),
-            grpc.StatusCode.NOT_FOUND,
-            "none.json",
-        ),
-        (
-            analysis_pb2.AnalyzeRequest(
-                kind="interview_questions", options=options({"resume": {"text": "x"}, "track": "astrology"})
-            ),
-            grpc.StatusCode.INVALID_ARGUMENT,
-            "unknown track",
-        ),
-    ]
-    for request, code, words in cases:
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.Analyze(request, timeout=10)
-        assert info.value.code() == code, request
-        assert words in (info.value.details() or ""), info.value.details()
-    async with grpc.aio.insecure_channel(embedded.runtime.grpc_target("analysis")) as ch:
-        health = await health_pb2_grpc.HealthStub(ch).Check(
-            health_pb2.HealthCheckRequest(service="earshot.analysis.v1.AnalysisService"), timeout=5
-        )
-    assert health.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def test_cli_analyze_runs_transcription_then_analysis(tmp_path: Path) -> None:

@@ -34,19 +34,164 @@ class AnalysisServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Analyze = channel.unary_unary(
-                '/earshot.analysis.v1.AnalysisService/Analyze',
-                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.AnalyzeRequest.SerializeToString,
-                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.AnalyzeResponse.FromString,
+        self.AnalyzeTemperature = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/AnalyzeTemperature',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemperatureRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemperatureAnalysis.FromString,
+                _registered_method=True)
+        self.AnalyzeMeeting = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/AnalyzeMeeting',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.MeetingRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.MeetingAnalysis.FromString,
+                _registered_method=True)
+        self.AnalyzePace = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/AnalyzePace',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.PaceRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.PaceAnalysis.FromString,
+                _registered_method=True)
+        self.AnalyzePause = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/AnalyzePause',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.PauseRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.PauseAnalysis.FromString,
+                _registered_method=True)
+        self.AnalyzeCommunication = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/AnalyzeCommunication',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.CommunicationRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.CommunicationAnalysis.FromString,
+                _registered_method=True)
+        self.AnalyzeDomain = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/AnalyzeDomain',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.DomainRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.DomainAnalysis.FromString,
+                _registered_method=True)
+        self.AnalyzeInterview = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/AnalyzeInterview',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.InterviewRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.InterviewAnalysis.FromString,
+                _registered_method=True)
+        self.GenerateQuestions = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/GenerateQuestions',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.GenerateQuestionsRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.QuestionSet.FromString,
+                _registered_method=True)
+        self.ExtractResumeSkills = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/ExtractResumeSkills',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeSkillsRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeSkills.FromString,
+                _registered_method=True)
+        self.BuildSessionReport = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/BuildSessionReport',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReportRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReport.FromString,
+                _registered_method=True)
+        self.SuggestTemplate = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/SuggestTemplate',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestTemplateRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemplateSuggestion.FromString,
+                _registered_method=True)
+        self.SuggestTitle = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/SuggestTitle',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestTitleRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.TitleSuggestion.FromString,
+                _registered_method=True)
+        self.SuggestDescription = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/SuggestDescription',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestDescriptionRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.DescriptionSuggestion.FromString,
                 _registered_method=True)
 
 
 class AnalysisServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
-    def Analyze(self, request, context):
-        """Run one analysis. Errors: INVALID_ARGUMENT (unknown kind, bad transcript or options),
-        NOT_FOUND (transcript_key missing), UNAVAILABLE / DEADLINE_EXCEEDED (provider failed).
+    def AnalyzeTemperature(self, request, context):
+        """Conversation temperature (seed 000: temperature 1-100, confidence, analysis_summary).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzeMeeting(self, request, context):
+        """Meeting summary, key points, action items, title, description, template suggestion (seed 003).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzePace(self, request, context):
+        """Speaking pace from word timings (seed 001 /api/analyze-pace).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzePause(self, request, context):
+        """Pauses from word timings (seed 001 /api/analyze-pause).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzeCommunication(self, request, context):
+        """Communication quality of an answer (seed 001 /api/communication-based-analysis).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzeDomain(self, request, context):
+        """Domain knowledge: concepts covered by an answer (seed 001 /api/domain-base-analysis).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzeInterview(self, request, context):
+        """The chosen subset of domain, communication, pace and pause, run concurrently, each under
+        its own timeout; a failed analysis is reported in `statuses`, the others still return
+        (seed 001 /api/complete-analysis).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateQuestions(self, request, context):
+        """Interview questions from a resume for a track (seed 001 /api/interviews/generate-questions).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExtractResumeSkills(self, request, context):
+        """Skills and years of experience found in a resume (seed 001 /api/extract-resume).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BuildSessionReport(self, request, context):
+        """The session report over analysed answers (seed 001 /api/final-report).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuggestTemplate(self, request, context):
+        """The template that fits a meeting transcript (seed 003 suggest-template).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuggestTitle(self, request, context):
+        """A meeting title (seed 003 suggest-title).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuggestDescription(self, request, context):
+        """A one-sentence meeting description (seed 003 suggest-description).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -55,10 +200,70 @@ class AnalysisServiceServicer:
 
 def add_AnalysisServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Analyze': grpc.unary_unary_rpc_method_handler(
-                    servicer.Analyze,
-                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.AnalyzeRequest.FromString,
-                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.AnalyzeResponse.SerializeToString,
+            'AnalyzeTemperature': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeTemperature,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemperatureRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemperatureAnalysis.SerializeToString,
+            ),
+            'AnalyzeMeeting': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeMeeting,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.MeetingRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.MeetingAnalysis.SerializeToString,
+            ),
+            'AnalyzePace': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzePace,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.PaceRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.PaceAnalysis.SerializeToString,
+            ),
+            'AnalyzePause': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzePause,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.PauseRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.PauseAnalysis.SerializeToString,
+            ),
+            'AnalyzeCommunication': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeCommunication,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.CommunicationRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.CommunicationAnalysis.SerializeToString,
+            ),
+            'AnalyzeDomain': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeDomain,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.DomainRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.DomainAnalysis.SerializeToString,
+            ),
+            'AnalyzeInterview': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeInterview,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.InterviewRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.InterviewAnalysis.SerializeToString,
+            ),
+            'GenerateQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateQuestions,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.GenerateQuestionsRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.QuestionSet.SerializeToString,
+            ),
+            'ExtractResumeSkills': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtractResumeSkills,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeSkillsRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeSkills.SerializeToString,
+            ),
+            'BuildSessionReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.BuildSessionReport,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReportRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReport.SerializeToString,
+            ),
+            'SuggestTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestTemplate,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestTemplateRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemplateSuggestion.SerializeToString,
+            ),
+            'SuggestTitle': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestTitle,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestTitleRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.TitleSuggestion.SerializeToString,
+            ),
+            'SuggestDescription': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestDescription,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestDescriptionRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.DescriptionSuggestion.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -72,7 +277,7 @@ class AnalysisService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
-    def Analyze(request,
+    def AnalyzeTemperature(request,
             target,
             options=(),
             channel_credentials=None,
@@ -85,9 +290,333 @@ class AnalysisService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/earshot.analysis.v1.AnalysisService/Analyze',
-            earshot_dot_analysis_dot_v1_dot_analysis__pb2.AnalyzeRequest.SerializeToString,
-            earshot_dot_analysis_dot_v1_dot_analysis__pb2.AnalyzeResponse.FromString,
+            '/earshot.analysis.v1.AnalysisService/AnalyzeTemperature',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemperatureRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemperatureAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeMeeting(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/AnalyzeMeeting',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.MeetingRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.MeetingAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzePace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/AnalyzePace',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.PaceRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.PaceAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzePause(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/AnalyzePause',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.PauseRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.PauseAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeCommunication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/AnalyzeCommunication',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.CommunicationRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.CommunicationAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeDomain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/AnalyzeDomain',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.DomainRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.DomainAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeInterview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/AnalyzeInterview',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.InterviewRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.InterviewAnalysis.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/GenerateQuestions',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.GenerateQuestionsRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.QuestionSet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtractResumeSkills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/ExtractResumeSkills',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeSkillsRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeSkills.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BuildSessionReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/BuildSessionReport',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReportRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/SuggestTemplate',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestTemplateRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.TemplateSuggestion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestTitle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/SuggestTitle',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestTitleRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.TitleSuggestion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestDescription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/SuggestDescription',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestDescriptionRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.DescriptionSuggestion.FromString,
             options,
             channel_credentials,
             insecure,
