@@ -194,7 +194,8 @@ class Console:
             self.driver.execute_script(
                 "const w = document.documentElement.clientWidth;"
                 "if (document.documentElement.scrollWidth <= w) return [];"
-                "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)"
+                "return [...document.querySelectorAll('body *')]"
+                ".filter(e => e.getBoundingClientRect().right > w + 1)"
                 ".map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8);"
             )
         )

@@ -95,6 +95,10 @@ function describe(value) {
 async function toError(res) {
   let body = null;
   try { body = await res.json(); } catch { /* not JSON */ }
+  if (res.status === 404 && body && body.details === "Not Found") {
+    // the gateway has no such route: the product is not deployed on this server
+    return new ApiError(404, "Not available", "this server does not offer this feature yet");
+  }
   if (body && typeof body.error === "string") return new ApiError(res.status, body.error, describe(body.details));
   if (body && body.error && typeof body.error === "object") return new ApiError(res.status, body.error.type || "Error", describe(body.error.message));
   if (body && body.detail) return new ApiError(res.status, res.statusText || "Error", describe(body.detail));
