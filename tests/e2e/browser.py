@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -116,8 +117,10 @@ class Console:
     shots: Path
 
     def wait(self, timeout: float = 60) -> WebDriverWait:  # type: ignore[type-arg]
-        """An explicit wait on the driver."""
-        return WebDriverWait(self.driver, timeout)
+        """An explicit wait on the driver (an element replaced while read counts as not yet there)."""
+        return WebDriverWait(
+            self.driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+        )
 
     def open(self, fragment: str) -> None:
         """Navigate inside the single page (``#/temperature``...) and wait for its heading."""
