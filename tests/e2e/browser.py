@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from services.common.logging import configure_logging
 from services.common.settings import load_settings
-from services.platform import running
+from services.platform import Platform, running
 from tests.conftest import ANY_FREE_GRPC_PORT, free_port
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -39,8 +39,13 @@ PHONE = (390, 844)
 DESKTOP = (1366, 900)
 
 
+Setup = Callable[[Platform, str], Awaitable[Callable[[], Awaitable[None]] | None]]
+"""Awaited in the platform's loop once it serves (with the platform and its URL); may return
+a clean-up coroutine function, awaited before the platform stops."""
+
+
 @contextmanager
-def platform_in_thread(data_dir: Path) -> Iterator[str]:
+def platform_in_thread(data_dir: Path, setup: Setup | None = None) -> Iterator[str]:
     """The whole platform (embedded defaults) serving HTTP on a free loopback port, run by its own
     event loop in a daemon thread; yields the base URL and stops it on exit.
 
@@ -57,9 +62,12 @@ def platform_in_thread(data_dir: Path) -> Iterator[str]:
 
     async def serve() -> None:
         try:
-            async with running(settings):
+            async with running(settings) as platform:
+                cleanup = await setup(platform, f"http://127.0.0.1:{port}") if setup else None
                 ready.set()
                 await stop.wait()
+                if cleanup is not None:
+                    await cleanup()
         except BaseException as exc:  # reported to the test thread
             failure.append(exc)
             ready.set()

@@ -14,15 +14,17 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
+from services.platform import Platform
 from tests.conftest import FIXTURES, JFK
 from tests.e2e.browser import PHONE, Console, chromium, platform_in_thread
+from tests.fakes.oidc_provider import FakeOidcProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = Path(os.environ.get("EARSHOT_TEST_OUTPUT", ROOT / ".earshot" / "test-output")) / "console"
@@ -30,9 +32,36 @@ PASSWORD = "sturdy-console-password-42"
 EMAIL = f"console-{uuid.uuid4().hex[:8]}@example.com"
 
 
+GOOGLE = FakeOidcProvider("g-console", "g-console-secret")
+
+
+async def with_google(platform: Platform, url: str) -> Callable[[], Awaitable[None]]:
+    """A local OpenID provider (Google-shaped) that the auth service is pointed at."""
+    GOOGLE.redirect_uris = [f"{url}/api/v1/{s}/auth/google/callback" for s in ("mobile", "web")]
+    GOOGLE.user = {
+        "sub": uuid.uuid4().hex,
+        "email": f"grace-{uuid.uuid4().hex[:6]}@example.com",
+        "email_verified": True,
+        "name": "Grace Google",
+    }
+    await GOOGLE.start()
+    core = platform.services["auth"].core
+    core.reconfigure(
+        core.config.model_copy(
+            update={
+                "google_client_id": GOOGLE.client_id,
+                "google_client_secret": GOOGLE.client_secret,
+                "google_issuer": GOOGLE.issuer,
+                "public_url": url,
+            }
+        )
+    )
+    return GOOGLE.stop
+
+
 @pytest.fixture(scope="module")
 def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with platform_in_thread(tmp_path_factory.mktemp("console-platform")) as url:
+    with platform_in_thread(tmp_path_factory.mktemp("console-platform"), with_google) as url:
         yield url
 
 
@@ -247,3 +276,22 @@ def test_account_shows_the_profile_and_signs_out(console: Console) -> None:
     assert console.text_of("main h1") == "Sign in to Earshot"
     time.sleep(0.2)
     assert console.errors() == []
+
+
+def test_sign_in_with_google(console: Console) -> None:
+    """The provider redirects the browser back to the web surface's callback; the console page
+    served there finishes the sign-in through the API and keeps the tokens in memory."""
+    console.open("#/signin")
+    console.driver.get_log("performance")
+    buttons = console.driver.find_elements(By.XPATH, "//button[normalize-space()='Sign in with Google']")
+    buttons[0].click()
+    console.wait(60).until(lambda d: "Signed in as Grace Google" in d.find_element(By.ID, "who").text)
+    assert console.driver.current_url == f"{console.url}/console/#/temperature"
+    assert console.text_of("main h1") == "Conversation temperature"
+    # the only other origin the browser visited is the identity provider's sign-in page
+    foreign = console.foreign_requests()
+    assert foreign and all(url.startswith(f"{GOOGLE.issuer}/authorize?") for url in foreign), foreign
+    assert console.errors() == []
+    assert console.driver.execute_script("return localStorage.length + sessionStorage.length") == 0
+    console.open("#/account")
+    assert console.text_of("#profile-name") == "Grace Google"

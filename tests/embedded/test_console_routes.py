@@ -62,12 +62,22 @@ async def test_nothing_outside_static_is_served(client: httpx.AsyncClient, path:
     assert set(res.json()) == {"error", "details", "timestamp"}
 
 
+async def test_a_browser_back_from_the_provider_gets_the_page(client: httpx.AsyncClient) -> None:
+    for provider in ("google", "microsoft"):
+        path = f"/api/v1/web/auth/{provider}/callback?code=c&state=s"
+        page = await client.get(path, headers=BROWSER)
+        assert page.status_code == 200 and "/console/app.js" in page.text
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        api = await client.get(path, headers={"accept": "application/json"})
+        assert api.status_code in (400, 503) and set(api.json()) == {"error", "details", "timestamp"}
+
+
 def test_every_file_the_page_names_exists() -> None:
     html = (STATIC / "index.html").read_text()
     import re
 
-    for ref in re.findall(r'(?:src|href)="([^"#][^"]*)"', html):
-        if ref.startswith("/"):
-            continue  # gateway routes (/docs)
+    refs = re.findall(r'(?:src|href)="/console/([^"#]+)"', html)
+    assert len(refs) == 7
+    for ref in refs:
         assert (STATIC / ref).is_file(), ref
     assert Path(STATIC / "app.js").read_text().count("https://") == 0

@@ -1,6 +1,8 @@
 """Routes of the console: the page and its assets under ``/console/``, and the browser side
 of ``GET /`` (a client that prefers ``text/html`` is redirected to ``/console/``; API clients
-keep seed 002's JSON, answered by the photos product's ``GET /``).
+keep seed 002's JSON, answered by the photos product's ``GET /``) and of the web surface's
+OAuth callbacks (a browser coming back from Google or Microsoft gets the console page, which
+finishes the sign-in through the API's JSON callback).
 
 Every console response carries a Content-Security-Policy that allows only the gateway's own
 origin (scripts, styles, media, connections), so the page cannot load or send anything
@@ -111,6 +113,20 @@ router = APIRouter(tags=["console"], include_in_schema=False)
 async def root_for_browsers() -> RedirectResponse:
     """``GET /`` from a browser: 307 to the console."""
     return RedirectResponse("/console/", status_code=307)
+
+
+@browser_router.get("/api/v1/web/auth/google/callback")
+async def google_callback_for_browsers() -> FileResponse:
+    """The provider's redirect back to the web surface, opened by a browser: the console page,
+    which finishes the sign-in by asking the same URL for JSON (the API's callback) and keeps
+    the tokens in memory. API clients (``Accept: application/json``) reach the API route directly."""
+    return _file(STATIC / "index.html", cache="no-store")
+
+
+@browser_router.get("/api/v1/web/auth/microsoft/callback")
+async def microsoft_callback_for_browsers() -> FileResponse:
+    """As :func:`google_callback_for_browsers`, for Microsoft."""
+    return _file(STATIC / "index.html", cache="no-store")
 
 
 @router.get("/console")

@@ -206,7 +206,7 @@ async function route() {
     found = routes[0];
   }
   for (const a of document.querySelectorAll("#nav a")) {
-    if (hash.startsWith(a.getAttribute("href"))) a.setAttribute("aria-current", "page");
+    if (hash.startsWith(a.getAttribute("href").replace("/console/", ""))) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   const args = hash.match(found[0]) || [];
@@ -1108,5 +1108,26 @@ function showAnswer(box, blob, t, words, analysis) {
 }
 
 // ---------------------------------------------------------------------------------- start
+// Back from Google or Microsoft: the gateway served this page at the API's web callback URL;
+// the same URL asked for JSON completes the sign-in (code and state are single use).
+async function finishOAuth(provider) {
+  const main = document.getElementById("main");
+  main.replaceChildren(h("h1", {}, `Signing in with ${provider}`), h("p", { "aria-live": "polite" }, "One moment..."));
+  try {
+    const res = await fetch(location.pathname + location.search, { headers: { Accept: "application/json" } });
+    if (!res.ok) throw await toError(res);
+    signedIn(await res.json());
+    history.replaceState(null, "", "/console/#/temperature");
+  } catch (ex) {
+    history.replaceState(null, "", "/console/#/signin");
+    await route();
+    const box = document.querySelector("main .error");
+    if (box) showError(box, ex);
+    return;
+  }
+  route();
+}
 renderWho();
-route();
+const oauthReturn = location.pathname.match(/^\/api\/v1\/web\/auth\/(google|microsoft)\/callback$/);
+if (oauthReturn) finishOAuth(oauthReturn[1]);
+else route();
