@@ -138,6 +138,12 @@ def test_sign_up_and_errors_shown_as_messages(console: Console) -> None:
 
 def test_temperature_of_jfk(console: Console) -> None:
     console.open("#/temperature")
+    # a photo is not a recording: the API's 400 is shown as a sentence, nothing else changes
+    console.find("input[type=file]").send_keys(str(FIXTURES / "coffee.png"))
+    console.find("main form button[type=submit]").click()
+    message = console.text_of("main .error", 60)
+    assert "(HTTP 400)" in message and "{" not in message
+    assert all("400" in e for e in console.errors())
     console.find("input[type=file]").send_keys(str(JFK))
     console.find("main form button[type=submit]").click()
     value = int(console.text_of("#temperature-value", 240))
@@ -162,6 +168,17 @@ def test_transcribe_jfk_and_download_the_srt(console: Console, downloads: Path) 
     assert re.match(r"1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n", body), body
     assert "country" in body
     check_page(console, "transcribe")
+
+
+def test_transcribe_with_speakers(console: Console) -> None:
+    console.open("#/transcribe")
+    console.find("input[type=file]").send_keys(str(FIXTURES / "stereo_diarization.wav"))
+    console.find("#diarize").click()
+    console.find("main form button[type=submit]").click()
+    console.text_of("#transcript", 240)
+    speakers = {e.text for e in console.driver.find_elements(By.CSS_SELECTOR, "#transcript .speaker")}
+    assert len(speakers) == 2, speakers
+    assert console.errors() == []
 
 
 def test_noise_cancellation_of_a_stereo_file(console: Console) -> None:
