@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import typer
 
@@ -26,6 +28,28 @@ def _settings(**overrides: object):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
+def _check_settings(services: tuple[str, ...] | list[str]) -> None:
+    """Validate every settings class of ``services``; exit 2 with one line on a bad variable."""
+    from services.platform import check_settings
+
+    try:
+        check_settings(services)
+    except ConfigurationError as exc:
+        typer.echo(f"earshot: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run the platform; a port that another server holds ends it with one line and exit 1."""
+    from services.common.rpc import PortInUse
+
+    try:
+        asyncio.run(main)
+    except PortInUse as exc:
+        typer.echo(f"earshot: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def up(
     host: str = typer.Option(None, help="Interface to listen on (EARSHOT_HOST, default 127.0.0.1)."),
@@ -35,7 +59,8 @@ def up(
     from services.platform import SERVICES, serve
 
     settings = _settings(host=host, port=port)
-    asyncio.run(serve(settings, SERVICES, run_migrations=True))
+    _check_settings(SERVICES)
+    _run(serve(settings, SERVICES, run_migrations=True))
 
 
 @app.command("serve")
@@ -51,7 +76,8 @@ def serve_one(
         typer.echo(f"earshot: unknown service {service!r}; choose from {', '.join(SERVICES)}", err=True)
         raise typer.Exit(2)
     settings = _settings(host=host, port=port)
-    asyncio.run(serve(settings, [service], run_migrations=False))
+    _check_settings([service])
+    _run(serve(settings, [service], run_migrations=False))
 
 
 @app.command()

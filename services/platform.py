@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import pkgutil
 import signal
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import uvicorn
+from pydantic_settings import BaseSettings
 
 from services.common.logging import configure_logging, get_logger
 from services.common.runtime import Runtime, Service, create_runtime
-from services.common.settings import Settings
+from services.common.settings import Settings, load_settings_class
 from services.common.telemetry import configure_tracing, shutdown_tracing
 
 log = get_logger("earshot.platform")
@@ -61,6 +64,42 @@ def build_service(name: str) -> Service:
     raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")
 
 
+def settings_classes(services: Sequence[str]) -> list[type[BaseSettings]]:
+    """Every settings class of ``services`` (all their modules imported, migrations aside), after
+    the platform's own :class:`~services.common.settings.Settings`.
+
+    Raises:
+        ValueError: unknown service name.
+    """
+
+    def subclasses(cls: type[BaseSettings]) -> list[type[BaseSettings]]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    for name in services:
+        if name not in SERVICES:
+            raise ValueError(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")
+        package = importlib.import_module(f"services.{name}")
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if ".migrations" not in module.name:
+                importlib.import_module(module.name)
+    prefixes = tuple(f"services.{name}." for name in services)
+    found = [c for c in subclasses(BaseSettings) if c.__module__.startswith(prefixes)]
+    return [Settings, *dict.fromkeys(sorted(found, key=lambda c: (c.__module__, c.__name__)))]
+
+
+def check_settings(services: Sequence[str]) -> None:
+    """Read every settings class of ``services`` once, so that an invalid variable stops start-up
+    (instead of failing the first request that reads it).
+
+    Raises:
+        ConfigurationError: one line naming the variable and why.
+        ValueError: unknown service name.
+    """
+    for model in settings_classes(services):
+        label = "" if model is Settings else model.__module__.split(".")[1]
+        load_settings_class(model, label)
+
+
 async def migrate(settings: Settings) -> None:
     """Run every service's database migrations (``earshot migrate``)."""
     from services.gateway.service import migrate as migrate_gateway
@@ -97,9 +136,17 @@ class Platform:
         if self.run_migrations and "gateway" in self.services:
             await migrate(self.settings)
         self.runtime = await create_runtime(self.settings, client_id=f"earshot-{'-'.join(self.names)}")
-        for name, service in self.services.items():
-            await service.start(self.runtime)
-            log.info("service.started", service=name)
+        started: list[str] = []
+        try:
+            for name, service in self.services.items():
+                await service.start(self.runtime)
+                started.append(name)
+                log.info("service.started", service=name)
+        except BaseException:
+            # leave nothing half started: stop what did start, then the runtime
+            self.services = {name: self.services[name] for name in started}
+            await self.stop()
+            raise
         return self.runtime
 
     async def stop(self) -> None:

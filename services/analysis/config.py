@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import ConfigurationError
+from services.common.settings import load_settings_class
 
 ProviderName = Literal["local", "openai", "anthropic", "gemini"]
 
@@ -76,14 +76,4 @@ def load_analysis_settings(**overrides: Any) -> AnalysisSettings:
     Raises:
         ConfigurationError: naming the offending variable.
     """
-    try:
-        return AnalysisSettings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = str(err["loc"][0]) if err["loc"] else "?"
-            info = AnalysisSettings.model_fields.get(loc)
-            choices = getattr(getattr(info, "validation_alias", None), "choices", None) or [loc]
-            shown = " / ".join(dict.fromkeys(str(c) for c in choices))
-            problems.append(f"{shown}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigurationError("invalid analysis configuration: " + "; ".join(problems)) from None
+    return load_settings_class(AnalysisSettings, "analysis", **overrides)

@@ -48,9 +48,9 @@ from services.analysis.text import detect_language, split_sentences, words
 from services.common.analysis_results import (
     ANALYSIS_TYPES,
     AnalysisErrorInfo,
-    AnalysisType,
     CommunicationAnalysis,
     DomainAnalysis,
+    InterviewRequest,
     PaceAnalysis,
     PaceWindow,
     Pause,
@@ -357,15 +357,6 @@ class SessionReport(BaseModel):
     improvements: list[str]
     per_question: list[dict[str, Any]]
     summary: str
-
-
-class InterviewRequest(BaseModel):
-    """Inputs of an answer analysis."""
-
-    question: str = ""
-    expected_concepts: list[str] = Field(default_factory=list)
-    analysis_types: list[AnalysisType] = Field(default_factory=lambda: list(ANALYSIS_TYPES))
-    window_s: float = Field(10.0, gt=0)
 
 
 # --------------------------------------------------------------------------- measurements

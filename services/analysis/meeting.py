@@ -61,30 +61,13 @@ from services.common.analysis_results import (
     ActionItem,
     AlternativeTemplate,
     MeetingAnalysis,
+    MeetingRequest,
+    Template,
     TemplateSuggestion,
 )
 from services.common.transcript import Transcript
 
 # --------------------------------------------------------------------------- models
-
-
-class Template(BaseModel):
-    """A summarisation template (seed 003 ``templates`` table)."""
-
-    id: str
-    title: str
-    description: str = ""
-    summary_prompt: str = ""
-    key_points_prompt: list[str] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list, description="Optional hints for the suggestion.")
-
-
-class MeetingRequest(BaseModel):
-    """Options of one meeting analysis."""
-
-    meeting_date: date | None = None
-    template: Template | None = None
-    templates: list[Template] | None = Field(None, description="Candidates for the suggestion.")
 
 
 def _tid(name: str) -> str:

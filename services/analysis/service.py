@@ -1,11 +1,11 @@
 """Analysis service: consumes analysis requests and publishes results; serves the typed gRPC
 ``earshot.analysis.v1.AnalysisService`` (one RPC per analysis).
 
-Consumes ``earshot.analysis.requested.v1`` (group ``analysis``) for the kinds
+Consumes ``earshot.analysis.requested.v2`` (and the deprecated ``v1``; group ``analysis``) for the kinds
 ``temperature``, ``meeting`` and ``interview``: reads the transcript JSON from storage
 (for temperature also the recording's loudness dynamics when its key is given), runs
 the kind's analyzer (:class:`services.analysis.engine.AnalysisEngine`, local or
-provider-backed) and publishes ``earshot.analysis.completed.v1`` (the result inline: it
+provider-backed) and publishes ``earshot.analysis.completed.v2`` (the typed result inline: it
 is small) or ``earshot.analysis.failed.v1`` (bad options, a failed provider). The local
 analyzers are deterministic, so a redelivery recomputes the same result.
 
@@ -47,13 +47,14 @@ from services.analysis.temperature import (
     TemperatureAnalyzer,
     compute_audio_dynamics,
 )
-from services.common import audio, telemetry
+from services.common import audio, publishing, telemetry
 from services.common.bus import Subscription
 from services.common.events import (
+    ANALYSIS_REQUESTED_TYPES,
     ANALYSIS_REQUESTS,
-    AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
-    AnalysisRequested,
+    AnalysisRequestedV2,
     Envelope,
 )
 from services.common.logging import bind, get_logger, unbind
@@ -417,10 +418,23 @@ class AnalysisService:
             await self.engine.aclose()
 
     async def handle(self, envelope: Envelope) -> None:
-        """Handle one analysis request."""
-        if envelope.type != AnalysisRequested.event_type:
+        """Handle one analysis request (``requested.v2``, or a ``v1`` from an older producer).
+
+        Options that do not match the kind's model answer ``analysis.failed`` (``bad_request``);
+        an event that is not a request at all raises (the bus retries, then parks it).
+        """
+        if envelope.type not in ANALYSIS_REQUESTED_TYPES:
             return
-        request = envelope.payload(AnalysisRequested)
+        try:
+            request = AnalysisRequestedV2.from_envelope(envelope)
+        except ValidationError as exc:
+            kind = envelope.data.get("kind", "temperature")
+            if kind not in ("temperature", "meeting", "interview") or "transcript_key" not in envelope.data:
+                raise
+            await self._publish(
+                AnalysisFailed(job_id=envelope.key, kind=kind, error="bad_request", details=_first_line(exc))
+            )
+            return
         bind(job_id=request.job_id)
         try:
             with telemetry.span_from(
@@ -443,7 +457,7 @@ class AnalysisService:
                 return None
         return await asyncio.to_thread(compute_audio_dynamics, samples, 16_000)
 
-    async def _process(self, request: AnalysisRequested) -> None:
+    async def _process(self, request: AnalysisRequestedV2) -> None:
         try:
             transcript = Transcript.model_validate_json(
                 await self.runtime.storage.get(request.transcript_key)
@@ -470,7 +484,8 @@ class AnalysisService:
             return
         dynamics = await self._dynamics(request.audio_key) if request.kind == "temperature" else None
         try:
-            analyzer, result = await self.engine.analyze(request.kind, transcript, request.options, dynamics)
+            options = request.options.model_dump(mode="json")
+            analyzer, result = await self.engine.analyze(request.kind, transcript, options, dynamics)
         except ProviderError as exc:
             log.warning("analysis.provider_failed", kind=request.kind, error=exc.code, details=exc.details)
             await self._publish(
@@ -491,10 +506,10 @@ class AnalysisService:
             return
         log.info("analysis.done", kind=request.kind, analyzer=analyzer)
         await self._publish(
-            AnalysisCompleted(job_id=request.job_id, kind=request.kind, analyzer=analyzer, result=result)
+            AnalysisCompletedV2.model_validate(
+                {"job_id": request.job_id, "kind": request.kind, "analyzer": analyzer, "result": result}
+            )
         )
 
-    async def _publish(self, payload: AnalysisCompleted | AnalysisFailed) -> None:
-        await self.runtime.bus.publish(
-            payload.topic, Envelope.of(payload, self.runtime.source(self.name), **telemetry.inject())
-        )
+    async def _publish(self, payload: AnalysisCompletedV2 | AnalysisFailed) -> None:
+        await publishing.publish(self.runtime, self.name, payload)

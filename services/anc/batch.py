@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -222,16 +221,12 @@ def run(
     head: list[NDArray[np.float64]] = []
     head_n = 0
     elapsed = 0.0
-    with wave.open(str(out_path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
+    with audio.pcm16_wav_writer(out_path, rate) as w:
         for d, x in _pairs(primary, reference, rate, spec.channels, size):
             started = time.perf_counter()
             e = flt.process(x, d) if x is not None else flt.process(d)
             elapsed += time.perf_counter() - started
-            out = np.clip(np.nan_to_num(e, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
-            w.writeframes(np.round(out * 32767.0).astype("<i2").tobytes())
+            w.write(e)
             summary.add(d, e)
             if classify is not None and head_n < CLASSIFY_S * rate:
                 head.append(d[: CLASSIFY_S * rate - head_n])

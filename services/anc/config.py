@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import ConfigurationError
+from services.common.settings import load_settings_class
 
 Algorithm = Literal["nlms", "fdaf", "fxnlms", "lms", "ale"]
 ALGORITHMS: tuple[str, ...] = ("nlms", "fdaf", "fxnlms", "lms", "ale")
@@ -54,31 +54,10 @@ class AncSettings(BaseSettings):
         return value
 
 
-_NAMES = {
-    "filter_taps": "ANC_FILTER_TAPS",
-    "sample_rate": "ANC_SAMPLE_RATE",
-    "block_size": "ANC_BLOCK_SIZE",
-    "default_algorithm": "ANC_DEFAULT_ALGORITHM",
-    "mu": "EARSHOT_ANC_MU",
-    "max_process_s": "EARSHOT_ANC_MAX_PROCESS_S",
-    "model_path": "ML_MODEL_PATH",
-    "confidence_threshold": "ML_CONFIDENCE_THRESHOLD",
-    "emergency_enabled": "EMERGENCY_DETECTION_ENABLED",
-    "emergency_threshold": "EMERGENCY_CONFIDENCE_THRESHOLD",
-}
-
-
 def load_anc_settings(**overrides: Any) -> AncSettings:
     """Read the anc settings from the environment (keyword overrides win).
 
     Raises:
         ConfigurationError: naming the offending variable(s).
     """
-    try:
-        return AncSettings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = str(err["loc"][0]) if err["loc"] else "?"
-            problems.append(f"{_NAMES.get(loc, loc)}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+    return load_settings_class(AncSettings, "anc", **overrides)

@@ -38,7 +38,7 @@ from earshot.anc.v1 import anc_pb2, anc_pb2_grpc
 from services.anc import batch, engine, noise
 from services.anc.config import ALGORITHMS, AncSettings, load_anc_settings
 from services.anc.dsp import fft_backend
-from services.common import audio, telemetry
+from services.common import audio, publishing
 from services.common.bus import Subscription
 from services.common.events import (
     ANC_EVENTS,
@@ -361,9 +361,7 @@ class AncService:
 
     # --- batch jobs ------------------------------------------------------------------------
     async def _publish(self, payload: EventPayload) -> None:
-        await self.runtime.bus.publish(
-            payload.topic, Envelope.of(payload, self.runtime.source(self.name), **telemetry.inject())
-        )
+        await publishing.publish(self.runtime, self.name, payload)
 
     async def _handle_job(self, envelope: Envelope) -> None:
         if envelope.type != AncProcessRequested.event_type:

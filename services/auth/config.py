@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.common.settings import ConfigurationError
+from services.common.settings import load_settings_class
 
 
 def _env(name: str, *seed_names: str) -> Any:
@@ -158,14 +158,4 @@ def load_auth_config(**overrides: Any) -> AuthConfig:
     Raises:
         ConfigurationError: naming the offending variable(s).
     """
-    try:
-        return AuthConfig(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = str(err["loc"][0]) if err["loc"] else "?"
-            info = AuthConfig.model_fields.get(loc)
-            alias = getattr(info.validation_alias, "choices", None) if info else None
-            shown = " / ".join(str(c) for c in alias) if alias else loc
-            problems.append(f"{shown}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigurationError("invalid auth configuration: " + "; ".join(problems)) from None
+    return load_settings_class(AuthConfig, "auth", **overrides)

@@ -26,11 +26,12 @@ from services.auth.config import AuthConfig, load_auth_config
 from services.auth.core import AuthCore, AuthError, IssuedSession
 from services.auth.keys import load_keyring
 from services.auth.models import User
-from services.common import db, telemetry
-from services.common.events import AUTH_EVENTS, Envelope, EventPayload
+from services.common import db, publishing
+from services.common.events import AUTH_EVENTS, EventPayload
 from services.common.logging import get_logger
 from services.common.rpc import GrpcServer, start_server
 from services.common.runtime import Runtime
+from services.common.timefmt import iso_z
 
 log = get_logger("earshot.auth")
 
@@ -63,7 +64,7 @@ def user_message(user: User) -> auth_pb2.User:
         name=user.name,
         auth_provider=user.auth_provider,
         is_active=bool(user.is_active),
-        created_at=user.created_at.isoformat().replace("+00:00", "Z") if user.created_at else "",
+        created_at=iso_z(user.created_at, seconds=False) or "",
     )
 
 
@@ -191,9 +192,7 @@ async def build_core(runtime: Runtime, config: AuthConfig | None = None) -> tupl
     engine = db.create_engine(settings.effective_database_url)
 
     async def publish(payload: EventPayload) -> None:
-        await runtime.bus.publish(
-            payload.topic, Envelope.of(payload, runtime.source("auth"), **telemetry.inject())
-        )
+        await publishing.publish(runtime, "auth", payload)
 
     return AuthCore(config, db.session_factory(engine), keyring, publish), engine
 

@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
 from services.common import audio
 from services.common.events import (
+    ANALYSIS_COMPLETED_TYPES,
     ANALYSIS_EVENTS,
     TRANSCRIPTION_EVENTS,
-    AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
-    AnalysisRequested,
+    AnalysisRequestedV2,
     Envelope,
     TranscriptionCompleted,
     TranscriptionFailed,
@@ -53,7 +55,9 @@ async def run_analysis(
 ) -> dict[str, Any]:
     """Transcribe ``path`` and analyse it as ``kind`` on an in-process platform.
 
-    Returns ``{"kind", "analyzer", "transcript": {...}, "result": {...}}``.
+    Returns ``{"kind", "analyzer", "transcript": {...}, "result": {...}}``; ``result`` is the JSON of
+    the kind's typed result (services.common.analysis_results: TemperatureResult, MeetingAnalysis,
+    InterviewResult, whose analyses that did not complete are null).
 
     Raises:
         AnalyzeError: unreadable audio, a failed transcription or analysis.
@@ -95,7 +99,7 @@ async def run_analysis(
                     transcribed.set_result(envelope)
 
             async def on_analysis(envelope: Envelope) -> None:
-                done_types = {AnalysisCompleted.event_type, AnalysisFailed.event_type}
+                done_types = {*ANALYSIS_COMPLETED_TYPES, AnalysisFailed.event_type}
                 if envelope.key == job and envelope.type in done_types and not analysed.done():
                     analysed.set_result(envelope)
 
@@ -117,25 +121,30 @@ async def run_analysis(
                 done = envelope.payload(TranscriptionCompleted)
                 transcript = json.loads(await runtime.storage.get(done.transcript_key))
                 step(f"analysing ({kind})")
-                ask = AnalysisRequested(
-                    job_id=job,
-                    kind=kind,  # type: ignore[arg-type]
-                    transcript_key=done.transcript_key,
-                    audio_key=key,
-                    options=options or {},
-                )
+                try:
+                    ask = AnalysisRequestedV2.model_validate(
+                        {
+                            "job_id": job,
+                            "kind": kind,
+                            "transcript_key": done.transcript_key,
+                            "audio_key": key,
+                            "options": options or {},
+                        }
+                    )
+                except ValidationError as exc:
+                    raise AnalyzeError(f"invalid options for {kind}: {exc.errors()[0]['msg']}") from None
                 await runtime.bus.publish(ask.topic, Envelope.of(ask, "/earshot/cli"))
                 envelope = await asyncio.wait_for(analysed, timeout_s)
                 if envelope.type == AnalysisFailed.event_type:
                     failed_a = envelope.payload(AnalysisFailed)
                     raise AnalyzeError(f"analysis failed: {failed_a.error}: {failed_a.details}")
-                result = envelope.payload(AnalysisCompleted)
+                result = AnalysisCompletedV2.from_envelope(envelope)
                 step("done")
                 return {
                     "kind": kind,
                     "analyzer": result.analyzer,
                     "transcript": transcript,
-                    "result": result.result,
+                    "result": result.result.model_dump(mode="json"),
                 }
             finally:
                 for sub in subs:
@@ -163,7 +172,8 @@ def _digest(kind: str, out: dict[str, Any]) -> str:
             lines.append(f"suggested template: {t['suggested_template_name']} ({t['confidence']:.2f})")
     else:
         for name, res in r["results"].items():
-            lines.append(f"{name}: score {res.get('score')} - {res.get('feedback', '')}")
+            if res is not None:
+                lines.append(f"{name}: score {res.get('score')} - {res.get('feedback', '')}")
         for name, err in r["errors"].items():
             lines.append(f"{name}: failed ({err['error']}: {err['details']})")
     lines.append(f"(analyzer: {out['analyzer']})")

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import wave
 from dataclasses import asdict
 from pathlib import Path
 
@@ -69,12 +68,10 @@ def process(
         out, figures = engine.process(spec, data[0], data[1] if spec.channels == 2 else None, rate)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    pcm = np.round(np.clip(out, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(target), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
+    from services.common import audio
+
+    with audio.pcm16_wav_writer(target, rate) as w:
+        w.write(out)
     typer.echo(
         json.dumps({"output": str(target), "algorithm": spec.algorithm, "params": spec.as_dict(), **figures})
     )

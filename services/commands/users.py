@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from services.common.settings import ConfigurationError, load_settings
+from services.common.timefmt import iso_z
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Manage user accounts.")
 
@@ -59,7 +60,7 @@ def _row(user: Any) -> dict[str, Any]:
         "name": user.name,
         "auth_provider": user.auth_provider,
         "is_active": bool(user.is_active),
-        "created_at": user.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": iso_z(user.created_at, seconds=False),
     }
 
 

@@ -1,4 +1,4 @@
-"""The typed results of the analyses, shared by the analysis service (which produces them), the
+"""The typed options and results of the analyses, shared by the analysis service (which produces them), the
 event payloads (``earshot.analysis.completed.v2``) and the gateway (which reads them).
 
 They mirror the seeds' JSON: seed 000 (temperature), seed 001 (interview coach: pace, pause,
@@ -9,6 +9,7 @@ fill them are documented in ``services/analysis/{temperature,meeting,interview}.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -192,3 +193,38 @@ class InterviewResult(BaseModel):
     results: InterviewResults
     errors: dict[str, AnalysisErrorInfo] = Field(default_factory=dict)
     metadata: InterviewMetadata = Field(default_factory=InterviewMetadata)
+
+
+# --------------------------------------------------------------------------- options (requests)
+
+
+class TemperatureRequest(BaseModel):
+    """Options of a temperature analysis (none today; the recording comes as ``audio_key``)."""
+
+
+class Template(BaseModel):
+    """A summarisation template (seed 003 ``templates`` table)."""
+
+    id: str
+    title: str
+    description: str = ""
+    summary_prompt: str = ""
+    key_points_prompt: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list, description="Optional hints for the suggestion.")
+
+
+class MeetingRequest(BaseModel):
+    """Options of one meeting analysis."""
+
+    meeting_date: date | None = None
+    template: Template | None = None
+    templates: list[Template] | None = Field(None, description="Candidates for the suggestion.")
+
+
+class InterviewRequest(BaseModel):
+    """Inputs of an answer analysis."""
+
+    question: str = ""
+    expected_concepts: list[str] = Field(default_factory=list)
+    analysis_types: list[AnalysisType] = Field(default_factory=lambda: list(ANALYSIS_TYPES))
+    window_s: float = Field(10.0, gt=0)

@@ -54,11 +54,14 @@ and lossy decoders can overshoot full scale.
 
 from __future__ import annotations
 
+import io
 import math
 import operator
 import os
 import struct
+import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -77,8 +80,12 @@ __all__ = [
     "duration_s",
     "iter_decode",
     "iter_frames",
+    "pcm16",
+    "pcm16_wav_writer",
     "probe",
     "sniff_format",
+    "wav_bytes",
+    "wav_float_samples_finite",
 ]
 
 StrPath = str | os.PathLike[str]
@@ -352,6 +359,24 @@ def _read_at(f: IO[bytes], offset: int, size: int) -> bytes:
     return f.read(size)
 
 
+def _wav_chunks(f: IO[bytes], file_size: int, endian: str) -> Iterator[tuple[bytes, int, int]]:
+    """Walk the RIFF chunks of a WAV file after its 12-byte header (at most ``_MAX_WAV_CHUNKS``).
+
+    Yields:
+        ``(chunk id, declared size in bytes, offset of the chunk body)``.
+    """
+    pos = 12
+    for _ in range(_MAX_WAV_CHUNKS):
+        if pos + 8 > file_size:
+            return
+        chunk = _read_at(f, pos, 8)
+        if len(chunk) < 8:
+            return
+        (chunk_size,) = struct.unpack(endian + "I", chunk[4:8])
+        yield chunk[:4], chunk_size, pos + 8
+        pos = pos + 8 + chunk_size + (chunk_size & 1)
+
+
 def _wav_data_check(f: IO[bytes], head: bytes, file_size: int) -> int:
     """Raise CorruptAudio when the WAV ``data`` chunk claims more bytes than the file holds.
 
@@ -362,16 +387,7 @@ def _wav_data_check(f: IO[bytes], head: bytes, file_size: int) -> int:
     rf64 = magic in (b"RF64", b"BW64")
     ds64_data_size: int | None = None
     block_align = 0
-    pos = 12
-    for _ in range(_MAX_WAV_CHUNKS):
-        if pos + 8 > file_size:
-            break
-        chunk = _read_at(f, pos, 8) if pos + 8 > len(head) else head[pos : pos + 8]
-        if len(chunk) < 8:
-            break
-        chunk_id = chunk[:4]
-        (chunk_size,) = struct.unpack(endian + "I", chunk[4:8])
-        body = pos + 8
+    for chunk_id, chunk_size, body in _wav_chunks(f, file_size, endian):
         if chunk_id == b"ds64" and rf64:
             ds64 = _read_at(f, body, 16)
             if len(ds64) == 16:
@@ -395,9 +411,85 @@ def _wav_data_check(f: IO[bytes], head: bytes, file_size: int) -> int:
                     f"but only {max(present, 0)} are present."
                 )
             return block_align
-        pos = body + chunk_size + (chunk_size & 1)
     # No data chunk found: FFmpeg will report the file as unreadable.
     return block_align
+
+
+def wav_float_samples_finite(path: StrPath) -> bool:
+    """Whether an IEEE-float WAV file holds only finite samples (no NaN, no Inf).
+
+    Decoding clips Inf to full scale, so NaN/Inf must be caught on the raw samples. Files
+    that are not little-endian RIFF/RF64 WAV, or hold integer PCM, are always finite (True).
+    Reads the ``data`` chunk in 1 MiB steps (flat memory).
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return True
+        dtype: str | None = None
+        for chunk_id, chunk_size, body in _wav_chunks(f, size, "<"):
+            if chunk_id == b"fmt ":
+                fmt = _read_at(f, body, min(chunk_size, 40))
+                if len(fmt) < 16:
+                    return True
+                tag, _, _, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
+                if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's first 2 bytes
+                    tag = struct.unpack("<H", fmt[24:26])[0]
+                if tag != 3:
+                    return True
+                dtype = "<f4" if bits == 32 else "<f8"
+            elif chunk_id == b"data" and dtype is not None:
+                itemsize = np.dtype(dtype).itemsize
+                f.seek(body)
+                while chunk := f.read(1 << 20):
+                    usable = len(chunk) - len(chunk) % itemsize
+                    if not np.isfinite(np.frombuffer(chunk[:usable], dtype=dtype)).all():
+                        return False
+                return True
+    return True
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] (clipped; NaN/Inf become 0) as 16-bit little-endian PCM bytes."""
+    clean = np.nan_to_num(np.asarray(samples, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return bytes(np.round(np.clip(clean, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+
+
+@contextmanager
+def pcm16_wav_writer(target: StrPath | IO[bytes], sample_rate: int, channels: int = 1) -> Iterator[Any]:
+    """Open a 16-bit PCM WAV for writing; yields a writer whose ``write(samples)`` appends float
+    samples in [-1, 1] (interleaved when ``channels`` > 1), so long outputs stream to disk.
+
+    Args:
+        target: a path or a binary file object.
+        sample_rate: Hz.
+        channels: 1 or 2.
+    """
+
+    class _Writer:
+        def __init__(self, w: wave.Wave_write) -> None:
+            self._w = w
+
+        def write(self, samples: np.ndarray) -> None:
+            self._w.writeframes(pcm16(samples))
+
+    handle = wave.open(target if not isinstance(target, str | os.PathLike) else str(target), "wb")
+    try:
+        handle.setnchannels(channels)
+        handle.setsampwidth(2)
+        handle.setframerate(sample_rate)
+        yield _Writer(handle)
+    finally:
+        handle.close()
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """A whole mono 16-bit PCM WAV file of float samples in [-1, 1], in memory."""
+    buf = io.BytesIO()
+    with pcm16_wav_writer(buf, sample_rate) as w:
+        w.write(samples)
+    return buf.getvalue()
 
 
 def _flac_total_samples(body: bytes) -> int | None:

@@ -15,14 +15,22 @@ import builtins
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from cloudevents.http import CloudEvent
 from cloudevents.kafka import KafkaMessage, from_binary, to_binary
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.common.analysis_results import InterviewResult, MeetingAnalysis, TemperatureResult
+from services.common.analysis_results import (
+    InterviewRequest,
+    InterviewResult,
+    MeetingAnalysis,
+    MeetingRequest,
+    TemperatureRequest,
+    TemperatureResult,
+)
+
+from services.common.timefmt import utc_timestamp
 
 SPEC_VERSION = "1.0"
 
@@ -61,7 +69,7 @@ class Envelope:
     key: str
     data: dict[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+    time: str = field(default_factory=lambda: utc_timestamp(seconds=False))
     subject: str | None = None
     extensions: dict[str, str] = field(default_factory=dict)
 
@@ -216,7 +224,7 @@ key points and action items (seed 003), or an interview answer's complete analys
 
 
 class AnalysisRequested(EventPayload):
-    """Ask the analysis service for an analysis of a transcript."""
+    """Deprecated (v2 types the options); the analysis service still accepts it until it is removed."""
 
     event_type: ClassVar[str] = "earshot.analysis.requested.v1"
     topic: ClassVar[str] = ANALYSIS_REQUESTS
@@ -231,6 +239,81 @@ class AnalysisRequested(EventPayload):
             "{question, expected_concepts, analysis_types, window_s}."
         ),
     )
+
+
+AnalysisOptions = TemperatureRequest | MeetingRequest | InterviewRequest
+"""The typed options of an analysis request, by kind."""
+
+OPTION_MODELS: dict[str, type[TemperatureRequest] | type[MeetingRequest] | type[InterviewRequest]] = {
+    "temperature": TemperatureRequest,
+    "meeting": MeetingRequest,
+    "interview": InterviewRequest,
+}
+"""The options model of each analysis kind."""
+
+
+def _typed_by_kind(data: Any, field_name: str, models: dict[str, Any]) -> Any:
+    """Validate ``data[field_name]`` (a JSON object) with the model of ``data["kind"]``."""
+    if isinstance(data, dict) and isinstance(data.get(field_name), dict):
+        model = models.get(str(data.get("kind", "temperature")))
+        if model is not None:
+            data = {**data, field_name: model.model_validate(data[field_name])}
+    return data
+
+
+class AnalysisRequestedV2(EventPayload):
+    """Ask for an analysis of a stored transcript, with options typed by kind; replaces v1."""
+
+    # The analysis service accepts v1 too (read either with :meth:`from_envelope`).
+
+    event_type: ClassVar[str] = "earshot.analysis.requested.v2"
+    topic: ClassVar[str] = ANALYSIS_REQUESTS
+
+    kind: AnalysisKind = "temperature"
+    transcript_key: str
+    audio_key: str | None = Field(None, description="Recording, for acoustic features (loudness).")
+    options: AnalysisOptions = Field(
+        default_factory=TemperatureRequest,
+        description="TemperatureRequest (none), MeetingRequest {meeting_date, template, templates} or "
+        "InterviewRequest {question, expected_concepts, analysis_types, window_s}, as given by `kind`.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _options_of_kind(cls, data: Any) -> Any:
+        """Validate JSON ``options`` with the model of ``kind`` (default: that model's defaults)."""
+        if isinstance(data, dict) and "options" not in data:
+            data = {**data, "options": {}}
+        return _typed_by_kind(data, "options", OPTION_MODELS)
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> AnalysisRequestedV2:
+        expected = OPTION_MODELS[self.kind]
+        if type(self.options) is not expected:
+            raise ValueError(f"{self.kind} options must be a {expected.__name__}")
+        return self
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> AnalysisRequestedV2:
+        """The typed request of a v2 event, or of a v1 event (its ``options`` dict validated).
+
+        Raises:
+            ValueError: neither request type, or options not matching the kind's model
+                (pydantic's ``ValidationError`` is a ``ValueError``).
+        """
+        if envelope.type == cls.event_type:
+            return envelope.payload(cls)
+        if envelope.type == AnalysisRequested.event_type:
+            v1 = envelope.payload(AnalysisRequested)
+            return cls.model_validate(v1.model_dump())
+        raise ValueError(f"event type {envelope.type!r} is not an analysis request")
+
+
+ANALYSIS_REQUESTED_TYPES: tuple[str, ...] = (
+    "earshot.analysis.requested.v2",
+    "earshot.analysis.requested.v1",
+)
+"""Request event types the analysis service accepts (v1 stays readable until it is removed)."""
 
 
 class AnalysisCompleted(EventPayload):
@@ -274,11 +357,7 @@ class AnalysisCompletedV2(EventPayload):
     @classmethod
     def _result_of_kind(cls, data: Any) -> Any:
         """Validate a JSON ``result`` with the model of ``kind`` (never a best-guess union match)."""
-        if isinstance(data, dict) and isinstance(data.get("result"), dict):
-            model = RESULT_MODELS.get(str(data.get("kind", "temperature")))
-            if model is not None:
-                data = {**data, "result": model.model_validate(data["result"])}
-        return data
+        return _typed_by_kind(data, "result", RESULT_MODELS)
 
     @model_validator(mode="after")
     def _check_kind(self) -> AnalysisCompletedV2:
@@ -488,6 +567,7 @@ CATALOGUE: tuple[type[EventPayload], ...] = (
     TranscriptionCompleted,
     TranscriptionFailed,
     AnalysisRequested,
+    AnalysisRequestedV2,
     AnalysisCompleted,
     AnalysisCompletedV2,
     AnalysisFailed,

@@ -23,6 +23,13 @@ _OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
+#: Servers refuse a port another socket holds: gRPC's default SO_REUSEPORT would let a second
+#: instance bind the same port silently and share (or steal) its calls.
+_SERVER_OPTIONS = [*_OPTIONS, ("grpc.so_reuseport", 0)]
+
+
+class PortInUse(RuntimeError):
+    """The gRPC server's port could not be bound (another server holds it)."""
 
 
 class _TraceServerInterceptor(grpc.aio.ServerInterceptor):
@@ -98,9 +105,10 @@ async def start_server(
             SERVING and to list in reflection.
 
     Raises:
-        RuntimeError: when the port cannot be bound.
+        PortInUse: when the port cannot be bound (another process or server holds it); the
+            message names the address.
     """
-    server = grpc.aio.server(interceptors=[_TraceServerInterceptor()], options=_OPTIONS)
+    server = grpc.aio.server(interceptors=[_TraceServerInterceptor()], options=_SERVER_OPTIONS)
     for add in register:
         add(server)
     health_servicer = health.aio.HealthServicer()
@@ -109,9 +117,16 @@ async def start_server(
         [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
     if bound == 0:
-        raise RuntimeError(f"cannot bind gRPC server to {host}:{port}")
+        await server.stop(None)
+        raise PortInUse(
+            f"cannot start the gRPC server on {host}:{port}: the port is in use (is another instance "
+            "running?) or the address is not available; free it or choose another port"
+        )
     await server.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

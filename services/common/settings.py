@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -169,12 +169,22 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-def _variable_names(loc: str) -> list[str]:
-    """Environment names of the field an error location points at; the ones set first."""
+S = TypeVar("S", bound=BaseSettings)
+
+
+def env_names(model: type[BaseSettings], loc: str) -> list[str]:
+    """Environment names of the field of ``model`` that a validation error location points at.
+
+    ``loc`` is a field name (keyword overrides) or one of its aliases (values read from the
+    environment). The names set in the environment come first; without aliases the name is
+    ``EARSHOT_<FIELD>``; an unknown location is returned as is.
+    """
     import os
 
-    for name, info in Settings.model_fields.items():
-        aliases = getattr(info.validation_alias, "choices", [])
+    for name, info in model.model_fields.items():
+        aliases = getattr(info.validation_alias, "choices", None) or (
+            [info.validation_alias] if isinstance(info.validation_alias, str) else []
+        )
         choices = [str(c) for c in aliases] or [f"EARSHOT_{name.upper()}"]
         if loc == name or loc in choices:
             unique = list(dict.fromkeys(choices))
@@ -183,21 +193,40 @@ def _variable_names(loc: str) -> list[str]:
     return [loc]
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment (keyword overrides win, by field name).
+def load_settings_class(model: type[S], label: str = "", **overrides: Any) -> S:
+    """Read one settings class from the environment (keyword overrides win, by field name).
+
+    The one translator of pydantic's errors for every settings class: each problem is shown as
+    ``VARIABLE: why (got 'value')``, all on one line.
+
+    Args:
+        model: a ``pydantic_settings.BaseSettings`` subclass.
+        label: what the settings are for, in the message ("analysis" gives "invalid analysis
+            configuration: ..."); empty for the platform's own settings.
 
     Raises:
-        ConfigurationError: one message naming the offending variable(s) and why.
+        ConfigurationError: one line naming the offending variable(s) and why.
     """
     try:
-        return Settings(**overrides)
+        return model(**overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = str(err["loc"][0]) if err["loc"] else "?"
-            shown = " / ".join(_variable_names(loc))
-            problems.append(f"{shown}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+            shown = " / ".join(env_names(model, loc))
+            got = " ".join(repr(err.get("input")).split())
+            problems.append(f"{shown}: {err['msg']} (got {got})")
+        what = f"{label} " if label else ""
+        raise ConfigurationError(f"invalid {what}configuration: " + "; ".join(problems)) from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the platform settings from the environment (keyword overrides win, by field name).
+
+    Raises:
+        ConfigurationError: one message naming the offending variable(s) and why.
+    """
+    return load_settings_class(Settings, **overrides)
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,5 +8,7 @@ then known to migrations and to ``tests/unit/test_db.py``.
 from __future__ import annotations
 
 from services.gateway.models import Base
+from services.gateway.products.anc import models as anc_models
+from services.gateway.products.photos import models as photo_models
 
-__all__ = ["Base"]
+__all__ = ["Base", "anc_models", "photo_models"]

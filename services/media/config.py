@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import ConfigurationError
+from services.common.settings import load_settings_class
 
 DEFAULT_SUNO_BASE_URL = "https://studio-api.prod.suno.com/api/v2/external/hackmit"
 """Suno endpoint given by seed 002."""
@@ -91,13 +91,4 @@ def load_media_settings(**overrides: Any) -> MediaSettings:
     Raises:
         ConfigurationError: naming the variable that is invalid.
     """
-    try:
-        return MediaSettings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = str(err["loc"][0]) if err["loc"] else "?"
-            info = MediaSettings.model_fields.get(loc)
-            choices = getattr(getattr(info, "validation_alias", None), "choices", None) or [loc]
-            problems.append(f"{' / '.join(map(str, choices))}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigurationError("invalid media configuration: " + "; ".join(problems)) from None
+    return load_settings_class(MediaSettings, "media", **overrides)

@@ -35,6 +35,7 @@ from services.media.music import (
     MusicError,
     SunoClient,
     decode_audio,
+    encode_mp3,
     fit_duration,
 )
 from services.media.photo import PhotoAnalysis, analyze_photo
@@ -83,29 +84,6 @@ class RenderOutcome:
     duration_s: float
     processing_s: float
     warnings: list[str] = field(default_factory=list)
-
-
-def encode_mp3(audio: np.ndarray, sample_rate: int, dest: Path, bitrate: int = 192_000) -> None:
-    """Write float32 ``(samples, 2)`` audio as an MP3 (libmp3lame through PyAV).
-
-    Raises:
-        av.error.FFmpegError: the encoder failed.
-    """
-    import av
-
-    with av.open(str(dest), "w", format="mp3") as out:
-        # compression_level 7 = LAME's -q 7: half the CPU of the default, same bit rate
-        stream: Any = out.add_stream(
-            "libmp3lame", rate=sample_rate, layout="stereo", options={"compression_level": "7"}
-        )
-        stream.bit_rate = bitrate
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio.T), format="fltp", layout="stereo")
-        frame.sample_rate = sample_rate
-        frame.pts = 0
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
 
 
 class MediaPipeline:

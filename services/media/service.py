@@ -24,7 +24,7 @@ import asyncio
 import time
 from typing import Any
 
-from services.common import telemetry
+from services.common import publishing, telemetry
 from services.common.bus import Subscription
 from services.common.events import (
     MEDIA_EVENTS,
@@ -234,6 +234,4 @@ class MediaService:
         )
 
     async def _publish(self, payload: MediaProgress | MediaCompleted | MediaFailed) -> None:
-        await self.runtime.bus.publish(
-            payload.topic, Envelope.of(payload, self.runtime.source(self.name), **telemetry.inject())
-        )
+        await publishing.publish(self.runtime, self.name, payload)

@@ -29,8 +29,7 @@ def synthesize_job(
         duration_s: seconds.
     """
     from services.media.lyrics import MusicPrompt
-    from services.media.music import SAMPLE_RATE, LocalSynthesizer
-    from services.media.pipeline import encode_mp3
+    from services.media.music import SAMPLE_RATE, LocalSynthesizer, encode_mp3
 
     audio = LocalSynthesizer(SAMPLE_RATE).render(MusicPrompt.model_validate(prompt), seed, duration_s)
     np.save(npy_path, audio)

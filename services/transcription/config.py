@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import ConfigurationError
+from services.common.settings import load_settings_class
 
 EngineName = Literal["local", "openai", "gemini"]
 
@@ -60,14 +60,4 @@ def load_transcription_settings(**overrides: Any) -> TranscriptionSettings:
     Raises:
         ConfigurationError: naming the offending variable.
     """
-    try:
-        return TranscriptionSettings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = str(err["loc"][0]) if err["loc"] else "?"
-            info = TranscriptionSettings.model_fields.get(loc)
-            choices = getattr(getattr(info, "validation_alias", None), "choices", None) or [loc]
-            shown = " / ".join(dict.fromkeys(str(c) for c in choices))
-            problems.append(f"{shown}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigurationError("invalid transcription configuration: " + "; ".join(problems)) from None
+    return load_settings_class(TranscriptionSettings, "transcription", **overrides)

@@ -21,7 +21,7 @@ import time
 import grpc
 from earshot.transcription.v1 import transcription_pb2, transcription_pb2_grpc
 
-from services.common import audio, telemetry
+from services.common import audio, publishing, telemetry
 from services.common.bus import Subscription
 from services.common.events import (
     TRANSCRIPTION_REQUESTS,
@@ -435,13 +435,9 @@ class TranscriptionService:
             processing_s=round(elapsed, 4),
             purpose=request.purpose,
         )
-        await self.runtime.bus.publish(
-            payload.topic, Envelope.of(payload, self.runtime.source(self.name), **telemetry.inject())
-        )
+        await publishing.publish(self.runtime, self.name, payload)
 
     async def _fail(self, request: TranscriptionRequested, code: str, details: str) -> None:
         log.warning("transcription.failed", job_id=request.job_id, error=code, details=details)
         payload = TranscriptionFailed(job_id=request.job_id, error=code, details=details)
-        await self.runtime.bus.publish(
-            payload.topic, Envelope.of(payload, self.runtime.source(self.name), **telemetry.inject())
-        )
+        await publishing.publish(self.runtime, self.name, payload)

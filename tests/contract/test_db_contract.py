@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from services.common import db
-from services.gateway.jobs import JobAlreadyExists, JobRepository
 from services.gateway.models import Base, JobStatus
+from services.gateway.shared.jobs import JobAlreadyExists, JobRepository
 from tests.integration import infra
 from tests.unit.test_db import _other_service
 

@@ -422,7 +422,7 @@ async def test_gateway_client_calls_every_rpc(analysis_platform: Runtime) -> Non
 
 async def test_gateway_client_maps_errors_to_api_errors(analysis_platform: Runtime) -> None:
     from services.gateway.clients.analysis import AnalysisClient, transcript_source
-    from services.gateway.errors import ApiError
+    from services.gateway.shared.errors import ApiError
 
     async with grpc.aio.insecure_channel(analysis_platform.grpc_target("analysis")) as channel:
         client = AnalysisClient(channel)

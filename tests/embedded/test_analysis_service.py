@@ -14,11 +14,15 @@ import grpc
 import pytest
 from earshot.transcription.v1 import transcription_pb2, transcription_pb2_grpc
 
+from services.common.analysis_results import InterviewResult, MeetingAnalysis, TemperatureResult
 from services.common.events import (
+    ANALYSIS_COMPLETED_TYPES,
     ANALYSIS_EVENTS,
+    ANALYSIS_REQUESTED_TYPES,
     AnalysisCompleted,
+    AnalysisCompletedV2,
     AnalysisFailed,
-    AnalysisRequested,
+    AnalysisRequestedV2,
     Envelope,
 )
 from services.common.transcript import Segment, Transcript, Word
@@ -106,19 +110,26 @@ async def jfk_transcript(embedded: Embedded) -> Transcript:
 
 
 async def request_analysis(
-    embedded: Embedded, kind: str, transcript: Transcript | None, options: dict | None = None
-) -> AnalysisCompleted | AnalysisFailed:
-    """Store the transcript, publish analysis.requested, wait for the result event; clean up."""
+    embedded: Embedded,
+    kind: str,
+    transcript: Transcript | None,
+    options: dict | None = None,
+    version: str = "v2",
+) -> AnalysisCompletedV2 | AnalysisFailed:
+    """Store the transcript, publish analysis.requested (``version``, the data as given: the
+    consumer validates it), wait for the result event; clean up."""
     rt = embedded.runtime
     job = str(uuid.uuid4())
     key = f"transcripts/{job}.json"
-    done: asyncio.Future[AnalysisCompleted | AnalysisFailed] = asyncio.get_running_loop().create_future()
+    done: asyncio.Future[AnalysisCompletedV2 | AnalysisFailed] = asyncio.get_running_loop().create_future()
 
     async def observe(envelope: Envelope) -> None:
         if envelope.key != job or done.done():
             return
         if envelope.type == AnalysisCompleted.event_type:
-            done.set_result(envelope.payload(AnalysisCompleted))
+            done.set_exception(AssertionError("the analysis service still publishes v1"))
+        elif envelope.type in ANALYSIS_COMPLETED_TYPES:
+            done.set_result(AnalysisCompletedV2.from_envelope(envelope))
         elif envelope.type == AnalysisFailed.event_type:
             done.set_result(envelope.payload(AnalysisFailed))
 
@@ -126,8 +137,12 @@ async def request_analysis(
     try:
         if transcript is not None:
             await rt.storage.put(key, transcript.model_dump_json().encode(), "application/json")
-        request = AnalysisRequested(job_id=job, kind=kind, transcript_key=key, options=options or {})  # type: ignore[arg-type]
-        await rt.bus.publish(request.topic, Envelope.of(request, "/tests"))
+        data = {"job_id": job, "kind": kind, "transcript_key": key, "options": options or {}}
+        request = Envelope(
+            type=f"earshot.analysis.requested.{version}", source="/tests", key=job, subject=job, data=data
+        )
+        assert request.type in ANALYSIS_REQUESTED_TYPES
+        await rt.bus.publish(AnalysisRequestedV2.topic, request)
         return await asyncio.wait_for(done, 60)
     finally:
         await sub.close()
@@ -138,11 +153,10 @@ async def test_meeting_event_on_weekly_sync_meets_the_quality_bar(
     embedded: Embedded, weekly_transcript: Transcript
 ) -> None:
     result = await request_analysis(embedded, "meeting", weekly_transcript, {"meeting_date": "2026-11-16"})
-    assert isinstance(result, AnalysisCompleted), result
+    assert isinstance(result, AnalysisCompletedV2), result
     assert result.kind == "meeting" and result.analyzer == "local"
-    from services.analysis.meeting import MeetingAnalysis
-
-    analysis = MeetingAnalysis.model_validate(result.result)
+    analysis = result.result
+    assert isinstance(analysis, MeetingAnalysis)
     check_weekly_sync(analysis)
     assert (
         analysis.template_suggestion
@@ -156,43 +170,57 @@ async def test_interview_event_pace_and_pause_match_jfk_word_timestamps(
     result = await request_analysis(
         embedded, "interview", jfk_transcript, {"question": "What should citizens do for their country?"}
     )
-    assert isinstance(result, AnalysisCompleted), result
-    assert result.kind == "interview"
+    assert isinstance(result, AnalysisCompletedV2), result
+    assert result.kind == "interview" and isinstance(result.result, InterviewResult)
     # computed independently from the word timestamps
     words = sorted(jfk_transcript.words, key=lambda w: w.start)
     span = max(w.end for w in words) - words[0].start
     gaps = [b.start - a.end for a, b in zip(words, words[1:], strict=False)]
     pauses = [g for g in gaps if g >= 0.25]
-    pace = result.result["results"]["pace"]
-    pause = result.result["results"]["pause"]
-    assert pace["words"] == len(words) >= 20
-    assert pace["wpm"] == pytest.approx(len(words) / span * 60, abs=0.1)
-    assert pause["pause_count"] == len(pauses) >= 1
-    assert pause["total_pause_s"] == pytest.approx(sum(pauses), abs=0.01)
-    assert pause["max_pause_s"] == pytest.approx(max(pauses), abs=0.01)
-    assert len(pause["long_pauses"]) == sum(g >= 1.5 for g in gaps)
-    assert pause["speaking_ratio"] == pytest.approx(sum(w.end - w.start for w in words) / span, abs=1e-3)
-    assert set(result.result["results"]) == {"domain", "communication", "pace", "pause"}
-    assert result.result["errors"] == {} and result.result["language"] == "en"
+    pace = result.result.results.pace
+    pause = result.result.results.pause
+    assert pace is not None and pause is not None
+    assert pace.words == len(words) >= 20
+    assert pace.wpm == pytest.approx(len(words) / span * 60, abs=0.1)
+    assert pause.pause_count == len(pauses) >= 1
+    assert pause.total_pause_s == pytest.approx(sum(pauses), abs=0.01)
+    assert pause.max_pause_s == pytest.approx(max(pauses), abs=0.01)
+    assert len(pause.long_pauses) == sum(g >= 1.5 for g in gaps)
+    assert pause.speaking_ratio == pytest.approx(sum(w.end - w.start for w in words) / span, abs=1e-3)
+    assert result.result.results.domain and result.result.results.communication
+    assert result.result.errors == {} and result.result.language == "en"
 
 
 async def test_temperature_event_still_works_and_reports_language(embedded: Embedded) -> None:
     text = "You never listen to me! Shut up, you liar! This is ridiculous!"
     t = Transcript(duration=5.0, text=text, segments=[Segment(id=0, start=0, end=5, text=text)])
     result = await request_analysis(embedded, "temperature", t)
-    assert isinstance(result, AnalysisCompleted) and result.kind == "temperature"
-    assert result.result["temperature"] > 40 and result.result["language"] == "en"
+    assert isinstance(result, AnalysisCompletedV2) and result.kind == "temperature"
+    assert isinstance(result.result, TemperatureResult)
+    assert result.result.temperature > 40 and result.result.language == "en"
 
 
-async def test_bad_events_fail_cleanly(embedded: Embedded) -> None:
+async def test_a_v1_request_is_still_served(embedded: Embedded) -> None:
+    result = await request_analysis(
+        embedded, "interview", stm_transcript(), {"analysis_types": ["communication"]}, version="v1"
+    )
+    assert isinstance(result, AnalysisCompletedV2) and isinstance(result.result, InterviewResult)
+    assert result.result.results.communication and result.result.results.pace is None
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+async def test_bad_events_fail_cleanly(embedded: Embedded, version: str) -> None:
     t = stm_transcript()
-    bad = await request_analysis(embedded, "interview", t, {"analysis_types": ["telepathy"]})
+    bad = await request_analysis(embedded, "interview", t, {"analysis_types": ["telepathy"]}, version)
     assert isinstance(bad, AnalysisFailed) and bad.kind == "interview" and bad.error == "bad_request"
     assert "analysis_types" in bad.details
+    bad_date = await request_analysis(embedded, "meeting", t, {"meeting_date": "someday"}, version)
+    assert isinstance(bad_date, AnalysisFailed) and "meeting_date" in bad_date.details
     missing = await request_analysis(embedded, "meeting", None)
     assert isinstance(missing, AnalysisFailed) and missing.error == "transcript_missing"
     empty = await request_analysis(embedded, "meeting", Transcript(duration=3.0, text="", segments=[]))
-    assert isinstance(empty, AnalysisCompleted) and empty.result["summary"] == ""
+    assert isinstance(empty, AnalysisCompletedV2) and isinstance(empty.result, MeetingAnalysis)
+    assert empty.result.summary == ""
     assert embedded.temp_leftovers() == []
 
 

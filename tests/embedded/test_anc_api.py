@@ -20,7 +20,7 @@ from scipy.signal import lfilter
 from sqlalchemy import func, select
 
 from services.common import audio
-from services.gateway.models import AncMetric, AncSession
+from services.gateway.products.anc.models import AncMetric, AncSession
 from tests.conftest import JFK, Embedded
 
 RATE = 16000
@@ -65,12 +65,7 @@ async def _remove_outputs(embedded: Embedded) -> AsyncIterator[None]:
 
 
 async def _count(embedded: Embedded) -> tuple[int, int, int]:
-    factory = embedded.gateway._anc_sessions if hasattr(embedded.gateway, "_anc_sessions") else None
-    if factory is None:
-        from services.common import db
-
-        factory = db.session_factory(embedded.gateway._engine)
-    async with factory() as s:
+    async with embedded.gateway.ctx.sessions() as s:
         sessions = await s.scalar(select(func.count()).select_from(AncSession))
         metrics = await s.scalar(select(func.count()).select_from(AncMetric))
     objects = len(await embedded.runtime.storage.list("anc/"))
@@ -112,7 +107,7 @@ async def test_process_stereo_file_with_fdaf_stores_output_and_metrics(
     assert one["metrics"]["attenuation_db"] == pytest.approx(m["attenuation_db"], abs=0.01)
     stored = (await client.get(f"/api/metrics/sessions/{sid}")).json()
     assert [x["kind"] for x in stored["metrics"]] == ["final"]
-    async with embedded.gateway._anc_sessions() as db_session:
+    async with embedded.gateway.ctx.sessions() as db_session:
         row = await db_session.get(AncSession, sid)
         assert row is not None and row.owner == "anonymous"
     assert embedded.temp_leftovers() == []
@@ -457,12 +452,11 @@ async def test_corrupt_long_job_fails_cleanly_with_a_reason(
     """A job whose stored input turns out corrupt (cut in the middle) fails with a reason, and its
     input is deleted. The gateway rejects such uploads itself, so the job is submitted on the bus."""
     from services.common.events import AncProcessRequested
-    from services.gateway.anc import _factory
 
     sid = "00000000-0000-4000-8000-00000000c0de"
     key = f"anc/inputs/{sid}/audio.flac"
     await embedded.runtime.storage.put(key, JFK.read_bytes()[:20000])
-    async with _factory(embedded.gateway)() as s, s.begin():
+    async with embedded.gateway.ctx.sessions() as s, s.begin():
         s.add(
             AncSession(
                 id=sid,

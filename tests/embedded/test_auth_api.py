@@ -21,8 +21,8 @@ from earshot.auth.v1 import auth_pb2_grpc
 
 from services.auth.keys import KeyRing, SigningKey
 from services.common.rpc import channel
-from services.gateway.auth import AuthGate
 from services.gateway.service import GatewayService
+from services.gateway.shared.tokens import TokenVerifier as AuthGate
 from tests.conftest import Embedded
 
 PASSWORD = "sturdy-password-42"
@@ -107,10 +107,11 @@ async def test_every_me_path_accepts_the_token(client: httpx.AsyncClient) -> Non
             "id": session["user"]["id"],
             "email": session["user"]["email"],
             "name": "Grace",
-            "auth_provider": None,
-            "is_active": None,
-            "created_at": None,
+            "auth_provider": "password",
+            "is_active": True,
+            "created_at": session["user"]["created_at"],
         }
+        assert reply.json()["created_at"]  # filled, as register answers it
 
 
 async def test_access_token_claims_and_jwks(client: httpx.AsyncClient) -> None:
@@ -282,7 +283,7 @@ async def test_rotated_signing_key_is_fetched_on_unknown_kid(
 ) -> None:
     session = await register(client)
     core = auth_core(embedded)
-    gate: AuthGate = embedded.gateway.app.state.auth_gate
+    gate: AuthGate = embedded.gateway.app.state.tokens
     old_ring, old_config = core.keys, gate.config
     pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
         *_pkcs8_args()  # PEM, PKCS8, no encryption
@@ -319,11 +320,11 @@ async def test_authenticated_request_makes_no_call_to_auth(
     client: httpx.AsyncClient, embedded: Embedded
 ) -> None:
     session = await register(client)
-    gate: AuthGate = embedded.gateway.app.state.auth_gate
+    gate: AuthGate = embedded.gateway.app.state.tokens
     assert (await client.get("/api/me", headers=bearer(session["access_token"]))).status_code == 200
-    stub = gate._stub
+    stub = gate.client._stub
     dead = channel("127.0.0.1:9")  # nothing listens on the discard port
-    gate._stub = auth_pb2_grpc.AuthServiceStub(dead)
+    gate.client._stub = auth_pb2_grpc.AuthServiceStub(dead)
     try:
         for _ in range(5):
             assert (await client.get("/api/me", headers=bearer(session["access_token"]))).status_code == 200
@@ -331,7 +332,7 @@ async def test_authenticated_request_makes_no_call_to_auth(
         down = await client.post("/api/login", json={"email": session["user"]["email"], "password": PASSWORD})
         assert_error(down, 503)
     finally:
-        gate._stub = stub
+        gate.client._stub = stub
         await dead.close()
 
 
@@ -392,7 +393,7 @@ async def replica(embedded: Embedded) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://replica-b") as c:
             yield c
     finally:
-        gate = getattr(other.app.state, "auth_gate", None)
+        gate = getattr(other.app.state, "tokens", None)
         if gate is not None:
             await gate.close()
         await other.stop()
@@ -438,7 +439,7 @@ async def test_new_replica_learns_earlier_revocations(client: httpx.AsyncClient,
         ) as c:
             assert_401(await c.get("/api/me", headers=bearer(session["access_token"])))
     finally:
-        await other.app.state.auth_gate.close()
+        await other.app.state.tokens.close()
         await other.stop()
 
 
@@ -491,16 +492,21 @@ async def test_openapi_documents_the_auth_routes(client: httpx.AsyncClient) -> N
         "/api/auth/me",
         "/.well-known/jwks.json",
         *(f"/api/v1/{s}/auth/{r}" for s in ("mobile", "web") for r in ("me", "refresh")),
-        *(
-            f"/api/v1/{s}/auth/{p}/{r}"
-            for s in ("mobile", "web")
-            for p in ("google", "microsoft")
-            for r in ("login", "callback")
-        ),
+        *(f"/api/v1/{s}/auth/{{provider}}/{r}" for s in ("mobile", "web") for r in ("login", "callback")),
     ]:
         assert path in paths, path
-    callback = paths["/api/v1/web/auth/google/callback"]["get"]
-    assert {p["name"] for p in callback["parameters"]} == {"code", "state", "error", "error_description"}
+    callback = paths["/api/v1/web/auth/{provider}/callback"]["get"]
+    assert {p["name"] for p in callback["parameters"]} == {
+        "provider",
+        "code",
+        "state",
+        "error",
+        "error_description",
+    }
+    provider = next(p for p in callback["parameters"] if p["name"] == "provider")
+    assert provider["in"] == "path" and sorted(provider["schema"]["enum"]) == ["google", "microsoft"]
+    ids = [op["operationId"] for item in paths.values() for op in item.values()]
+    assert len(ids) == len(set(ids)), "operation ids must be unique (seed 003's router is mounted twice)"
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert "security" not in paths["/analyze-audio"]["post"]  # seed 000 stays anonymous
 
@@ -510,7 +516,7 @@ async def test_withdrawn_signing_key_stops_being_accepted(
 ) -> None:
     session = await register(client)
     core = auth_core(embedded)
-    gate: AuthGate = embedded.gateway.app.state.auth_gate
+    gate: AuthGate = embedded.gateway.app.state.tokens
     old_ring, old_config = core.keys, gate.config
     assert (await client.get("/api/me", headers=bearer(session["access_token"]))).status_code == 200
     replacement = SigningKey.from_pem(ed25519.Ed25519PrivateKey.generate().private_bytes(*_pkcs8_args()))

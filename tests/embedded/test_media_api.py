@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import websockets
 
-from services.gateway.models import PhotoTask
+from services.gateway.products.photos.models import PhotoTask
 from tests.conftest import FIXTURES
 
 ASTRONAUT = FIXTURES / "astronaut.png"
@@ -266,7 +266,7 @@ def png_header(width: int, height: int) -> bytes:
 
 async def _stored(embedded: Any) -> tuple[int, int]:
     photos = await embedded.runtime.storage.list("photos/")
-    counts = await embedded.platform.gateway.app.state.photos.store.counts()
+    counts = await embedded.platform.gateway.products["photos"].store.counts()
     return len(photos), sum(counts.values())
 
 
@@ -345,7 +345,7 @@ async def test_unknown_tasks_are_404(client: httpx.AsyncClient) -> None:
 async def _insert(embedded: Any, status: str, **values: Any) -> PhotoTask:
     import uuid
 
-    product = embedded.platform.gateway.app.state.photos
+    product = embedded.platform.gateway.products["photos"]
     task_id = str(uuid.uuid4())
     task = PhotoTask(
         id=task_id,
@@ -383,7 +383,7 @@ async def test_download_before_done_is_409(client: httpx.AsyncClient, embedded: 
 async def test_stuck_tasks_are_retried_then_failed(embedded: Any, client: httpx.AsyncClient) -> None:
     from datetime import UTC, datetime, timedelta
 
-    product = embedded.platform.gateway.app.state.photos
+    product = embedded.platform.gateway.products["photos"]
     storage = embedded.runtime.storage
     old = datetime.now(UTC) - timedelta(hours=2)
     # 1) attempts left and the photo is there (a damaged one, so the worker fails fast):

@@ -21,8 +21,8 @@ from services.auth.passwords import PasswordPolicy, PasswordService, WeakInput, 
 from services.auth.service import MIGRATIONS, VERSION_TABLE
 from services.common import db
 from services.common.settings import ConfigurationError
-from services.gateway.auth import AuthenticatedUser, CurrentUser, owned_or_404
-from services.gateway.errors import ApiError, install_error_handlers
+from services.gateway.deps import AuthenticatedUser, CurrentUser, owned_or_404
+from services.gateway.shared.errors import ApiError, install_error_handlers
 
 
 def _pem(key: object) -> bytes:
@@ -259,7 +259,7 @@ def test_owned_or_404() -> None:
 
 
 async def test_isolation_through_a_route() -> None:
-    from services.gateway.auth import current_user
+    from services.gateway.deps import current_user
 
     records = {
         "a": {"id": "a", "user_id": "u1", "text": "mine"},

@@ -14,8 +14,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from services.common import db
-from services.gateway.jobs import JobAlreadyExists, JobNotFound, JobRepository
 from services.gateway.models import Job, JobStatus
+from services.gateway.shared.jobs import JobAlreadyExists, JobNotFound, JobRepository
 from services.gateway.tables import Base
 
 MIGRATIONS = Path(db.__file__).resolve().parents[1] / "gateway" / "migrations"

@@ -33,15 +33,15 @@ from google.protobuf.message import Message
 from services.common import rpc
 from services.common.logging import get_logger
 from services.common.transcript import Transcript
-from services.gateway.errors import ApiError
+from services.gateway.clients.errors import api_error
+from services.gateway.shared.errors import ApiError
 
 log = get_logger("earshot.gateway.analysis")
 
 R = TypeVar("R", bound=Message)
 
-_STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
+_OVERRIDES: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.INVALID_ARGUMENT: (422, "Invalid analysis input"),
-    grpc.StatusCode.NOT_FOUND: (404, "Not found"),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "Analysis timed out"),
     grpc.StatusCode.UNAVAILABLE: (503, "Analysis unavailable"),
     grpc.StatusCode.FAILED_PRECONDITION: (503, "Analysis unavailable"),
@@ -49,17 +49,15 @@ _STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
 
 
 def analysis_error(exc: grpc.aio.AioRpcError) -> ApiError:
-    """The gateway error for a failed analysis RPC (see the module table)."""
-    code = exc.code()
-    status, title = _STATUS.get(code, (502, "Analysis failed"))
-    details = exc.details() or f"the analysis service answered {code.name}"
-    headers = {"Retry-After": "5"} if code == grpc.StatusCode.UNAVAILABLE else {}
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        log.error("analysis.misconfigured", details=details)
-        details = "the analysis provider is not usable right now; an operator has been told"
-    elif status >= 500:
-        log.warning("analysis.rpc_failed", code=code.name, details=details)
-    return ApiError(status, title, details, headers=headers)
+    """The gateway error for a failed analysis RPC (see the module table), through the
+    gateway's one map (:func:`services.gateway.clients.errors.api_error`)."""
+    error = api_error(exc, "analysis service", overrides=_OVERRIDES, hide_unavailable_details=False)
+    if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+        log.error("analysis.misconfigured", details=error.details)
+        error.details = "the analysis provider is not usable right now; an operator has been told"
+    elif error.status == 502:
+        error.error = "Analysis failed"
+    return error
 
 
 def transcript_message(transcript: Transcript) -> pb.Transcript:

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
-from services.gateway.errors import ApiError
+from services.gateway.shared.errors import ApiError
 
 STATIC = Path(__file__).parent / "static"
 """The console's files (``index.html``, ``app.css``, ``app.js``, ``vendor/``)."""

@@ -8,6 +8,7 @@ removed by the caller's context manager and the multipart form is closed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import audio
 from services.common.settings import Settings
-from services.gateway.errors import ApiError, error_response
+from services.gateway.shared.errors import ApiError, error_response
 
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -69,8 +70,45 @@ def too_large_error(settings: Settings) -> ApiError:
     )
 
 
+def _malformed(exc: Exception) -> ApiError:
+    return ApiError(400, "Malformed request", f"the multipart body could not be parsed: {exc}")
+
+
+async def parse_form(
+    request: Request,
+    too_large: ApiError,
+    *,
+    max_files: int = 4,
+    max_fields: int = 20,
+    malformed: Callable[[Exception], ApiError] = _malformed,
+) -> FormData:
+    """THE multipart parser of the gateway: every product's form goes through it.
+
+    Args:
+        too_large: the error when the body passes the size limit while it is read.
+        max_files, max_fields: parts accepted (more is a 400).
+        malformed: builds the 400 for a body that cannot be parsed.
+
+    Returns:
+        The form; the caller closes it (``await form.close()``) on every path.
+    Raises:
+        ApiError: ``too_large`` or ``malformed(...)``.
+    """
+    try:
+        return await request.form(max_files=max_files, max_fields=max_fields)
+    except BodyTooLarge:
+        raise too_large from None
+    except Exception as exc:  # malformed multipart bodies raise several types
+        raise malformed(exc) from None
+
+
+def is_multipart(request: Request) -> bool:
+    """Whether the request declares a ``multipart/form-data`` body."""
+    return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
+
+
 async def read_multipart(request: Request, settings: Settings, expected: str) -> FormData:
-    """Parse a multipart/form-data body (at most 4 files and 20 fields); close it when done.
+    """Parse a multipart/form-data audio body (at most 4 files and 20 fields); close it when done.
 
     Args:
         expected: what the client should send, for the 400 when the body is not multipart.
@@ -78,14 +116,9 @@ async def read_multipart(request: Request, settings: Settings, expected: str) ->
     Raises:
         ApiError: 400 not multipart ("No audio file provided") or malformed; 413 over the size limit.
     """
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+    if not is_multipart(request):
         raise ApiError(400, "No audio file provided", expected)
-    try:
-        return await request.form(max_files=4, max_fields=20)
-    except BodyTooLarge:
-        raise too_large_error(settings) from None
-    except Exception as exc:  # malformed multipart bodies raise several types
-        raise ApiError(400, "Malformed request", f"the multipart body could not be parsed: {exc}") from None
+    return await parse_form(request, too_large_error(settings))
 
 
 @dataclass
@@ -111,14 +144,72 @@ def _extension(filename: str | None) -> str:
     return filename.rsplit(".", 1)[1].lower()
 
 
+async def save_audio(
+    upload: UploadFile,
+    name: str,
+    settings: Settings,
+    tmp: Path,
+    *,
+    max_duration_s: float,
+    label: str = "",
+) -> ReceivedAudio:
+    """Copy one uploaded audio file into ``tmp`` and validate it: extension, size (streamed,
+    ``MAX_FILE_SIZE``), content sniffed and fully decoded (:func:`services.common.audio.probe`),
+    sniffed format accepted, duration at most ``max_duration_s`` seconds.
+
+    Args:
+        upload: the multipart file.
+        name: the temp file's stem (``audio``, ``primary``...).
+        label: prefix of the error details (the field name when a form has several files).
+
+    Raises:
+        ApiError: 400 bad extension / empty / not audio / corrupt / too long; 413 over ``MAX_FILE_SIZE``.
+    """
+    allowed = ", ".join(settings.allowed_extensions)
+    prefix = f"{label}: " if label else ""
+    ext = _extension(upload.filename)
+    if ext not in settings.allowed_extensions:
+        raise ApiError(400, "Invalid file format", f"{prefix}Supported formats: {allowed}")
+    path = tmp / f"{name}.{ext}"
+    size = await asyncio.to_thread(copy_upload, upload, path, settings.max_file_size_bytes)
+    if size < 0:
+        raise too_large_error(settings)
+    if size == 0:
+        raise ApiError(400, "Empty file", f"{prefix}the uploaded file has no content")
+    try:
+        info = await asyncio.to_thread(audio.probe, path)
+    except audio.EmptyAudio as exc:
+        raise ApiError(400, "Empty audio", f"{prefix}{exc.details}") from None
+    except audio.CorruptAudio as exc:
+        raise ApiError(400, "Corrupt audio", f"{prefix}{exc.details}") from None
+    except audio.AudioError as exc:
+        raise ApiError(
+            400, "Invalid file format", f"{prefix}{exc.details}. Supported formats: {allowed}"
+        ) from None
+    if info.format not in settings.allowed_extensions:
+        raise ApiError(
+            400,
+            "Invalid file format",
+            f"{prefix}the content is {info.format}, which is not accepted. Supported formats: {allowed}",
+        )
+    if info.duration_s > max_duration_s:
+        raise ApiError(
+            400,
+            "Audio too long",
+            f"{prefix}the recording lasts {info.duration_s:.1f} s; the maximum is "
+            f"{max_duration_s / 60:g} minutes",
+        )
+    return ReceivedAudio(path=path, extension=info.format, size=size, info=info)
+
+
 async def receive_audio(request: Request, field: str, settings: Settings, tmp: Path) -> ReceivedAudio:
-    """Read multipart field ``field`` into ``tmp`` and validate it as audio.
+    """Read multipart field ``field`` into ``tmp`` and validate it as audio (:func:`save_audio`,
+    at most ``MAX_AUDIO_DURATION``).
 
     Raises:
         ApiError: 400 no file / wrong field / bad extension / empty / not audio / corrupt /
             too long; 413 over ``MAX_FILE_SIZE``.
     """
-    allowed = ", ".join(settings.allowed_extensions)
     form = await read_multipart(
         request, settings, f"send multipart/form-data with the recording in the '{field}' field"
     )
@@ -131,39 +222,9 @@ async def receive_audio(request: Request, field: str, settings: Settings, tmp: P
                 "No audio file provided",
                 f"expected a file in the '{field}' field (fields received: {got})",
             )
-        ext = _extension(upload.filename)
-        if ext not in settings.allowed_extensions:
-            raise ApiError(400, "Invalid file format", f"Supported formats: {allowed}")
-        path = tmp / f"upload.{ext}"
-        size = await asyncio.to_thread(copy_upload, upload, path, settings.max_file_size_bytes)
-        if size < 0:
-            raise too_large_error(settings)
-        if size == 0:
-            raise ApiError(400, "Empty file", "the uploaded file has no content")
+        return await save_audio(upload, "upload", settings, tmp, max_duration_s=settings.max_audio_duration_s)
     finally:
         await form.close()
-    try:
-        info = await asyncio.to_thread(audio.probe, path)
-    except audio.EmptyAudio as exc:
-        raise ApiError(400, "Empty audio", exc.details) from None
-    except audio.CorruptAudio as exc:
-        raise ApiError(400, "Corrupt audio", exc.details) from None
-    except audio.AudioError as exc:
-        raise ApiError(400, "Invalid file format", f"{exc.details}. Supported formats: {allowed}") from None
-    if info.format not in settings.allowed_extensions:
-        raise ApiError(
-            400,
-            "Invalid file format",
-            f"the content is {info.format}, which is not accepted. Supported formats: {allowed}",
-        )
-    if info.duration_s > settings.max_audio_duration_s:
-        raise ApiError(
-            400,
-            "Audio too long",
-            f"the recording lasts {info.duration_s:.1f} s; the maximum is "
-            f"{settings.max_audio_duration_s / 60:g} minutes",
-        )
-    return ReceivedAudio(path=path, extension=info.format, size=size, info=info)
 
 
 def copy_upload(upload: UploadFile, path: Path, limit: int) -> int:

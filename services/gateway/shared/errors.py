@@ -6,22 +6,32 @@ routes and (never expected) unhandled exceptions, uses this JSON body.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.logging import get_logger
+from services.gateway.shared.timefmt import utc_timestamp
 
 log = get_logger("earshot.gateway.errors")
 
 
-def utc_timestamp() -> str:
-    """Current UTC time as ISO 8601 with a ``Z`` suffix and second precision."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+__all__ = ["ApiError", "ErrorBody", "error_response", "install_error_handlers", "not_found", "unauthorized"]
+
+REALM = 'Bearer realm="earshot"'
+"""The ``WWW-Authenticate`` challenge of the gateway's bearer tokens (RFC 6750)."""
+
+
+class ErrorBody(BaseModel):
+    """The documented error shape of every gateway route."""
+
+    error: str = Field(description="Short human title, e.g. 'Invalid file format'.")
+    details: Any = Field(description="What the client should change.")
+    timestamp: str = Field(description="ISO 8601 UTC, with Z.")
 
 
 class ApiError(Exception):
@@ -40,6 +50,17 @@ class ApiError(Exception):
         self.error = error
         self.details = details
         self.headers = headers or {}
+
+
+def not_found(what: str, ident: str | None = None) -> ApiError:
+    """The 404 for a record that does not exist *or belongs to someone else* (same answer)."""
+    return ApiError(404, "Not found", f"no {what} {ident!r}" if ident is not None else f"no such {what}")
+
+
+def unauthorized(details: str, *, error: str | None = "invalid_token") -> ApiError:
+    """A 401 with the RFC 6750 ``WWW-Authenticate`` challenge (``error`` omitted for a missing token)."""
+    challenge = REALM if error is None else f'{REALM}, error="{error}", error_description="{details}"'
+    return ApiError(401, "Unauthorized", details, headers={"WWW-Authenticate": challenge})
 
 
 def error_response(

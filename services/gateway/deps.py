@@ -1,0 +1,233 @@
+"""The gateway's ``Annotated`` dependencies: what a route may ask for.
+
+======================== ================================================================
+``DbSession``            an ``AsyncSession`` for this request (closed after the response)
+``Storage``              object storage
+``Bus``                  the event bus
+``Settings``             the platform settings
+``RuntimeDep``           the runtime (temp folders, instance id)
+``Ctx``                  the replica's :class:`~services.gateway.shared.product.GatewayContext`
+``CurrentUser``          the verified caller; 401 (``WWW-Authenticate``) without a valid token
+``OptionalUser``         the verified caller, or ``None`` without an ``Authorization`` header
+                         (a header with a bad token is still 401)
+``ApiKeyOrUser``         for stateless routes that ``EARSHOT_API_KEYS`` may lock; today the
+                         same as ``OptionalUser`` (open unless a token is sent); the API-key
+                         check will live here, so routes need no change
+``Verifier``             the token verifier (JWKS, revocations)
+``AuthClient``           gRPC client of the auth service
+``TranscriptionClient``  gRPC client of the transcription service
+``AncClient``            gRPC client of the anc service
+``AnalysisClient``       gRPC client of the analysis service (typed, one method per RPC)
+======================== ================================================================
+
+Routes take the caller as a parameter (``user: CurrentUser``) and check their records'
+ownership with :func:`owned_or_404`. Nothing here imports a product (import-linter contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Security
+from fastapi.security import HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from services.common.bus import EventBus
+from services.common.runtime import Runtime
+from services.common.settings import Settings as PlatformSettings
+from services.common.storage import ObjectStorage
+from services.gateway.clients.analysis import AnalysisClient as _AnalysisClient
+from services.gateway.clients.anc import AncClient as _AncClient
+from services.gateway.clients.auth import AuthClient as _AuthClient
+from services.gateway.clients.transcription import TranscriptionClient as _TranscriptionClient
+from services.gateway.shared.errors import ApiError, unauthorized
+from services.gateway.shared.product import GatewayContext
+from services.gateway.shared.tokens import AuthenticatedUser, TokenVerifier
+
+__all__ = [
+    "AnalysisClient",
+    "AncClient",
+    "ApiKeyOrUser",
+    "AuthClient",
+    "AuthenticatedUser",
+    "Bus",
+    "Ctx",
+    "CurrentUser",
+    "DbSession",
+    "OptionalUser",
+    "RuntimeDep",
+    "Settings",
+    "Storage",
+    "TranscriptionClient",
+    "Verifier",
+    "bearer_token",
+    "context",
+    "current_user",
+    "optional_user",
+    "owned_or_404",
+    "verifier",
+]
+
+T = TypeVar("T")
+
+
+def context(conn: HTTPConnection) -> GatewayContext:
+    """The replica's context (set by ``GatewayService.start``).
+
+    Raises:
+        ApiError: 503 while the gateway is not started.
+    """
+    ctx: GatewayContext | None = getattr(conn.app.state, "ctx", None)
+    if ctx is None:
+        raise ApiError(503, "Service unavailable", "the gateway is starting; try again shortly")
+    return ctx
+
+
+Ctx = Annotated[GatewayContext, Depends(context)]
+
+
+async def db_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    """An ``AsyncSession`` for one request; the route commits (``async with s.begin()``)."""
+    async with ctx.sessions() as session:
+        yield session
+
+
+def _storage(ctx: Ctx) -> ObjectStorage:
+    return ctx.runtime.storage
+
+
+def _bus(ctx: Ctx) -> EventBus:
+    return ctx.runtime.bus
+
+
+def _settings(ctx: Ctx) -> PlatformSettings:
+    return ctx.runtime.settings
+
+
+def _runtime(ctx: Ctx) -> Runtime:
+    return ctx.runtime
+
+
+def _auth_client(ctx: Ctx) -> _AuthClient:
+    return ctx.clients.auth
+
+
+def _transcription_client(ctx: Ctx) -> _TranscriptionClient:
+    return ctx.clients.transcription
+
+
+def _anc_client(ctx: Ctx) -> _AncClient:
+    return ctx.clients.anc
+
+
+def _analysis_client(ctx: Ctx) -> _AnalysisClient:
+    if ctx.clients.analysis is None:
+        raise ApiError(503, "Analysis unavailable", ctx.clients.analysis_missing or "no analysis client")
+    return ctx.clients.analysis
+
+
+DbSession = Annotated[AsyncSession, Depends(db_session)]
+Storage = Annotated[ObjectStorage, Depends(_storage)]
+Bus = Annotated[EventBus, Depends(_bus)]
+Settings = Annotated[PlatformSettings, Depends(_settings)]
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+AuthClient = Annotated[_AuthClient, Depends(_auth_client)]
+TranscriptionClient = Annotated[_TranscriptionClient, Depends(_transcription_client)]
+AncClient = Annotated[_AncClient, Depends(_anc_client)]
+AnalysisClient = Annotated[_AnalysisClient, Depends(_analysis_client)]
+
+
+def verifier(conn: HTTPConnection) -> TokenVerifier:
+    """The replica's token verifier (``app.state.tokens``, created at start).
+
+    Raises:
+        ApiError: 503 while the gateway is not started.
+    """
+    tokens: TokenVerifier | None = getattr(conn.app.state, "tokens", None)
+    if tokens is None:
+        raise ApiError(503, "Service unavailable", "the gateway is starting; try again shortly")
+    return tokens
+
+
+Verifier = Annotated[TokenVerifier, Depends(verifier)]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from login, register, refresh or OAuth.")
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or ``None`` without the header.
+
+    Raises:
+        ApiError: 401 for another scheme or an empty token.
+    """
+    header = conn.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("use the header 'Authorization: Bearer <access token>'")
+    return token.strip()
+
+
+async def current_user(
+    conn: HTTPConnection, tokens: Verifier, _: Any = Security(_bearer)
+) -> AuthenticatedUser:
+    """Dependency: the verified caller.
+
+    Raises:
+        ApiError: 401 (``WWW-Authenticate``) when the token is missing, malformed, expired,
+            wrongly signed or revoked.
+    """
+    token = bearer_token(conn)
+    if token is None:
+        raise unauthorized("an access token is required (Authorization: Bearer <token>)", error=None)
+    return await tokens.verify(token)
+
+
+async def optional_user(
+    conn: HTTPConnection, tokens: Verifier, _: Any = Security(_bearer)
+) -> AuthenticatedUser | None:
+    """Dependency: the verified caller, or ``None`` without an ``Authorization`` header.
+
+    A token that is present but invalid is still refused (401), never ignored.
+    """
+    token = bearer_token(conn)
+    return None if token is None else await tokens.verify(token)
+
+
+CurrentUser = Annotated[AuthenticatedUser, Depends(current_user)]
+"""The verified caller of a protected route (401 otherwise)."""
+
+OptionalUser = Annotated[AuthenticatedUser | None, Depends(optional_user)]
+"""The verified caller when a token is sent, else ``None``."""
+
+ApiKeyOrUser = Annotated[AuthenticatedUser | None, Depends(optional_user)]
+"""Stateless routes that ``EARSHOT_API_KEYS`` may lock: for now exactly :data:`OptionalUser`
+(open without a token; a token that is sent must be valid). The API-key check replaces the
+dependency here, so the routes that take it need no change."""
+
+
+def owned_or_404(
+    record: T | None, user: AuthenticatedUser, *, owner: str = "user_id", what: str = "record"
+) -> T:
+    """Isolation: return ``record`` only when it belongs to ``user``.
+
+    A missing record and another user's record get the same answer, 404, so ids of other
+    users' records cannot even be confirmed (never 403, never the record).
+
+    Args:
+        record: an object with attribute ``owner`` or a mapping with key ``owner`` (or ``None``).
+        user: the caller.
+        owner: name of the owner field holding a user id.
+        what: noun for the message, e.g. ``"meeting"``.
+
+    Raises:
+        ApiError: 404.
+    """
+    if record is not None:
+        value = record.get(owner) if isinstance(record, Mapping) else getattr(record, owner, None)
+        if value is not None and str(value) == user.id:
+            return record
+    raise ApiError(404, "Not found", f"no such {what}")

@@ -1,0 +1,1 @@
+"""Active noise cancellation (seed 004): files, batch jobs, live streams, classification, metrics."""

@@ -1,0 +1,89 @@
+"""The gateway's side of ANC batch jobs: consumer group ``gateway-anc`` on
+``earshot.anc.events`` updates the sessions (progress, completion with the output key and
+the final metrics, failure with its reason) and deletes the job's input objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from services.common import db
+from services.common.events import ANC_EVENTS, AncProcessCompleted, AncProcessFailed, AncProgress
+from services.common.storage import ObjectStorage
+from services.gateway.products.anc.models import AncSession
+from services.gateway.products.anc.repository import AncRepository, metric_row
+from services.gateway.shared.consumers import ConsumerTable, On
+
+__all__ = ["BATCH_GROUP", "INPUT_PREFIX", "BatchResults"]
+
+BATCH_GROUP = "gateway-anc"
+"""Consumer group of the gateway on ``earshot.anc.events`` (one member handles each event)."""
+
+INPUT_PREFIX = "anc/inputs"
+
+
+class BatchResults:
+    """Typed handlers of the anc service's batch events.
+
+    Args:
+        repo: the ANC records.
+        storage: object storage (outputs nobody wants and spent inputs are deleted).
+    """
+
+    def __init__(self, repo: AncRepository, storage: ObjectStorage) -> None:
+        self.repo, self.storage = repo, storage
+
+    def tables(self) -> Sequence[ConsumerTable]:
+        """Group ``gateway-anc``: progress, completion, failure."""
+        return (
+            ConsumerTable(
+                BATCH_GROUP,
+                (
+                    On(ANC_EVENTS, AncProgress, self.on_progress),
+                    On(ANC_EVENTS, AncProcessCompleted, self.on_completed),
+                    On(ANC_EVENTS, AncProcessFailed, self.on_failed),
+                ),
+            ),
+        )
+
+    async def on_progress(self, prog: AncProgress) -> None:
+        """Record a queued/processing job's progress (percent, never backwards)."""
+        async with self.repo.sessions() as s, s.begin():
+            row = await s.get(AncSession, prog.job_id)
+            if row is not None and row.status in ("queued", "processing"):
+                row.status = "processing"
+                row.progress = max(row.progress or 0.0, prog.percent)
+
+    async def on_completed(self, done: AncProcessCompleted) -> None:
+        """Complete the session with its output and final metrics; a deleted session's output is removed."""
+        async with self.repo.sessions() as s, s.begin():
+            row = await s.get(AncSession, done.job_id)
+            if row is None:  # nobody wants it any more
+                await self.storage.delete(done.output_key)
+                await self.storage.delete(done.output_key.rsplit(".", 1)[0] + ".json")
+            elif row.status in ("queued", "processing"):
+                c = done.classification
+                row.status = "completed"
+                row.progress = 100.0
+                row.output_key = done.output_key
+                row.samples = done.samples
+                row.noise_class = c["noise_type"] if c else None
+                row.emergency = bool(c and c.get("emergency"))
+                row.ended_at = db.utcnow()
+                s.add(metric_row(done.job_id, "final", done.metrics, c))
+        await self.delete_inputs(done.job_id)
+
+    async def on_failed(self, failed: AncProcessFailed) -> None:
+        """Fail the session with the job's code and reason."""
+        async with self.repo.sessions() as s, s.begin():
+            row = await s.get(AncSession, failed.job_id)
+            if row is not None and row.status in ("queued", "processing"):
+                row.status = "failed"
+                row.error = failed.error[:64]
+                row.error_details = failed.details[:500]
+                row.ended_at = db.utcnow()
+        await self.delete_inputs(failed.job_id)
+
+    async def delete_inputs(self, job_id: str) -> None:
+        """Remove a job's stored input files."""
+        for info in await self.storage.list(f"{INPUT_PREFIX}/{job_id}/"):
+            await self.storage.delete(info.key)

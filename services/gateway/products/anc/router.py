@@ -1,0 +1,272 @@
+"""Active noise cancellation (seed 004): the HTTP and WebSocket routes.
+
+* ``POST /api/audio/process``: multipart with ``audio`` (a stereo file: channel 0 the
+  primary/error microphone, channel 1 the reference; or a mono file with ``ale``) or
+  ``primary`` + ``reference`` (two mono files, same rate and length); form fields
+  ``algorithm``, ``taps``, ``mu``, ``block_size``, ``delay``, ``constrained``,
+  ``classify``. Returns the processed WAV's object key and URL and the metrics.
+  Recordings over ``MAX_PROCESS_S`` (60 s) become batch jobs over events: validated the
+  same way without decoding them whole, stored under ``anc/inputs/<id>/``, a ``queued``
+  session, ``AncProcessRequested`` published, **202** with the session id and status URL.
+* ``POST /api/audio/stream``: opens a stream session; returns its id and WebSocket URL.
+* ``WS /api/audio/stream/{id}/ws``: the live protocol of :mod:`.stream`.
+* ``GET /api/audio/sessions``, ``GET /api/audio/sessions/{id}``,
+  ``GET /api/metrics/sessions/{id}``, ``GET /api/metrics/summary``, ``GET /api/status``,
+  ``POST /api/ml/classify``, ``GET /api/ml/models``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
+
+from services.common import db
+from services.gateway.deps import Settings
+from services.gateway.products.anc.inputs import (
+    MAX_PROCESS_S,
+    decode,
+    decode_inputs,
+    finite,
+    is_long,
+    receive,
+)
+from services.gateway.products.anc.models import ANC_OWNER_ANONYMOUS, AncSession
+from services.gateway.products.anc.schemas import (
+    classification_json,
+    metric_json,
+    params_dict,
+    session_json,
+    ws_url,
+)
+from services.gateway.products.anc.service import URL_EXPIRY, AncDep, AncProduct
+from services.gateway.products.anc.stream import LiveStream
+from services.gateway.shared.errors import ApiError
+from services.gateway.shared.pagination import PageDep
+from services.gateway.shared.timefmt import utc_timestamp
+from services.gateway.shared.uploads import receive_audio
+
+router = APIRouter()
+
+
+def owner_of(conn: HTTPConnection) -> str:
+    """The requesting user's id; ``"anonymous"`` until requests carry a verified user."""
+    return ANC_OWNER_ANONYMOUS
+
+
+async def _session(product: AncProduct, conn: HTTPConnection, session_id: str) -> AncSession:
+    row = await product.repo.get(session_id, owner_of(conn))
+    if row is None:
+        raise ApiError(404, "Not found", f"no session {session_id!r}")
+    return row
+
+
+# --- files -----------------------------------------------------------------------------------
+@router.post("/api/audio/process", response_model=None)
+async def process_audio(
+    request: Request, product: AncDep, settings: Settings
+) -> dict[str, Any] | JSONResponse:
+    """Cancel the noise in a recording; store the result; return its URL and the metrics.
+
+    Recordings over ``MAX_PROCESS_S`` become batch jobs: 202 with the session id and its
+    status URL (``Location``)."""
+    owner = owner_of(request)
+    with product.runtime.temp_dir("anc-") as tmp:
+        saved, values, classify = await receive(request, settings, tmp)
+        if is_long(saved):
+            body = await product.submit_batch(owner, saved, values, classify)
+            status_url = str(request.url_for("get_session", session_id=body["session_id"]))
+            return JSONResponse(
+                status_code=202, content={**body, "status_url": status_url}, headers={"Location": status_url}
+            )
+        primary, reference, rate = await decode_inputs(saved)
+    return await product.process_file(owner, primary, reference, rate, values, classify)
+
+
+# --- streams ---------------------------------------------------------------------------------
+@router.post("/api/audio/stream", status_code=201)
+async def open_stream(request: Request, product: AncDep) -> dict[str, Any]:
+    """Open a live session: JSON body (optional) with ``algorithm``, ``taps``, ``mu``,
+    ``block_size``, ``delay``, ``constrained``, ``sample_rate``. Connect to the returned
+    ``websocket_url`` within the session's life."""
+    body: dict[str, Any] = {}
+    raw = await request.body()
+    if raw.strip():
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "Malformed request", "the body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "Malformed request", "the body must be a JSON object")
+    rate_raw = body.get("sample_rate", 0) or 0
+    if isinstance(rate_raw, bool) or not isinstance(rate_raw, int | float) or rate_raw != int(rate_raw):
+        raise ApiError(400, "Invalid parameter", f"sample_rate must be an integer (Hz), got {rate_raw!r}")
+    session_id, resolved = await product.open_stream(owner_of(request), body, int(rate_raw))
+    return {
+        "session_id": session_id,
+        "status": "open",
+        "algorithm": resolved.params.algorithm,
+        "params": params_dict(resolved.params),
+        "sample_rate": resolved.sample_rate,
+        "channels": resolved.channels,
+        "format": "f32le",
+        "websocket_url": ws_url(request, session_id),
+        "timestamp": utc_timestamp(),
+    }
+
+
+@router.websocket("/api/audio/stream/{session_id}/ws")
+async def stream_socket(ws: WebSocket, session_id: str, product: AncDep) -> None:
+    """Live ANC over a WebSocket (protocol in :mod:`services.gateway.products.anc.stream`)."""
+    row = await product.repo.get(session_id, owner_of(ws))
+    if row is None or row.kind != "stream":
+        await ws.close(code=4404, reason="unknown session")
+        return
+    if row.status != "open":
+        await ws.close(code=4409, reason=f"session is {row.status}")
+        return
+    await ws.accept()
+    stream = LiveStream(row, product.repo, product.client.stream, ws.send_json, ws.send_bytes)
+    await stream.start()
+    client_gone = False
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                client_gone = True
+                break
+            if msg.get("bytes") is not None:
+                await stream.feed(msg["bytes"])
+                continue
+            try:
+                event = json.loads(msg.get("text") or "")
+            except ValueError:
+                await stream.error("Invalid message", "not JSON")
+                continue
+            if not await stream.feed_event(event):
+                break
+    except WebSocketDisconnect:
+        client_gone = True
+    finally:
+        final = await stream.finish()
+        if not client_gone:
+            try:
+                await stream.emit({"event": "disconnect", "session_id": session_id, "metrics": final})
+                await ws.close()
+            except Exception:  # the client may have gone meanwhile
+                pass
+
+
+# --- sessions and metrics --------------------------------------------------------------------
+@router.get("/api/audio/sessions")
+async def list_sessions(request: Request, product: AncDep, page: PageDep) -> dict[str, Any]:
+    """The caller's sessions, newest first."""
+    rows, total = await product.repo.page(owner_of(request), page.limit, page.offset)
+    return {"sessions": [session_json(r, request) for r in rows], "total": total}
+
+
+@router.get("/api/audio/sessions/{session_id}")
+async def get_session(request: Request, session_id: str, product: AncDep) -> dict[str, Any]:
+    """One session with its latest metrics."""
+    row = await _session(product, request, session_id)
+    out = session_json(row, request)
+    if row.output_key:
+        out["output_url"] = await product.runtime.storage.presigned_get_url(row.output_key, URL_EXPIRY)
+    records = await product.repo.metrics(session_id)
+    out["metrics"] = metric_json(records[-1]) if records else None
+    return out
+
+
+@router.get("/api/metrics/sessions/{session_id}")
+async def session_metrics(request: Request, session_id: str, product: AncDep) -> dict[str, Any]:
+    """Every metrics record of a session (live updates and the final one)."""
+    row = await _session(product, request, session_id)
+    records = await product.repo.metrics(session_id)
+    return {
+        "session_id": session_id,
+        "status": row.status,
+        "metrics": [metric_json(r) for r in records],
+        "latest": metric_json(records[-1]) if records else None,
+    }
+
+
+@router.get("/api/metrics/summary")
+async def metrics_summary(request: Request, product: AncDep) -> dict[str, Any]:
+    """Totals over the caller's sessions: counts, attenuation, audio processed, emergencies."""
+    return await product.summary(owner_of(request))
+
+
+# --- status and ML ---------------------------------------------------------------------------
+@router.get("/api/status")
+async def status(product: AncDep) -> dict[str, Any]:
+    """System status: the anc service's health and defaults, the database, live streams."""
+    checks: dict[str, str] = {}
+    anc: dict[str, Any] = {}
+    started = time.perf_counter()
+    try:
+        models = await product.client.list_models(timeout_s=5.0)
+        checks["anc"] = "ok"
+        anc = {
+            "default_algorithm": models.default_algorithm,
+            "algorithms": list(models.algorithms),
+            "fft_backend": models.fft_backend,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+    except ApiError as exc:
+        checks["anc"] = f"error: {exc}"[:200]
+    active = 0
+    try:
+        await asyncio.wait_for(db.check(product.ctx.engine), 5)
+        checks["database"] = "ok"
+        active = await product.repo.active_streams()
+    except Exception as exc:  # any failure means degraded
+        checks["database"] = f"error: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return {
+        "status": "operational" if ok else "degraded",
+        "checks": checks,
+        "anc": anc,
+        "active_streams": active,
+        "timestamp": utc_timestamp(),
+    }
+
+
+@router.get("/api/ml/models")
+async def list_models(product: AncDep) -> dict[str, Any]:
+    """The noise classifier and the adaptive filters, with their parameters."""
+    reply = await product.client.list_models()
+    return {
+        "models": [
+            {
+                "name": m.name,
+                "version": m.version,
+                "type": m.kind,
+                "classes": list(m.classes),
+                "description": m.description,
+                "parameters": dict(m.parameters),
+            }
+            for m in reply.models
+        ],
+        "default_algorithm": reply.default_algorithm,
+        "fft_backend": reply.fft_backend,
+    }
+
+
+@router.post("/api/ml/classify")
+async def classify(request: Request, product: AncDep, settings: Settings) -> dict[str, Any]:
+    """Classify the noise in a recording (multipart field ``audio``; stereo is mixed down)."""
+    with product.runtime.temp_dir("anc-ml-") as tmp:
+        received = await receive_audio(request, "audio", settings, tmp)
+        if received.info.duration_s > MAX_PROCESS_S:
+            raise ApiError(400, "Audio too long", f"classification takes at most {MAX_PROCESS_S:g} s")
+        rate = received.info.sample_rate
+        samples = finite((await decode(received.path, rate, "audio")).mean(axis=0), "audio")
+    reply = await product.client.classify(samples.astype("<f4").tobytes(), rate)
+    out = classification_json(reply.classification)
+    out.update(model=reply.model, processing_ms=round(reply.processing_ms, 2), timestamp=utc_timestamp())
+    return out

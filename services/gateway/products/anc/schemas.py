@@ -1,0 +1,127 @@
+"""How the ANC routes show parameters, metrics, classifications and sessions (JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from earshot.anc.v1 import anc_pb2
+from starlette.requests import HTTPConnection
+
+from services.gateway.products.anc.models import AncMetric, AncSession
+from services.gateway.shared.timefmt import iso_z
+
+__all__ = [
+    "classification_json",
+    "metric_json",
+    "metrics_json",
+    "params_dict",
+    "session_json",
+    "stream_metrics_json",
+    "ws_url",
+]
+
+
+def params_dict(p: anc_pb2.FilterParams) -> dict[str, Any]:
+    """Resolved protobuf parameters -> the JSON the API returns."""
+    out: dict[str, Any] = {"taps": p.taps, "mu": p.mu}
+    if p.algorithm == "fdaf":
+        out.update(block_size=p.block_size, constrained=not p.unconstrained)
+    if p.algorithm == "ale":
+        out["delay"] = p.delay
+    return out
+
+
+def classification_json(c: anc_pb2.Classification) -> dict[str, Any]:
+    """A noise classification: label, confidence, probabilities (largest first), emergency flag."""
+    return {
+        "noise_type": c.label,
+        "confidence": round(c.confidence, 4),
+        "top_class": c.top_class,
+        "probabilities": dict(sorted(c.probabilities.items(), key=lambda kv: -kv[1])),
+        "emergency": c.emergency,
+        "windows": c.windows,
+    }
+
+
+def metrics_json(m: anc_pb2.Metrics) -> dict[str, Any]:
+    """A processed file's metrics (dB, ms, dBFS)."""
+    return {
+        "attenuation_db": round(m.attenuation_db, 2),
+        "steady_state_attenuation_db": round(m.steady_state_attenuation_db, 2),
+        "octave_bands_db": {b.centre_hz: round(b.attenuation_db, 2) for b in m.octave_bands},
+        "convergence_time_ms": None if m.convergence_time_ms < 0 else round(m.convergence_time_ms, 2),
+        "input_rms_dbfs": round(m.input_rms_db, 2),
+        "output_rms_dbfs": round(m.output_rms_db, 2),
+        "processing_ms": round(m.processing_ms, 3),
+        "realtime_factor": round(m.realtime_factor, 2),
+        "resets": m.resets,
+        "samples": m.samples,
+    }
+
+
+def stream_metrics_json(m: anc_pb2.StreamMetrics) -> dict[str, Any]:
+    """A live stream's metrics update (``metrics_update`` event)."""
+    c = m.classification
+    return {
+        "blocks": m.blocks,
+        "samples": m.samples,
+        "attenuation_db": round(m.attenuation_db, 2),
+        "recent_attenuation_db": round(m.recent_attenuation_db, 2),
+        "convergence_time_ms": None if m.convergence_time_ms < 0 else m.convergence_time_ms,
+        "dsp_ms_mean": round(m.dsp_ms_mean, 4),
+        "dsp_ms_max": round(m.dsp_ms_max, 4),
+        "resets": m.resets,
+        "noise_type": c.label,
+        "confidence": round(c.confidence, 4),
+        "emergency": c.emergency,
+    }
+
+
+def ws_url(conn: HTTPConnection, session_id: str) -> str:
+    """The WebSocket URL of a stream session, on the host the client called."""
+    base = str(conn.base_url).rstrip("/")
+    scheme = "wss" if base.startswith("https") else "ws"
+    return f"{scheme}://{base.split('://', 1)[1]}/api/audio/stream/{session_id}/ws"
+
+
+def session_json(row: AncSession, conn: HTTPConnection) -> dict[str, Any]:
+    """One session as the API shows it."""
+    out: dict[str, Any] = {
+        "session_id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "algorithm": row.algorithm,
+        "params": row.params,
+        "sample_rate": row.sample_rate,
+        "samples": row.samples,
+        "duration_s": round(row.samples / row.sample_rate, 3) if row.sample_rate else 0.0,
+        "output_key": row.output_key,
+        "noise_type": row.noise_class,
+        "emergency": row.emergency,
+        "created_at": iso_z(row.created_at),
+        "ended_at": iso_z(row.ended_at),
+    }
+    if row.kind == "stream":
+        out["websocket_url"] = ws_url(conn, row.id)
+    if row.progress is not None:  # a batch job
+        out["progress"] = round(row.progress, 1)
+    if row.error:
+        out["error"] = {"code": row.error, "details": row.error_details}
+    return out
+
+
+def metric_json(r: AncMetric) -> dict[str, Any]:
+    """One metrics record as the API shows it."""
+    return {
+        "kind": r.kind,
+        "attenuation_db": r.attenuation_db,
+        "steady_state_attenuation_db": r.steady_state_attenuation_db,
+        "convergence_time_ms": r.convergence_time_ms,
+        "octave_bands_db": r.octave_bands,
+        "samples": r.samples,
+        "dsp_ms_mean": r.dsp_ms_mean,
+        "noise_type": r.noise_class,
+        "confidence": r.confidence,
+        "emergency": r.emergency,
+        "recorded_at": iso_z(r.recorded_at),
+    }

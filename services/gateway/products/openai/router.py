@@ -1,0 +1,102 @@
+"""OpenAI-compatible speech-to-text API: ``POST /v1/audio/transcriptions``, ``GET /v1/models``.
+
+A drop-in for OpenAI's transcription endpoint (point the official SDK's ``base_url`` at
+``http://<gateway>/v1``), served offline by the transcription service:
+
+* multipart fields as OpenAI's: ``file``, ``model``, ``language``, ``prompt``,
+  ``response_format`` (``json`` | ``text`` | ``srt`` | ``verbose_json`` | ``vtt``),
+  ``temperature``, ``timestamp_granularities[]`` (``word`` | ``segment``; ``word``
+  needs ``verbose_json``, else 400 as OpenAI does); Earshot extensions ``diarize``,
+  ``min_speakers``, ``max_speakers`` and ``engine``.
+* recordings up to 60 s go over gRPC ``Transcribe``; longer ones through the job
+  events (the upload is stored as ``uploads/<job>.<ext>``, the transcript read back
+  from ``transcripts/<job>.json``; both are deleted on every path).
+* errors use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}`` plus
+  Earshot's ``details`` and ``timestamp``, so both OpenAI clients and Earshot clients
+  can read them. Everything is validated before anything is stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from services.common.logging import get_logger
+from services.gateway.products.openai.schemas import SYNC_LIMIT_S, Invalid, openai_error, render
+from services.gateway.products.openai.service import OpenAIDep
+from services.gateway.shared.errors import ApiError
+
+log = get_logger("earshot.gateway.openai")
+
+
+class OpenAIRoute(APIRoute):
+    """Route class that renders every error of the ``/v1`` routes in OpenAI's shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        inner = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await inner(request)
+            except Invalid as exc:
+                return openai_error(exc.status, exc.details, param=exc.param, code=exc.code)
+            except ApiError as exc:
+                return openai_error(
+                    exc.status, f"{exc.error}: {exc.details}", code=exc.error.lower().replace(" ", "_")
+                )
+            except RequestValidationError as exc:
+                return openai_error(400, "; ".join(str(e.get("msg")) for e in exc.errors()))
+
+        return handler
+
+
+router = APIRouter(route_class=OpenAIRoute)
+"""Mounted under ``/v1`` by ``app.py``."""
+
+
+@router.post(
+    "/audio/transcriptions",
+    summary="Transcribe audio (OpenAI-compatible)",
+    response_model=None,
+    responses={
+        400: {"description": "Invalid parameter or audio"},
+        413: {"description": "File over MAX_FILE_SIZE"},
+    },
+)
+async def create_transcription(request: Request, product: OpenAIDep) -> Response:
+    """OpenAI's ``POST /v1/audio/transcriptions``, served by Earshot's engines (module docstring)."""
+    with product.runtime.temp_dir("openai-") as tmp:
+        params, path, info = await product.receive(request, tmp)
+        want_words = params.words or params.diarize
+        started = time.perf_counter()
+        if info.duration_s <= SYNC_LIMIT_S:
+            transcript = await product.via_grpc(path, params, want_words)
+        else:
+            transcript = await product.via_job(path, info, params, want_words)
+    log.info(
+        "openai.transcription",
+        audio_s=round(info.duration_s, 2),
+        seconds=round(time.perf_counter() - started, 3),
+        format=params.response_format,
+    )
+    return render(transcript, params)
+
+
+@router.get("/models", summary="List models (OpenAI-compatible)")
+async def list_models(product: OpenAIDep) -> dict[str, Any]:
+    """OpenAI's ``GET /v1/models``: the speech-to-text models the platform serves."""
+    return {"object": "list", "data": await product.models()}
+
+
+@router.get("/models/{model_id:path}", summary="Retrieve a model (OpenAI-compatible)")
+async def get_model(model_id: str, product: OpenAIDep) -> dict[str, Any]:
+    """OpenAI's ``GET /v1/models/{model}``; 404 for an unknown id."""
+    for model in await product.models():
+        if model["id"] == model_id:
+            return model
+    raise Invalid(404, "Not found", f"The model '{model_id}' does not exist", "model", "model_not_found")

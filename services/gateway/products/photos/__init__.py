@@ -1,0 +1,1 @@
+"""Photo to music video (seed 002): upload, status, downloads, library, progress WebSocket."""

@@ -1,0 +1,227 @@
+"""Photo to music video (seed 002): upload, status, download, library, progress WebSocket.
+
+Routes:
+
+* ``POST /upload-photo``: JSON ``{"photo": "<base64 or data: URL>", "captions": true}``
+  (as the glasses app sends it; ``image``/``image_data``/``photo_data``/``data`` are
+  accepted field names too) or ``multipart/form-data`` with a ``photo`` file.
+  The photo is sniffed from its bytes (JPEG, PNG, WebP, GIF, BMP, TIFF), checked for
+  size (``EARSHOT_PHOTO_MAX_FILE_SIZE``, 10 MB -> 413) and dimensions (decompression
+  bombs -> 400) before anything is stored; then ``photos/<task>.<ext>`` is stored,
+  the task row created and ``earshot.media.render_requested.v1`` published.
+  Answers ``{task_id, status: "queued", ...}``.
+* ``GET /photos/{task_id}/status``: ``queued | analyzing | composing | rendering |
+  done | failed``, progress 0-100, and the error when failed.
+* ``GET /photos/{task_id}/download``: the MP4 (HTTP Range supported) from local
+  storage, or a 307 redirect to a presigned URL (S3/MinIO, or ``?redirect=true``);
+  409 before the task is done. ``GET /photos/{task_id}/music``: the MP3 the same way.
+* ``GET /photos``: the library (newest first, ``limit``/``offset``/``status``);
+  ``GET /photos/{task_id}``: one task with all its metadata.
+* ``WS /photos/{task_id}/ws``: a snapshot, then every progress change as JSON;
+  closed after ``done`` or ``failed``.
+* ``GET /health`` gains ``photos`` (queue depth, running tasks).
+
+Records: the gateway owns ``photo_tasks`` (``products/photos/models.py``).
+Its consumer group ``gateway.media`` applies ``earshot.media.*`` events to the rows;
+the per-replica group ``gateway.media.<instance>`` pushes them to this replica's
+WebSocket clients. A watchdog re-requests tasks that stopped making progress
+(``EARSHOT_PHOTO_STALE_AFTER_S``; at start-up on the in-memory bus, every unfinished
+task, since its events died with the previous process) up to
+``EARSHOT_PHOTO_MAX_ATTEMPTS`` times, then marks them failed (``interrupted``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.requests import HTTPConnection
+
+from services.common.storage import LocalObjectStorage
+from services.gateway.products.photos.models import PHOTO_OWNER_ANONYMOUS, PhotoTask
+from services.gateway.products.photos.repository import TERMINAL
+from services.gateway.products.photos.schemas import summary
+from services.gateway.products.photos.service import PhotoProduct, PhotosDep, read_photo
+from services.gateway.shared.errors import ApiError
+from services.gateway.shared.timefmt import iso_z, utc_timestamp
+
+router = APIRouter()
+
+
+def _owner(conn: HTTPConnection) -> str:
+    return PHOTO_OWNER_ANONYMOUS
+
+
+def _task_id(task_id: str) -> str:
+    try:
+        return str(uuid.UUID(task_id))
+    except ValueError:
+        raise ApiError(404, "Task not found", f"no photo task with id {task_id!r}") from None
+
+
+async def _task(product: PhotoProduct, request: Request, task_id: str) -> PhotoTask:
+    task = await product.store.get(_task_id(task_id), _owner(request))
+    if task is None:
+        raise ApiError(404, "Task not found", f"no photo task with id {task_id!r}")
+    return task
+
+
+@router.post("/upload-photo")
+async def upload_photo(request: Request, product: PhotosDep) -> dict[str, Any]:
+    """Upload a photo (base64 JSON or multipart) and start its music video.
+
+    Errors: 400 bad base64 / not an image / damaged / absurd dimensions, 413 over the size
+    limit, 415 other content types.
+    """
+    data, captions = await read_photo(request, product.settings)
+    task_id = await product.submit(data, captions, _owner(request))
+    return {
+        "task_id": task_id,
+        "status": "queued",
+        "message": "Photo received; the music video is being made",
+        "status_url": f"/photos/{task_id}/status",
+        "download_url": f"/photos/{task_id}/download",
+        "websocket_url": f"/photos/{task_id}/ws",
+    }
+
+
+# --- reads -------------------------------------------------------------------------------------
+@router.get("/photos/{task_id}/status")
+async def photo_status(request: Request, task_id: str, product: PhotosDep) -> dict[str, Any]:
+    """Status of a task: ``queued | analyzing | composing | rendering | done | failed``, progress
+    0-100, and the error (``error``: reason, ``error_code``) when failed."""
+    task = await _task(product, request, task_id)
+    return {
+        "task_id": task.id,
+        "status": task.status,
+        "progress": task.progress,
+        "error": task.error_details,
+        "error_code": task.error,
+        "created_at": iso_z(task.created_at),
+        "updated_at": iso_z(task.updated_at),
+        "download_url": f"/photos/{task.id}/download" if task.status == "done" else None,
+    }
+
+
+async def _serve(
+    product: PhotoProduct, task: PhotoTask, key: str | None, media_type: str, name: str, redirect: bool
+) -> Response:
+    if task.status != "done" or not key:
+        detail = f"the task is {task.status}" + (f": {task.error_details}" if task.error_details else "")
+        raise ApiError(409, "Not ready", f"{detail}; download once the status is done")
+    storage = product.runtime.storage
+    if isinstance(storage, LocalObjectStorage) and not redirect:
+        try:
+            path = storage.open_path(key)
+        except (KeyError, ValueError):
+            path = None
+        if path is None or not path.is_file():
+            raise ApiError(404, "Not found", "the file is no longer in storage")
+        return FileResponse(path, media_type=media_type, filename=name)
+    if not await storage.exists(key):
+        raise ApiError(404, "Not found", "the file is no longer in storage")
+    url = await storage.presigned_get_url(key, timedelta(seconds=product.settings.url_expiry_s))
+    return RedirectResponse(url, status_code=307)
+
+
+@router.get("/photos/{task_id}/download", response_model=None)
+async def download_video(
+    request: Request,
+    product: PhotosDep,
+    task_id: str,
+    redirect: bool = Query(False, description="Answer with a 307 to a presigned URL instead of the bytes."),
+) -> Response:
+    """The MP4 (HTTP Range supported), or a redirect to a presigned URL; 409 before done."""
+    task = await _task(product, request, task_id)
+    return await _serve(product, task, task.video_key, "video/mp4", f"earshot-{task.id}.mp4", redirect)
+
+
+@router.get("/photos/{task_id}/music", response_model=None)
+async def download_music(
+    request: Request,
+    product: PhotosDep,
+    task_id: str,
+    redirect: bool = Query(False, description="Answer with a 307 to a presigned URL instead of the bytes."),
+) -> Response:
+    """The soundtrack (MP3), like the video download."""
+    task = await _task(product, request, task_id)
+    return await _serve(product, task, task.music_key, "audio/mpeg", f"earshot-{task.id}.mp3", redirect)
+
+
+@router.get("/photos")
+async def list_photos(
+    request: Request,
+    product: PhotosDep,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+    status: Literal["queued", "analyzing", "composing", "rendering", "done", "failed"] | None = Query(None),
+) -> dict[str, Any]:
+    """The library: tasks with metadata (mood, lyrics, duration, sizes, created time), newest first."""
+    tasks, total = await product.store.page(_owner(request), limit, offset, status)
+    return {"photos": [summary(t) for t in tasks], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/photos/{task_id}")
+async def get_photo(request: Request, task_id: str, product: PhotosDep) -> dict[str, Any]:
+    """One task with all its metadata (analysis, music prompt, engines, warnings)."""
+    return summary(await _task(product, request, task_id), full=True)
+
+
+# --- WebSocket -----------------------------------------------------------------------------------
+@router.websocket("/photos/{task_id}/ws")
+async def photo_progress(websocket: WebSocket, task_id: str, product: PhotosDep) -> None:
+    """Progress of one task as JSON messages: a snapshot first (``type: "snapshot"``), then
+    ``progress`` / ``done`` / ``failed``; closed (1000) after a terminal message. An unknown
+    task gets one ``error`` message and close code 4404."""
+    await websocket.accept()
+    try:
+        tid = str(uuid.UUID(task_id))
+    except ValueError:
+        tid = ""
+    task = await product.store.get(tid, _owner(websocket)) if tid else None
+    if task is None:
+        await websocket.send_json(
+            {
+                "type": "error",
+                "error": "Task not found",
+                "details": f"no photo task with id {task_id!r}",
+                "timestamp": utc_timestamp(),
+            }
+        )
+        await websocket.close(code=4404)
+        return
+    queue = product.hub.listen(tid)
+    try:
+        task = await product.store.get(tid) or task  # re-read after listening: no gap
+        snapshot = {"type": "snapshot", "timestamp": utc_timestamp(), **summary(task)}
+        await websocket.send_json(snapshot)
+        if task.status in TERMINAL:
+            await websocket.close(code=1000)
+            return
+        receiver = asyncio.create_task(websocket.receive())
+        try:
+            while True:
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    event = getter.result()
+                    await websocket.send_json(event)
+                    if event.get("status") in TERMINAL:
+                        await websocket.close(code=1000)
+                        return
+                else:
+                    getter.cancel()
+                if receiver in done:
+                    if receiver.result().get("type") == "websocket.disconnect":
+                        return
+                    receiver = asyncio.create_task(websocket.receive())  # client messages are ignored
+        finally:
+            receiver.cancel()
+    except WebSocketDisconnect:
+        return
+    finally:
+        product.hub.forget(tid, queue)

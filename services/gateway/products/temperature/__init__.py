@@ -1,0 +1,1 @@
+"""Conversation temperature (seed 000): ``POST /analyze-audio``."""
