@@ -105,7 +105,7 @@ def test_every_settings_class_names_the_bad_variable(
 
 
 def test_photo_variable_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.gateway.photos import load_photo_settings
+    from services.gateway.products.photos.service import load_photo_settings
 
     monkeypatch.setenv("EARSHOT_PHOTO_MAX_ATTEMPTS", "99")
     with pytest.raises(ConfigurationError) as info:
@@ -126,7 +126,8 @@ def test_photo_variable_is_named_once(monkeypatch: pytest.MonkeyPatch) -> None:
             "EARSHOT_TRANSCRIPTION_ENGINE",
             "vinyl",
         ),
-        ("services.gateway.photos:load_photo_settings", "EARSHOT_PHOTO_MAX_SIDE", "1"),
+        ("services.gateway.products.photos.service:load_photo_settings", "EARSHOT_PHOTO_MAX_SIDE", "1"),
+        ("services.gateway.shared.tokens:load_gateway_auth_config", "EARSHOT_GATEWAY_JWT_LEEWAY_S", "-3"),
     ],
 )
 def test_each_service_loader_uses_the_one_translator(
