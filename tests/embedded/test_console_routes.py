@@ -69,7 +69,7 @@ async def test_a_browser_back_from_the_provider_gets_the_page(client: httpx.Asyn
         assert page.status_code == 200 and "/console/app.js" in page.text
         assert "default-src 'self'" in page.headers["content-security-policy"]
         api = await client.get(path, headers={"accept": "application/json"})
-        assert api.status_code in (400, 503) and set(api.json()) == {"error", "details", "timestamp"}
+        assert api.status_code >= 400 and set(api.json()) == {"error", "details", "timestamp"}
 
 
 def test_every_file_the_page_names_exists() -> None:

@@ -157,6 +157,11 @@ function upload(path, form, onProgress, { method = "POST" } = {}) {
     xhr.send(form);
   });
 }
+// A WebSocket to this gateway carrying the access token as the subprotocol pair
+// "bearer, <token>" (browsers cannot set Authorization on a WebSocket; tokens stay out of URLs).
+function openSocket(url) {
+  return session.access ? new WebSocket(url, ["bearer", session.access]) : new WebSocket(url);
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function pageAlive(token) { return token === routeToken; }
 
@@ -597,7 +602,7 @@ function liveAnc(token) {
       const url = new URL(res.websocket_url, location.href);
       url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
       url.host = location.host; // always this gateway
-      socket = new WebSocket(url);
+      socket = openSocket(url);
       socket.binaryType = "arraybuffer";
       plot.hidden = false;
       const c = chart(plot, { type: "line", label: "Live attenuation in decibels",
@@ -800,7 +805,7 @@ async function followMeeting(id, token, wsUrl, onProgress) {
         const url = new URL(wsUrl, location.href);
         url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
         url.host = location.host;
-        const ws = new WebSocket(url);
+        const ws = openSocket(url);
         cleanups.push(() => ws.close());
         ws.onmessage = (e) => {
           const msg = JSON.parse(e.data);
