@@ -743,7 +743,7 @@ async function pageMeetings(main, token) {
     try {
       const res = await api(`${MEETINGS}/meetings/?${q}`);
       if (!pageAlive(token)) return;
-      const items = listOf(res, "meetings", "items", "data");
+      const items = listOf(res, "data", "meetings", "items");
       const total = res.total ?? res.total_count ?? items.length;
       list.replaceChildren(
         items.length ? tbl({ "aria-label": "Your meetings" }, h("caption", { class: "visually-hidden" }, "Your meetings"),
@@ -775,7 +775,7 @@ async function pageMeetings(main, token) {
       const m = await upload(`${MEETINGS}/meetings/`, data, (p) => { bar.value = p * 0.3; });
       const id = m.id || m.meeting_id;
       status.textContent = "Processing...";
-      await followMeeting(id, token, m.websocket_url, (st, progress) => {
+      await followMeeting(id, token, m.websocket_url || `${MEETINGS}/meetings/${id}/ws`, (st, progress) => {
         status.textContent = `Processing: ${st}${progress !== null && progress !== undefined ? ` (${round(progress, 0)} %)` : ""}`;
         if (progress !== null && progress !== undefined) bar.value = 0.3 + (progress / 100) * 0.7;
       });
@@ -792,7 +792,7 @@ async function pageMeetings(main, token) {
     list);
   try {
     const res = await api(`${MEETINGS}/templates?limit=100`);
-    for (const t of listOf(res, "templates", "items", "data")) template.append(h("option", { value: t.id }, t.title));
+    for (const t of listOf(res, "data", "templates", "items")) template.append(h("option", { value: t.id }, t.title));
   } catch (ex) { showError(err, ex); }
   await load();
 }
@@ -809,8 +809,8 @@ async function followMeeting(id, token, wsUrl, onProgress) {
         cleanups.push(() => ws.close());
         ws.onmessage = (e) => {
           const msg = JSON.parse(e.data);
-          onProgress(msg.stage || msg.status || msg.type, msg.progress);
-          if (done(msg)) { ws.close(); String(msg.status).toLowerCase() === "failed" ? reject(new ApiError(0, "Processing failed", describe(msg.error))) : resolve(); }
+          onProgress(String(msg.stage || msg.status || msg.type).toLowerCase(), msg.percent ?? msg.progress);
+          if (done(msg)) { ws.close(); String(msg.status).toLowerCase() === "failed" ? reject(new ApiError(0, "Processing failed", describe(msg.details || msg.error))) : resolve(); }
         };
         ws.onerror = () => reject(new Error("socket"));
         ws.onclose = () => resolve();
@@ -820,7 +820,7 @@ async function followMeeting(id, token, wsUrl, onProgress) {
   while (pageAlive(token)) {
     const m = await api(`${MEETINGS}/meetings/${id}`);
     onProgress(String(m.status).toLowerCase(), m.progress);
-    if (String(m.status).toLowerCase() === "failed") throw new ApiError(0, "Processing failed", describe(m.error));
+    if (String(m.status).toLowerCase() === "failed") throw new ApiError(0, "Processing failed", describe(m.error || "the meeting could not be processed"));
     if (done(m)) return m;
     await sleep(1500);
   }
@@ -858,18 +858,17 @@ async function pageMeeting(main, token, id) {
   speakerList.append(...speakers.map((s) => h("li", { "data-speaker": s }, h("span", { class: colour(s) }, s), " ",
     h("button", { type: "button", class: "secondary", onclick: () => rename(s), "aria-label": `Rename ${s}` }, "Rename"))));
   const actions = m.action_items || [];
-  const keyPoints = Array.isArray(m.key_points) ? m.key_points : String(m.key_points || "").split("\n").filter(Boolean);
-  const exportAs = (kind) => {
-    const md = [`# ${m.title}`, "", "## Summary", m.summary || "", "", "## Key points", ...keyPoints.map((k) => `- ${k}`), "",
-      "## Action items", ...actions.map((a) => `- ${a.task || a.text || a.description} (${a.owner || a.assignee || "unassigned"}${a.due_date ? `, due ${a.due_date}` : ""})`), "",
-      "## Transcript", ...segs.map((s) => `[${fmtTime(s.start)}] ${s.speaker}: ${s.text}`)].join("\n");
-    if (kind === "json") download(`${m.title}.json`, new Blob([JSON.stringify(m, null, 2)], { type: "application/json" }));
-    else download(`${m.title}.md`, new Blob([md], { type: "text/markdown" }));
+  const keyPoints = (Array.isArray(m.key_points) ? m.key_points : String(m.key_points || "").split("\n"))
+    .map((k) => String(k).replace(/^\s*\d+[.)]\s*/, "").trim()).filter(Boolean);
+  const exportAs = async (format) => {
+    err.textContent = "";
+    try { download(`meeting-${id}.${format}`, await api(`${MEETINGS}/meetings/${id}/export?format=${format}`, { as: "blob" })); }
+    catch (ex) { showError(err, ex); }
   };
   main.append(h("h1", {}, m.title),
     h("p", { class: "muted" }, `${String(m.status || "").toLowerCase()} - ${fmtDate(m.created_at)}${m.participants?.length ? ` - ${m.participants.join(", ")}` : ""}`),
-    h("div", { class: "row" }, h("button", { type: "button", class: "secondary", onclick: () => exportAs("md") }, "Export Markdown"),
-      h("button", { type: "button", class: "secondary", onclick: () => exportAs("json") }, "Export JSON")),
+    h("div", { class: "row" }, [["md", "Markdown"], ["docx", "Word"], ["srt", "SRT"], ["vtt", "VTT"], ["txt", "Text"], ["json", "JSON"]].map(([f, label]) =>
+      h("button", { type: "button", class: "secondary", onclick: () => exportAs(f) }, `Export ${label}`))),
     h("h2", {}, "Recording"), wave,
     h("h2", {}, "Speakers"), speakerList,
     h("h2", {}, "Transcript"), transcript,
@@ -877,7 +876,7 @@ async function pageMeeting(main, token, id) {
     h("h2", {}, "Key points"), h("ul", {}, keyPoints.map((k) => h("li", {}, describe(k)))),
     h("h2", {}, "Action items"),
     tbl({ id: "action-items", "aria-label": "Action items" }, h("thead", {}, h("tr", {}, ["Task", "Owner", "Due"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, actions.map((a) => h("tr", {}, h("td", {}, a.task || a.text || a.description || describe(a)), h("td", {}, a.owner || a.assignee || ""), h("td", {}, a.due_date || a.due || ""))))),
+      h("tbody", {}, actions.map((a) => h("tr", {}, h("td", {}, a.task || a.text || a.description || describe(a)), h("td", {}, a.assigned_to || a.owner || a.assignee || ""), h("td", {}, a.due_date || a.due || ""))))),
     h("h2", {}, "Talk time"), talk);
   const seconds = speakers.map((s) => segs.filter((x) => x.speaker === s).reduce((t, x) => t + Math.max(0, (x.end || 0) - (x.start || 0)), 0));
   chart(talk, { type: "bar", label: "Talk time per speaker in seconds",
@@ -909,8 +908,8 @@ async function pageTemplates(main, token) {
       const card = (t, own) => h("li", { class: "card" }, h("h3", {}, t.title), h("p", {}, t.description || ""),
         h("ul", {}, (t.key_points_prompt || []).map((p) => h("li", {}, p))),
         own ? h("button", { type: "button", class: "secondary", onclick: () => { editing = t.id; heading.textContent = `Edit ${t.title}`; titleIn.value = t.title; desc.value = t.description || ""; points.value = (t.key_points_prompt || []).join("\n"); titleIn.focus(); } }, `Edit ${t.title}`) : null);
-      list.replaceChildren(h("h2", {}, "Default templates"), h("ul", { class: "cards" }, listOf(defaults, "templates", "items").map((t) => card(t, false))),
-        h("h2", {}, "Your templates"), h("ul", { class: "cards" }, listOf(mine, "templates", "items").map((t) => card(t, true))));
+      list.replaceChildren(h("h2", {}, "Default templates"), h("ul", { class: "cards" }, listOf(defaults, "data", "templates", "items").map((t) => card(t, false))),
+        h("h2", {}, "Your templates"), h("ul", { class: "cards" }, listOf(mine, "data", "templates", "items").map((t) => card(t, true))));
     } catch (ex) { showError(err, ex); }
   };
   main.append(h("h1", {}, "Meeting templates"), meetingTabs("#/meetings/templates"), err,
@@ -939,22 +938,22 @@ async function pagePeople(main, token) {
     try {
       const res = await api(`${CRM}/speaker-profiles?limit=100`);
       if (!pageAlive(token)) return;
-      list.replaceChildren(h("ul", { class: "cards" }, listOf(res, "profiles", "items", "speaker_profiles").map((p) => {
-        const name = `${p.first_name} ${p.last_name}`;
-        const meetingId = h("input", { type: "text", "aria-label": `Meeting id to map to ${name}` });
-        const speaker = h("input", { type: "text", "aria-label": `Speaker name in that meeting for ${name}` });
+      list.replaceChildren(h("ul", { class: "cards" }, listOf(res, "data", "profiles", "items").map((p) => {
+        const name = p.full_name || `${p.first_name} ${p.last_name}`;
+        const speaker = h("input", { type: "text", "aria-label": `Speaker name in your meetings to map to ${name}` });
         return h("li", { class: "card" }, h("h3", {}, name), h("p", {}, [p.designation, p.company, p.email].filter(Boolean).join(", ")),
+          p.speaker_names?.length ? h("p", { class: "muted" }, `Known as: ${p.speaker_names.join(", ")}`) : null,
           h("button", { type: "button", class: "secondary", onclick: async () => {
             try {
               const r = await api(`${CRM}/speakers/${encodeURIComponent(name)}/meetings?limit=20`);
-              detail.replaceChildren(h("h2", {}, `Meetings with ${name}`), h("ul", {}, listOf(r, "meetings", "items").map((mm) => h("li", {}, h("a", { href: `#/meetings/${mm.id}` }, mm.title)))));
+              detail.replaceChildren(h("h2", {}, `Meetings with ${name}`), h("ul", {}, listOf(r, "data", "meetings", "items").map((mm) => h("li", {}, h("a", { href: `#/meetings/${mm.id}` }, mm.title)))));
             } catch (ex) { showError(err, ex); }
           } }, `Meetings of ${name}`),
           h("form", { class: "stack", onsubmit: async (e) => {
             e.preventDefault();
-            try { await api(`${CRM}/speaker-profiles/${p.id}/map`, { method: "POST", json: { meeting_id: meetingId.value, speaker_name: speaker.value } }); load(); }
+            try { await api(`${CRM}/speaker-profiles/${p.id}/map`, { method: "POST", json: { speaker_name: speaker.value.trim() } }); load(); }
             catch (ex) { showError(err, ex); }
-          } }, meetingId, speaker, h("button", { type: "submit" }, "Map speaker to profile")));
+          } }, speaker, h("button", { type: "submit" }, "Map speaker to profile")));
       })));
     } catch (ex) { showError(err, ex); }
   };
