@@ -263,7 +263,41 @@ def test_meetings_page(console: Console) -> None:
     box.clear()
     box.send_keys("Renamed Person\n")
     console.wait(60).until(lambda d: "Renamed Person" in d.find_element(By.ID, "speaker-list").text)
+    # the transcript drives the player: a click seeks there and the segment is highlighted
+    segments = console.driver.find_elements(By.CSS_SELECTOR, "#meeting-transcript .segment")
+    assert len(segments) >= 5
+    console.wait(60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#meeting-wave div"))
+    segments[2].click()
+    console.wait(30).until(lambda d: "active" in (segments[2].get_attribute("class") or ""))
+    assert "Renamed Person" in console.find("#meeting-transcript").text
     check_page(console, "meeting")
+    meeting = console.driver.current_url[console.driver.current_url.index("#") :]
+    other = console.driver.find_elements(By.CSS_SELECTOR, "#speaker-list li .speaker")[1].text
+
+    console.open("#/meetings/templates")
+    console.wait(30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#template-list .card"))
+    form = console.find("main form")
+    form.find_element(By.CSS_SELECTOR, "input[type=text]").send_keys("Retrospective")
+    form.find_elements(By.TAG_NAME, "textarea")[1].send_keys("What went well\nWhat to change")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    console.wait(30).until(lambda d: "Retrospective" in d.find_element(By.ID, "template-list").text)
+    check_page(console, "templates")
+
+    console.open("#/meetings/people")
+    form = console.find("main form")
+    for element, value in zip(
+        form.find_elements(By.CSS_SELECTOR, "input")[:2], ["Bob", "Builder"], strict=True
+    ):
+        element.send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    console.wait(30).until(lambda d: "Bob Builder" in d.find_element(By.ID, "people-list").text)
+    card = console.find("#people-list .card")
+    card.find_element(By.CSS_SELECTOR, "form input").send_keys(other)
+    card.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    console.wait(30).until(lambda d: f"Known as: {other}" in d.find_element(By.ID, "people-list").text)
+    check_page(console, "people")
+    console.open(meeting)  # the mapped speaker now carries the profile's name
+    console.wait(60).until(lambda d: "Bob Builder" in d.find_element(By.ID, "speaker-list").text)
 
 
 def test_interview_page(console: Console) -> None:
