@@ -940,7 +940,7 @@ async function pagePeople(main, token) {
       if (!pageAlive(token)) return;
       list.replaceChildren(h("ul", { class: "cards" }, listOf(res, "data", "profiles", "items").map((p) => {
         const name = p.full_name || `${p.first_name} ${p.last_name}`;
-        const speaker = h("input", { type: "text", "aria-label": `Speaker name in your meetings to map to ${name}` });
+        const speaker = h("input", { type: "text" });
         return h("li", { class: "card" }, h("h3", {}, name), h("p", {}, [p.designation, p.company, p.email].filter(Boolean).join(", ")),
           p.speaker_names?.length ? h("p", { class: "muted" }, `Known as: ${p.speaker_names.join(", ")}`) : null,
           h("button", { type: "button", class: "secondary", onclick: async () => {
@@ -953,7 +953,7 @@ async function pagePeople(main, token) {
             e.preventDefault();
             try { await api(`${CRM}/speaker-profiles/${p.id}/map`, { method: "POST", json: { speaker_name: speaker.value.trim() } }); load(); }
             catch (ex) { showError(err, ex); }
-          } }, speaker, h("button", { type: "submit" }, "Map speaker to profile")));
+          } }, field("Speaker name in your meetings", speaker), h("button", { type: "submit" }, "Map speaker to profile")));
       })));
     } catch (ex) { showError(err, ex); }
   };
