@@ -300,7 +300,8 @@ def test_meetings_page(console: Console) -> None:
     console.wait(60).until(lambda d: "Bob Builder" in d.find_element(By.ID, "speaker-list").text)
 
 
-def test_interview_page(console: Console) -> None:
+@pytest.mark.timeout(900)
+def test_interview_page(console: Console, tmp_path: Path) -> None:
     console.open("#/interview")
     if not api_has(console, "/api/interviews/create"):
         message = console.text_of("main .error", 60)
@@ -310,7 +311,31 @@ def test_interview_page(console: Console) -> None:
         assert console.axe() == []
         console.screenshots("interview-unavailable")
         return
-    console.wait(30).until(lambda d: d.find_element(By.ID, "interview-progress").text)
+    console.wait(30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#track option"))
+    resume = tmp_path / "resume.txt"
+    resume.write_text(
+        "Ada Console\nSoftware engineer, 2018-2024 at Example Corp.\n"
+        "Skills: Python, SQL, Docker, Kubernetes, machine learning, REST APIs.\n"
+    )
+    console.find("input[name=resume]").send_keys(str(resume))
+    console.find("#resume-form button[type=submit]").click()
+    console.wait(120).until(lambda d: "Python" in d.find_element(By.ID, "skill-list").text)
+    console.find("#interview-form button[type=submit]").click()
+    assert console.text_of("#question-text", 240)
+    console.find("input[name=answer]").send_keys(str(JFK))
+    console.find("#send-answer").click()
+    console.wait(300).until(lambda d: "words per minute" in d.find_element(By.ID, "card-pace").text)
+    assert "ask not what your country" in console.find("#answer-text").text.lower()
+    for card in ("domain", "communication", "pause"):
+        assert "Score" in console.find(f"#card-{card}").text
+    console.wait(60).until(lambda d: d.find_element(By.ID, "answer-wave").get_attribute("data-pauses"))
+    assert console.driver.execute_script(
+        "return Chart.getChart(document.querySelector('#pace-chart canvas')).data.datasets[2].data.length"
+    )
+    console.find("#finish-now").click()
+    score = console.text_of("#overall-score", 300)
+    assert score == "n/a" or 0 <= int(score) <= 100
+    console.wait(60).until(lambda d: "completed" in d.find_element(By.ID, "interview-progress").text)
     check_page(console, "interview")
 
 

@@ -972,60 +972,77 @@ async function pagePeople(main, token) {
 
 // ---------------------------------------------------------------------------------- interview practice
 const IDEAL_WPM = [120, 160];
-function paceSeries(words, windowS = 10) {
+// Words per minute over time: the API's windows when it gives them, else 10 s windows of the words.
+function paceSeries(words, windows) {
+  if (windows?.length) return windows.map((w) => ({ x: +(((w.start + w.end) / 2).toFixed(1)), y: Math.round(w.wpm) }));
   if (!words.length) return [];
   const end = words[words.length - 1].end;
   const pts = [];
-  for (let t = 0; t <= end; t += windowS / 2) {
-    const n = words.filter((w) => w.start >= t && w.start < t + windowS).length;
-    pts.push({ x: +t.toFixed(1), y: Math.round((n * 60) / windowS) });
+  for (let t = 0; t <= end; t += 5) {
+    const n = words.filter((w) => w.start >= t && w.start < t + 10).length;
+    pts.push({ x: +(t + 5).toFixed(1), y: Math.round(n * 6) });
   }
   return pts;
 }
 async function pageInterview(main, token) {
   const err = errorBox();
-  const resume = dropZone("Resume (PDF, Word or text)", { accept: ".pdf,.docx,.txt,application/pdf,text/plain", name: "file" });
+  const resume = dropZone("Resume (PDF, Word or text)", { accept: ".pdf,.docx,.txt,application/pdf,text/plain", name: "resume" });
   const skills = h("div", { id: "skills", "aria-live": "polite" });
-  const track = h("input", { type: "text", value: "Software engineering", required: true });
+  const track = h("select", { id: "track" });
   const stage = h("div", { id: "interview-stage", "aria-live": "polite" });
   const progress = h("div", { id: "interview-progress" });
+  const showSkills = (r) => skills.replaceChildren(h("h3", {}, "Skills found"),
+    h("ul", { id: "skill-list" }, (r.skills || []).map((x) => h("li", {}, describe(x)))),
+    r.years_experience !== undefined && r.years_experience !== null ? h("p", {}, `Years of experience: ${r.years_experience}`) : null);
   main.append(h("h1", {}, "Interview practice"), err,
     h("div", { class: "grid" },
-      h("form", { class: "panel stack", onsubmit: async (e) => {
+      h("form", { class: "panel stack", id: "resume-form", onsubmit: async (e) => {
         e.preventDefault();
         err.textContent = "";
         if (!resume.input.files.length) { err.textContent = "Choose your resume first."; return; }
         const d = new FormData();
         d.append("file", resume.input.files[0]);
-        try {
-          const r = await upload("/api/extract-resume", d);
-          skills.replaceChildren(h("h3", {}, "Skills found"), h("ul", {}, (r.skills || []).map((s) => h("li", {}, describe(s)))),
-            r.years_experience !== undefined ? h("p", {}, `Years of experience: ${r.years_experience}`) : null);
-        } catch (ex) { showError(err, ex); }
+        try { showSkills(await upload("/api/extract-resume", d)); } catch (ex) { showError(err, ex); }
       } }, h("h2", {}, "Your resume"), resume.zone, h("button", { type: "submit" }, "Read my resume"), skills),
-      h("form", { class: "panel stack", onsubmit: async (e) => {
+      h("form", { class: "panel stack", id: "interview-form", onsubmit: async (e) => {
         e.preventDefault();
         err.textContent = "";
+        const button = e.target.querySelector("button[type=submit]");
+        button.disabled = true;
         try {
           const iv = await api("/api/interviews/create", { method: "POST", json: { track: track.value } });
           const interviewId = iv.interviewId ?? iv.interview_id ?? iv.id;
           const q = await api("/api/interviews/generate-questions", { method: "POST", json: { interviewId } });
-          let questions = listOf(q, "questions", "items");
-          if (!questions.length) questions = listOf(await api(`/api/interviews/${interviewId}/question-attempts`), "items", "question_attempts", "questionAttempts");
+          let questions = listOf(q, "items", "questions");
+          if (!questions.length) questions = listOf(await api(`/api/interviews/${interviewId}/question-attempts`), "items");
           runInterview(stage, token, interviewId, questions, err, progress);
-        } catch (ex) { showError(err, ex); }
-      } }, h("h2", {}, "Start an interview"), field("Track", track, "For example: data science, backend, product management."), h("button", { type: "submit" }, "Start"))),
+        } catch (ex) { showError(err, ex); } finally { button.disabled = false; }
+      } }, h("h2", {}, "Start an interview"), field("Track", track), h("button", { type: "submit" }, "Start"))),
     stage, h("h2", {}, "Progress across interviews"), progress);
+  try {
+    const t = await api("/api/interviews/tracks");
+    for (const x of listOf(t, "tracks")) track.append(h("option", { value: x.id }, x.title));
+  } catch (ex) { showError(err, ex); }
+  try { showSkills(await api("/api/me/resume")); } catch (ex) { if (ex.status !== 404) showError(err, ex); }
   loadInterviews(progress, token, err);
 }
 async function loadInterviews(box, token, err) {
   try {
-    const res = await api("/api/interviews?limit=20");
+    const [res, prog] = await Promise.all([api("/api/interviews?limit=20"), api("/api/progress")]);
     if (!pageAlive(token)) return;
     const items = listOf(res, "items", "interviews");
-    box.replaceChildren(items.length ? tbl({ "aria-label": "Your interviews" }, h("thead", {}, h("tr", {}, ["Interview", "Track", "Status", "Score", "Date"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, items.map((i) => h("tr", {}, h("td", {}, String(i.id)), h("td", {}, i.track || ""), h("td", {}, i.status || ""), h("td", {}, i.score ?? i.overall_score ?? ""), h("td", {}, fmtDate(i.created_at))))))
-      : h("p", { class: "muted" }, "No interviews yet."));
+    const points = listOf(prog, "interviews").filter((p) => p.overall_score !== null && p.overall_score !== undefined);
+    const plot = h("div", { class: "chart", id: "progress-chart" });
+    box.replaceChildren(
+      points.length ? plot : h("p", { class: "muted" }, "Finish an interview to see your scores over time."),
+      items.length ? tbl({ "aria-label": "Your interviews" }, h("thead", {}, h("tr", {}, ["Interview", "Track", "Status", "Questions", "Date"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, items.map((i) => h("tr", {}, h("td", {}, String(i.interviewId ?? i.interview_id ?? i.id)), h("td", {}, i.track || ""), h("td", {}, i.status || ""), h("td", {}, String(i.question_count ?? "")), h("td", {}, fmtDate(i.created_at))))))
+        : h("p", { class: "muted" }, "No interviews yet."));
+    if (points.length) {
+      chart(plot, { type: "line", label: "Overall interview score over time",
+        data: { labels: points.map((p, i) => `#${i + 1} ${p.track}`), datasets: [{ label: "overall score", data: points.map((p) => p.overall_score), borderColor: "#1d3f72" }] },
+        options: { scales: { y: { min: 0, max: 100 } } } });
+    }
   } catch (ex) { showError(err, ex); }
 }
 function runInterview(stage, token, interviewId, questions, err, progress) {
@@ -1034,66 +1051,84 @@ function runInterview(stage, token, interviewId, questions, err, progress) {
     const q = questions[index];
     if (!q) { finish(); return; }
     const attemptId = q.question_attempt_id ?? q.questionAttemptId ?? q.id;
-    const { zone, input } = dropZone("Or upload a recorded answer", { accept: "audio/*,.wav,.webm,.m4a,.mp3", name: "answer" });
-    const rec = h("button", { type: "button" }, "Record with the microphone");
-    const result = h("div", { "aria-live": "polite" });
+    const { zone, input } = dropZone("Or upload a recorded answer", { accept: "audio/*,.wav,.webm,.m4a,.mp3,.flac", name: "answer" });
+    const rec = h("button", { type: "button", id: "record" }, "Record with the microphone");
+    const result = h("div", { "aria-live": "polite", id: "answer-result" });
     let recorder = null;
     rec.addEventListener("click", async () => {
       if (recorder) { recorder.stop(); return; }
       try {
         const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
         const chunks = [];
-        recorder = new MediaRecorder(stream);
-        recorder.ondataavailable = (e) => chunks.push(e.data);
-        recorder.onstop = () => { stream.getTracks().forEach((t) => t.stop()); recorder = null; rec.textContent = "Record with the microphone"; answer(new Blob(chunks, { type: recorder?.mimeType || "audio/webm" }), "answer.webm"); };
-        recorder.start();
+        const r = new MediaRecorder(stream);
+        recorder = r;
+        r.ondataavailable = (e) => chunks.push(e.data);
+        r.onstop = () => {
+          stream.getTracks().forEach((t) => t.stop());
+          recorder = null;
+          rec.textContent = "Record with the microphone";
+          answer(new Blob(chunks, { type: r.mimeType || "audio/webm" }), "answer.webm");
+        };
+        r.start();
         rec.textContent = "Stop recording";
       } catch (ex) { err.textContent = `The microphone cannot be used: ${ex.message}`; }
     });
     const answer = async (blob, name) => {
       err.textContent = "";
-      result.replaceChildren("Transcribing and analysing...");
+      result.replaceChildren(h("p", {}, "Transcribing and analysing..."), h("progress", { "aria-label": "Analysing" }));
       try {
         const d = new FormData();
         d.append("file", blob, name);
         d.append("question_attempt_id", String(attemptId));
         const t = await upload("/api/transcribe-whisper", d);
-        const words = t.words || t.word_timestamps || [];
         const analysis = await api("/api/complete-analysis", { method: "POST", json: { question_attempt_id: attemptId, analysis_types: ["domain", "communication", "pace", "pause"] } });
-        showAnswer(result, blob, t, words, analysis);
+        showAnswer(result, blob, t, analysis);
       } catch (ex) { result.replaceChildren(); showError(err, ex); }
     };
     stage.replaceChildren(h("div", { class: "panel stack" },
       h("h2", {}, `Question ${index + 1} of ${questions.length}`),
-      h("p", { class: "big-question" }, q.question || q.question_text || q.text || describe(q)),
+      h("p", { id: "question-text" }, q.text || q.question || q.question_text || describe(q)),
       h("div", { class: "row" }, rec), zone,
-      h("button", { type: "button", onclick: () => { if (input.files.length) answer(input.files[0], input.files[0].name); else err.textContent = "Choose an answer file first."; } }, "Send this answer"),
+      h("button", { type: "button", id: "send-answer", onclick: () => { if (input.files.length) answer(input.files[0], input.files[0].name); else err.textContent = "Choose an answer file first."; } }, "Send this answer"),
       result,
-      h("div", { class: "row" }, h("button", { type: "button", class: "secondary", onclick: () => { index += 1; show(); } }, index + 1 < questions.length ? "Next question" : "Finish the interview"))));
+      h("div", { class: "row" }, h("button", { type: "button", class: "secondary", id: "next-question", onclick: () => { index += 1; show(); } }, index + 1 < questions.length ? "Next question" : "Finish the interview"),
+        index + 1 < questions.length ? h("button", { type: "button", class: "secondary", id: "finish-now", onclick: () => finish() }, "Finish now") : null)));
   };
   const finish = async () => {
+    err.textContent = "";
     try {
       await api("/api/interviews/complete", { method: "POST", json: { interviewId } });
-      const report = await api("/api/final-report", { method: "POST", json: { interviewId } });
-      stage.replaceChildren(h("div", { class: "panel" }, h("h2", {}, "Final report"),
-        h("p", {}, describe(report.summary || report.overall_feedback || "")),
-        h("div", { class: "cards" }, Object.entries(report).filter(([, v]) => typeof v === "number").map(([k, v]) => h("div", { class: "card" }, h("h3", {}, k.replaceAll("_", " ")), h("p", { class: "big" }, round(v, 0)))))));
+      const out = await api("/api/final-report", { method: "POST", json: { interviewId } });
+      const r = out.report || out;
+      const list = (title, xs) => (xs?.length ? [h("h3", {}, title), h("ul", {}, xs.map((x) => h("li", {}, describe(x.title || x.text || x))))] : null);
+      stage.replaceChildren(h("div", { class: "panel", id: "final-report" }, h("h2", {}, "Final report"),
+        h("p", {}, h("span", { class: "big", id: "overall-score" }, r.overall_score ?? "n/a"), h("span", { class: "muted" }, " / 100 overall")),
+        h("p", {}, describe(r.summary || "")),
+        h("div", { class: "cards" }, Object.entries(r.dimension_scores || {}).map(([k, v]) => h("div", { class: "card" }, h("h3", {}, k.replaceAll("_", " ")), h("p", { class: "big" }, String(v))))),
+        list("Strengths", r.strengths), list("To improve", r.improvements), list("Practice next", r.recommended_practice),
+        h("button", { type: "button", class: "secondary", onclick: async () => {
+          try { download(`interview-${interviewId}-report.pdf`, await api(`/api/final-report/${interviewId}?format=pdf`, { as: "blob" })); } catch (ex) { showError(err, ex); }
+        } }, "Download the report (PDF)")));
       loadInterviews(progress, token, err);
     } catch (ex) { showError(err, ex); }
   };
   show();
 }
-function showAnswer(box, blob, t, words, analysis) {
-  const paceBox = h("div", { class: "chart" });
-  const wave = h("div", { class: "wave" });
-  const results = analysis.results || analysis.analyses || analysis;
-  box.replaceChildren(h("h3", {}, "Your answer"), h("p", {}, t.text || t.transcription || ""), wave,
+function showAnswer(box, blob, t, analysis) {
+  const paceBox = h("div", { class: "chart", id: "pace-chart" });
+  const wave = h("div", { class: "wave", id: "answer-wave" });
+  const words = t.words || [];
+  const card = (k, title, lines) => h("div", { class: "card", id: `card-${k}` }, h("h3", {}, title), ...lines.filter(Boolean).map((l) => h("p", {}, l)));
+  const a = analysis;
+  const failed = (k) => (a.status?.[k]?.status === "failed" ? `Not available: ${a.status[k].details || a.status[k].error}` : null);
+  box.replaceChildren(h("h3", {}, "Your answer"), h("p", { id: "answer-text" }, t.text || ""), wave,
     h("h3", {}, "Pace over time"), paceBox,
-    h("div", { class: "cards" }, ["domain", "communication", "pace", "pause"].map((k) => {
-      const r = results[k] || results[`${k}_analysis`] || {};
-      return h("div", { class: "card" }, h("h3", {}, k), h("p", {}, describe(r.feedback || r.summary || r.score || r)));
-    })));
-  const pts = paceSeries(words);
+    h("div", { class: "cards" },
+      card("domain", "Domain knowledge", a.domain ? [`Score ${a.domain.score}/100`, a.domain.feedback, a.domain.missing_concepts?.length ? `Missing: ${a.domain.missing_concepts.join(", ")}` : null] : [failed("domain")]),
+      card("communication", "Communication", a.communication ? [`Score ${a.communication.score}/100`, `Clarity ${a.communication.clarity}, structure ${a.communication.structure}, vocabulary ${a.communication.vocabulary}`, `Filler words: ${a.communication.filler_words}`] : [failed("communication")]),
+      card("pace", "Pace", a.pace ? [`Score ${a.pace.score}/100`, `${round(a.pace.wpm, 0)} words per minute (${a.pace.band})`, a.pace.feedback] : [failed("pace")]),
+      card("pause", "Pauses", a.pause ? [`Score ${a.pause.score}/100`, `${a.pause.pause_count} pauses, longest ${round(a.pause.max_pause_s, 1)} s`, `Speaking ${round(a.pause.speaking_ratio * 100, 0)} % of the time`] : [failed("pause")])));
+  const pts = paceSeries(words, a.pace?.over_time);
   const band = (y) => pts.map((p) => ({ x: p.x, y }));
   chart(paceBox, { type: "line", label: "Speaking pace over time in words per minute, with the ideal band shaded",
     data: { datasets: [
@@ -1104,10 +1139,11 @@ function showAnswer(box, blob, t, words, analysis) {
   const url = URL.createObjectURL(blob);
   cleanups.push(() => URL.revokeObjectURL(url));
   const { ws, regions } = waveform(wave, url, { regions: true });
+  const pauses = a.pause?.pauses?.length ? a.pause.pauses
+    : words.slice(1).map((w, i) => ({ start: words[i].end, end: w.start })).filter((p) => p.end - p.start >= 1.0);
   ws.on("decode", () => {
-    for (let i = 1; i < words.length; i++) {
-      if (words[i].start - words[i - 1].end >= 1.0) regions.addRegion({ start: words[i - 1].end, end: words[i].start, color: "rgba(160,24,24,0.25)", content: "pause", drag: false, resize: false });
-    }
+    for (const p of pauses) regions.addRegion({ start: p.start, end: p.end, color: "rgba(160,24,24,0.25)", drag: false, resize: false });
+    wave.dataset.pauses = String(pauses.length);
   });
 }
 
