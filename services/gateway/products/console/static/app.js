@@ -1023,7 +1023,6 @@ async function pageInterview(main, token) {
     const t = await api("/api/interviews/tracks");
     for (const x of listOf(t, "tracks")) track.append(h("option", { value: x.id }, x.title));
   } catch (ex) { showError(err, ex); }
-  try { showSkills(await api("/api/me/resume")); } catch (ex) { if (ex.status !== 404) showError(err, ex); }
   loadInterviews(progress, token, err);
 }
 async function loadInterviews(box, token, err) {
