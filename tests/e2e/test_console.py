@@ -332,6 +332,7 @@ def test_interview_page(console: Console, tmp_path: Path) -> None:
     assert console.driver.execute_script(
         "return Chart.getChart(document.querySelector('#pace-chart canvas')).data.datasets[2].data.length"
     )
+    console.screenshots("interview-answer")
     console.find("#finish-now").click()
     score = console.text_of("#overall-score", 300)
     assert score == "n/a" or 0 <= int(score) <= 100
