@@ -146,15 +146,17 @@ def interview_to_proto(complete: CompleteAnalysis) -> analysis_pb2.InterviewAnal
 
 def interview_from_proto(message: analysis_pb2.InterviewAnalysis) -> CompleteAnalysis:
     """Back from the message to the analyzer's :class:`CompleteAnalysis` (for the session report)."""
-    results = {
-        kind: json_format.MessageToDict(
-            getattr(message, kind),
-            preserving_proto_field_name=True,
-            always_print_fields_with_no_presence=True,
-        )
-        for kind in ANALYSIS_TYPES
-        if message.HasField(kind)
-    }
+    results = {}
+    for kind in ANALYSIS_TYPES:
+        if message.HasField(kind):
+            result = json_format.MessageToDict(
+                getattr(message, kind),
+                preserving_proto_field_name=True,
+                always_print_fields_with_no_presence=True,
+            )
+            for envelope_field in ("analyzer", "processing_s"):  # the top-level message's, not the analysis'
+                result.pop(envelope_field, None)
+            results[kind] = result
     errors = {
         s.analysis_type: AnalysisErrorInfo(error=s.error or "analysis_failed", details=s.details)
         for s in message.statuses

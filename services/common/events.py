@@ -29,7 +29,6 @@ from services.common.analysis_results import (
     TemperatureRequest,
     TemperatureResult,
 )
-
 from services.common.timefmt import utc_timestamp
 
 SPEC_VERSION = "1.0"

@@ -458,3 +458,63 @@ async def test_gateway_client_maps_errors_to_api_errors(analysis_platform: Runti
     assert unreachable.value.status in (503, 504)
     with pytest.raises(ValueError):
         transcript_source()
+
+
+async def test_temperature_reads_loudness_from_the_stored_recording(
+    stub: Stub, analysis_platform: Runtime
+) -> None:
+    from tests.conftest import JFK, JFK_REFERENCE
+
+    key = "uploads/rpc-jfk.flac"
+    await analysis_platform.storage.put_file(key, JFK, "audio/flac")
+    text = pb.Transcript(text=JFK_REFERENCE, duration=11.0)
+    with_audio = await stub.AnalyzeTemperature(pb.TemperatureRequest(input=source(text), audio_key=key))
+    without = await stub.AnalyzeTemperature(pb.TemperatureRequest(input=source(text)))
+    assert "loudness" in with_audio.components and "loudness" not in without.components
+    assert -60 < with_audio.features["loudness_p95_dbfs"] < 0 and "loudness_p95_dbfs" not in without.features
+    gone = await stub.AnalyzeTemperature(
+        pb.TemperatureRequest(input=source(text), audio_key="uploads/none.wav")
+    )
+    assert "loudness" not in gone.components  # a missing recording is not an error: text only
+
+
+async def test_provider_backed_rpcs_when_a_key_is_set(analysis_platform: Runtime) -> None:
+    from tests.fakes.openai_chat import OpenAIChatFake
+
+    fake = await OpenAIChatFake().start()
+    engine = AnalysisEngine(
+        load_analysis_settings(
+            provider="openai",
+            openai_api_key="sk-test",
+            openai_base_url=f"{fake.url}/v1",
+            llm_backoff_base_s=0,
+        )
+    )
+    service = AnalysisService(engine)
+    service.runtime, service.engine = analysis_platform, engine
+    server = await start_server(
+        "127.0.0.1",
+        0,
+        [lambda s: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(AnalysisServicer(service), s)],
+        ["earshot.analysis.v1.AnalysisService"],
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            keyed = Stub(channel)
+            meeting = await keyed.AnalyzeMeeting(
+                pb.MeetingRequest(input=source(meeting_transcript()), meeting_date="2026-11-16"), timeout=30
+            )
+            assert meeting.analyzer == "openai" and meeting.action_items and meeting.summary
+            skills = await keyed.ExtractResumeSkills(
+                pb.ResumeSkillsRequest(resume=pb.Resume(text="4 years of Rust, Terraform and Python"))
+            )
+            # Rust and Terraform are not in the local lexicon: the provider found them
+            assert skills.analyzer == "openai" and list(skills.skills) == ["Rust", "Terraform", "Python"]
+            assert skills.years_experience == 4
+            pace = await keyed.AnalyzePace(pb.PaceRequest(input=source(answer_with_timings())))
+            assert pace.analyzer == "local"  # measured from word timings, never by a provider
+            assert len(fake.requests) >= 2
+    finally:
+        await server.stop(0)
+        await engine.aclose()
+        await fake.stop()

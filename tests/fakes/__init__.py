@@ -173,7 +173,19 @@ def answer(schema: dict[str, Any], system: str, user: str) -> dict[str, Any]:
         return _communication(user)
     if {"title", "summary"} <= props:
         return _summary(user)
+    if {"skills", "years_experience"} <= props:
+        return _skills(user)
     return {}
+
+
+TECH_NAMES = ("Python", "SQL", "Rust", "Go", "Docker", "Kubernetes", "PyTorch", "Terraform", "Kafka")
+
+
+def _skills(text: str) -> dict[str, Any]:
+    """Resume skills: the known technology names in the text, in order; the largest "N years"."""
+    found = [t for t in re.findall(r"[A-Za-z+#]+", text) if t in TECH_NAMES]
+    years = [float(y) for y in re.findall(r"(\d+(?:\.\d+)?)\s+years", text)]
+    return {"skills": list(dict.fromkeys(found)), "years_experience": max(years) if years else None}
 
 
 def _temperature(text: str) -> dict[str, Any]:

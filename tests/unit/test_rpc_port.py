@@ -68,3 +68,43 @@ def test_earshot_serve_stops_with_one_message_when_its_port_is_taken(tmp_path: P
     assert out.returncode == 1, out.stderr[-2000:]
     assert f"earshot: cannot start the gRPC server on 127.0.0.1:{port}: the port is in use" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+async def test_a_platform_that_fails_to_start_stops_what_it_started(tmp_path: Path) -> None:
+    from services.common.settings import load_settings
+    from services.platform import Platform
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        settings = load_settings(
+            data_dir=tmp_path,
+            bus_url="memory://",
+            database_url=None,
+            storage_url=None,
+            analysis_grpc_port=0,
+            log_level="warning",
+        )
+
+        class Blocked:
+            """A second service whose gRPC port another socket holds."""
+
+            name = "blocked"
+
+            async def start(self, runtime: object) -> None:
+                await start_server("127.0.0.1", port, [], [])
+
+            async def stop(self) -> None:
+                raise AssertionError("a service that did not start is not stopped")
+
+        platform = Platform(settings, ("analysis",), run_migrations=False)
+        platform.services["blocked"] = Blocked()  # type: ignore[assignment]
+        analysis = platform.services["analysis"]
+        with pytest.raises(PortInUse, match=str(port)):
+            await platform.start()
+    assert platform.runtime is None and list(platform.services) == ["analysis"]
+    bound = analysis._grpc.port  # type: ignore[attr-defined]
+    with pytest.raises(grpc.aio.AioRpcError):  # the analysis server that did start is gone
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{bound}") as channel:
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)

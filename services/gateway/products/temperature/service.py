@@ -35,7 +35,7 @@ from services.common.events import (
     AnalysisCompleted,
     AnalysisCompletedV2,
     AnalysisFailed,
-    AnalysisRequested,
+    AnalysisRequestedV2,
     EventPayload,
     TranscriptionCompleted,
     TranscriptionFailed,
@@ -98,7 +98,7 @@ class TemperatureProduct(Product):
             await self.runtime.storage.delete(done.audio_key)
             return
         await self.ctx.publish(
-            AnalysisRequested(
+            AnalysisRequestedV2(
                 job_id=done.job_id,
                 kind="temperature",
                 transcript_key=done.transcript_key,
