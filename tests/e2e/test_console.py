@@ -80,6 +80,14 @@ def console(gateway_url: str, downloads: Path) -> Iterator[Console]:
         driver.quit()
 
 
+@pytest.fixture(autouse=True)
+def fresh_logs(console: Console) -> None:
+    """Each test judges only its own console messages and requests (a failed test's leftovers
+    do not fail the next one)."""
+    console.errors()
+    console.foreign_requests()
+
+
 def check_page(console: Console, name: str) -> None:
     """What every page must satisfy once its flow is done; then its screenshots."""
     assert console.errors() == []
