@@ -1016,6 +1016,7 @@ async function pageInterview(main, token) {
           let questions = listOf(q, "items", "questions");
           if (!questions.length) questions = listOf(await api(`/api/interviews/${interviewId}/question-attempts`), "items");
           runInterview(stage, token, interviewId, questions, err, progress);
+          loadInterviews(progress, token, err);
         } catch (ex) { showError(err, ex); } finally { button.disabled = false; }
       } }, h("h2", {}, "Start an interview"), field("Track", track), h("button", { type: "submit" }, "Start"))),
     stage, h("h2", {}, "Progress across interviews"), progress);
