@@ -22,8 +22,8 @@ from services.common.logging import bind, unbind
 from services.gateway.products.accounts import router as accounts
 from services.gateway.products.accounts.service import AccountsProduct
 from services.gateway.products.anc import router as anc
-from services.gateway.products.console import router as console
 from services.gateway.products.anc.service import AncProduct
+from services.gateway.products.console import router as console
 from services.gateway.products.openai import router as openai
 from services.gateway.products.openai.service import OpenAIProduct
 from services.gateway.products.photos import router as photos
