@@ -307,6 +307,17 @@ def test_meetings_page(console: Console) -> None:
     console.open(meeting)  # the mapped speaker now carries the profile's name
     console.wait(60).until(lambda d: "Bob Builder" in d.find_element(By.ID, "speaker-list").text)
 
+    # the list: search and status filters
+    console.open("#/meetings")
+    console.wait(60).until(lambda d: "Weekly sync" in d.find_element(By.ID, "meeting-list").text)
+    search = console.find("#meeting-search")
+    search.send_keys("no such meeting\n")
+    console.wait(30).until(lambda d: "No meetings match." in d.find_element(By.ID, "meeting-list").text)
+    search.clear()
+    search.send_keys("weekly\n")
+    console.wait(30).until(lambda d: "Weekly sync" in d.find_element(By.ID, "meeting-list").text)
+    assert "Page 1 of 1" in console.find("#meeting-list").text
+
 
 @pytest.mark.timeout(900)
 def test_interview_page(console: Console, tmp_path: Path) -> None:
