@@ -17,9 +17,11 @@ from google.protobuf.message import Message
 from pydantic import BaseModel
 
 from services.analysis.interview import AttemptInput, CompleteAnalysis, Resume
+from services.analysis.interview_report import SessionReport
 from services.analysis.meeting import Template
+from services.analysis.resume import ResumeExtraction
 from services.common.analysis_results import ANALYSIS_TYPES, AnalysisErrorInfo
-from services.common.transcript import Segment, Transcript, Word
+from services.common.transcript import Segment, SpeechInterval, Transcript, Word
 
 M = TypeVar("M", bound=Message)
 
@@ -65,7 +67,10 @@ def transcript_from_proto(message: analysis_pb2.Transcript) -> Transcript:
         segments = [Segment(id=0, start=0.0, end=message.duration, text=message.text)]
     text = message.text or " ".join(s.text.strip() for s in segments)
     duration = message.duration or max((s.end for s in segments), default=0.0)
-    return Transcript(language=message.language or "und", duration=duration, text=text, segments=segments)
+    speech = [SpeechInterval(start=i.start, end=i.end) for i in message.speech] or None
+    return Transcript(
+        language=message.language or "und", duration=duration, text=text, segments=segments, speech=speech
+    )
 
 
 def template_from_proto(message: analysis_pb2.Template) -> Template:
@@ -180,5 +185,31 @@ def interview_from_proto(message: analysis_pb2.InterviewAnalysis) -> CompleteAna
 def attempts_from_proto(message: analysis_pb2.SessionReportRequest) -> list[AttemptInput]:
     """The session report's attempts as the analyzer's :class:`AttemptInput` list."""
     return [
-        AttemptInput(question=a.question, analysis=interview_from_proto(a.analysis)) for a in message.attempts
+        AttemptInput(
+            question=a.question,
+            question_id=a.question_id if a.HasField("question_id") else None,
+            analysis=interview_from_proto(a.analysis),
+        )
+        for a in message.attempts
     ]
+
+
+def report_from_proto(message: analysis_pb2.SessionReport) -> SessionReport:
+    """The :class:`SessionReport` of its message (for rendering)."""
+    data = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    for key in ("analyzer", "processing_s"):
+        data.pop(key, None)
+    for q in data.get("per_question", []):
+        q.pop("missing", None)
+        if "question_id" in q:
+            q["question_id"] = int(q["question_id"])
+    return SessionReport.model_validate(data)
+
+
+def extraction_to_proto(extraction: ResumeExtraction, **extra: Any) -> analysis_pb2.ResumeExtraction:
+    """The ``ResumeExtraction`` message (the knowledge set as a list of areas)."""
+    data = extraction.model_dump(mode="json")
+    data["knowledge_set"] = [{"area": a, "skills": s} for a, s in extraction.knowledge_set.items()]
+    return to_proto(data, analysis_pb2.ResumeExtraction, **extra)

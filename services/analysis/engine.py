@@ -28,9 +28,8 @@ from services.analysis.interview import (
     LLMInterviewAnalyzer,
     LocalInterviewAnalyzer,
     Resume,
-    SessionReport,
-    session_report,
 )
+from services.analysis.interview_report import SessionReport, session_report
 from services.analysis.meeting import (
     DEFAULT_TEMPLATES,
     LLMMeetingAnalyzer,

@@ -1,295 +1,102 @@
-"""Interview coach analyses (seed 001): questions, domain, communication, pace, pause, the
-complete analysis and the session report; local or provider-backed.
+"""Interview coach analyses (seed 001): questions, domain, communication, pace, pause and
+the complete analysis; local or provider-backed. The session report is in
+:mod:`services.analysis.interview_report`.
 
-Measurements (pace, pause) always come from word timestamps; judgments (questions,
-domain, communication) come from the local rules below or from a provider.
+Measurements (pace, pause) are always local; judgments (questions, domain, communication)
+come from the local rules or from a provider.
 
-- **Questions** (local): skills found in the resume (:data:`SKILLS` lexicon, aliases
-  matched case-insensitively) ranked by the track's preferences (:data:`TRACKS`), one
-  question per skill from a template, then the track's core questions, then one behavioural
-  question. Difficulty from years of experience: < 2 easy, < 5 medium, else hard.
-- **Domain**: the share of the question's expected concepts the answer covers; a concept is
-  covered when any of its aliases occurs (word-stem match). ``score = 100 * covered / all``.
-- **Communication**: ``score = 0.35 clarity + 0.25 structure + 0.20 vocabulary + 0.20 fluency``
-  with clarity ``100 * (1 - ramp(mean sentence words, 20, 40))``, structure ``100 *
-  ramp(discourse markers per 100 words, 0, 4)``, vocabulary the moving-average type-token
-  ratio (MATTR, Covington & McFall 2010, window 50 words) mapped ``100 * ramp(mattr, 0.4,
-  0.8)``, fluency ``100 * (1 - ramp(fillers per 100 words, 1, 8))``.
+- **Questions** (local): the resume's skills normalised against the skills vocabulary
+  (:mod:`services.analysis.skills`), questions from the documented bank
+  (:mod:`services.analysis.question_bank`) with their key concepts and mixed difficulty;
+  no known skill gives the track's generic questions.
+- **Domain** and **communication**: :mod:`services.analysis.answer` (lemmatised key-concept
+  coverage with synonyms; clarity, structure, vocabulary, fluency and quoted suggestions).
 - **Pace**: ``wpm = words / ((last word end - first word start) / 60)``; bands slow < 110,
   ideal 110-160, fast > 160 wpm (conversational English is ~120-160 wpm); over time in
   windows of ``window_s`` (default 10 s) from the first word: words starting in the
   window / window length (the last window ends at the last word's end).
-- **Pause**: a pause is a gap ``next.start - prev.end >= 0.25 s`` between consecutive words
-  (the classic 250 ms silent-pause threshold, Goldman-Eisler 1968); Whisper's word timings
-  tend to absorb silences into the neighbouring words, so counts are a lower bound;
-  long pauses are ``>= 1.5 s``; ``speaking_ratio = sum(word durations) / (last end - first
-  start)``; ``score = 100 - 15 * long pauses - 40 * ramp(pause ratio, 0.15, 0.5)`` (clipped).
+- **Pause**: from the recording's voice activity when the transcription stored it (Silero
+  VAD, Silero Team 2021, as shipped by faster-whisper): a pause is a silence of at least
+  0.25 s between speech intervals (the classic 250 ms silent-pause threshold,
+  Goldman-Eisler 1968), ``speaking_ratio = speech time / (last speech end - first speech
+  start)``. Without voice activity, pauses are gaps between consecutive words (a lower
+  bound: Whisper's word timings absorb silences; on ``jfk.flac`` word gaps find 1 pause of
+  0.48 s, VAD 3 pauses of 2.8 s). Long pauses are ``>= 1.5 s``; filled pauses ("um", "uh",
+  "erm", "you know"...) are counted from the words. ``score = 100 - 15 * long pauses - 40 *
+  ramp(pause time / span, 0.15, 0.5) - 5 * max(0, filled pauses - 2)`` (clipped to 0-100).
 - **Complete**: the requested analyses run concurrently (``asyncio.gather``), each under its
   own timeout; one failing or timing out leaves the others' results (partial result, its
   error listed).
-- **Report**: per dimension, the mean of the attempts' scores; ``overall`` the mean of the
-  dimensions; strengths >= 75, improvements < 60 with a tip each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from statistics import mean
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.analysis.answer import (
+    CommunicationAnalysis,
+    DomainAnalysis,
+    Suggestion,
+    analyze_communication,
+    analyze_domain_concepts,
+    ramp,
+)
 from services.analysis.providers import ProviderError, StructuredProvider
-from services.analysis.text import detect_language, split_sentences, words
+from services.analysis.question_bank import TRACKS, build_questions, concepts_for_question
+from services.analysis.resume import parse_resume
+from services.analysis.skills import normalise_skills
+from services.analysis.text import detect_language, words
 from services.common.analysis_results import (
     ANALYSIS_TYPES,
     AnalysisErrorInfo,
-    CommunicationAnalysis,
-    DomainAnalysis,
     InterviewRequest,
+    KeyConcept,
     PaceAnalysis,
     PaceWindow,
     Pause,
     PauseAnalysis,
 )
-from services.common.transcript import Transcript, Word
+from services.common.transcript import SpeechInterval, Transcript, Word
+
+__all__ = [
+    "ANALYSIS_TYPES",
+    "AnalysisErrorInfo",
+    "AttemptInput",
+    "CommunicationAnalysis",
+    "CompleteAnalysis",
+    "DomainAnalysis",
+    "InterviewAnalyzer",
+    "InterviewRequest",
+    "KeyConcept",
+    "LLMInterviewAnalyzer",
+    "LocalInterviewAnalyzer",
+    "PaceAnalysis",
+    "PaceWindow",
+    "PauseAnalysis",
+    "Question",
+    "QuestionSet",
+    "Resume",
+    "ResumeSkills",
+    "SpeechInterval",
+    "Suggestion",
+    "TRACKS",
+    "analyze_communication",
+    "analyze_domain",
+    "analyze_pace",
+    "analyze_pause",
+    "generate_questions",
+]
 
 PAUSE_MIN_S = 0.25
 LONG_PAUSE_S = 1.5
 PACE_SLOW_WPM = 110.0
 PACE_FAST_WPM = 160.0
-
-
-def ramp(x: float, lo: float, hi: float) -> float:
-    """``clip((x - lo) / (hi - lo), 0, 1)``."""
-    return max(0.0, min(1.0, (x - lo) / (hi - lo)))
-
-
-# --------------------------------------------------------------------------- knowledge
-
-#: skill -> (aliases, concepts a good answer about it holds: concept -> aliases)
-SKILLS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
-    "Python": (
-        ("python",),
-        {
-            "data structures": ("list", "dict", "dictionary", "set", "tuple"),
-            "generators": ("generator", "yield", "iterator"),
-            "testing": ("test", "pytest", "unittest"),
-        },
-    ),
-    "SQL": (
-        ("sql", "postgresql", "mysql", "postgres"),
-        {
-            "joins": ("join",),
-            "indexes": ("index", "indexes"),
-            "aggregation": ("group by", "aggregate", "sum", "count"),
-        },
-    ),
-    "Machine Learning": (
-        ("machine learning", "ml"),
-        {
-            "overfitting": ("overfit", "overfitting", "regularization"),
-            "validation": ("validation", "cross-validation", "holdout"),
-            "features": ("feature", "features"),
-        },
-    ),
-    "Deep Learning": (
-        ("deep learning", "neural network", "neural networks"),
-        {
-            "backpropagation": ("backpropagation", "gradient"),
-            "architectures": ("cnn", "transformer", "rnn", "layer"),
-            "regularization": ("dropout", "regularization", "batch norm"),
-        },
-    ),
-    "PyTorch": (
-        ("pytorch", "torch"),
-        {
-            "tensors": ("tensor",),
-            "autograd": ("autograd", "gradient", "backward"),
-            "training loop": ("optimizer", "loss", "epoch"),
-        },
-    ),
-    "TensorFlow": (("tensorflow", "keras"), {"graphs": ("graph",), "training": ("fit", "epoch", "loss")}),
-    "Statistics": (
-        ("statistics", "statistical"),
-        {
-            "hypothesis testing": ("hypothesis", "p-value", "significance"),
-            "distributions": ("distribution", "normal", "variance"),
-        },
-    ),
-    "Pandas": (
-        ("pandas",),
-        {"dataframes": ("dataframe", "column"), "cleaning": ("missing", "null", "clean")},
-    ),
-    "Docker": (
-        ("docker", "container", "containers"),
-        {"images": ("image", "dockerfile"), "isolation": ("isolation", "container")},
-    ),
-    "Kubernetes": (
-        ("kubernetes", "k8s"),
-        {"pods": ("pod", "pods"), "scaling": ("replica", "autoscal", "scale")},
-    ),
-    "MLOps": (
-        ("mlops", "model deployment", "model serving"),
-        {
-            "monitoring": ("monitor", "drift"),
-            "deployment": ("deploy", "serving", "endpoint"),
-            "versioning": ("version", "registry"),
-        },
-    ),
-    "AWS": (
-        ("aws", "amazon web services", "s3", "ec2", "lambda"),
-        {"services": ("s3", "ec2", "lambda", "iam")},
-    ),
-    "Spark": (
-        ("spark", "pyspark"),
-        {"partitions": ("partition",), "lazy evaluation": ("lazy", "action", "transformation")},
-    ),
-    "JavaScript": (
-        ("javascript", "typescript", "node.js", "react"),
-        {"async": ("promise", "async", "await"), "dom": ("dom", "component", "render")},
-    ),
-    "Java": (("java",), {"jvm": ("jvm", "garbage"), "oop": ("class", "interface", "inheritance")}),
-    "NLP": (
-        ("nlp", "natural language processing"),
-        {"tokenization": ("token", "tokeniz"), "embeddings": ("embedding", "vector")},
-    ),
-}
-
-#: track -> (preferred skills in order, core questions: (text, concepts -> aliases))
-TRACKS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, dict[str, tuple[str, ...]]], ...]]] = {
-    "data_science": (
-        ("Statistics", "Python", "Pandas", "SQL", "Machine Learning"),
-        (
-            (
-                "How would you design an A/B test for a new product feature, and how do you decide it "
-                "worked?",
-                {
-                    "hypothesis": ("hypothesis", "null"),
-                    "sample size": ("sample size", "power"),
-                    "significance": ("significance", "p-value", "confidence"),
-                    "metric": ("metric", "conversion"),
-                },
-            ),
-            (
-                "How do you handle missing data and outliers before modelling?",
-                {
-                    "imputation": ("impute", "imputation", "mean", "median"),
-                    "outliers": ("outlier",),
-                    "bias": ("bias", "distribution"),
-                },
-            ),
-        ),
-    ),
-    "ml_engineering": (
-        ("Python", "PyTorch", "TensorFlow", "MLOps", "Docker", "Kubernetes", "Machine Learning"),
-        (
-            (
-                "How would you take a trained model to production and keep it healthy?",
-                {
-                    "serving": ("serve", "serving", "endpoint", "api"),
-                    "monitoring": ("monitor", "drift", "metrics"),
-                    "versioning": ("version", "registry"),
-                    "rollback": ("rollback", "canary", "shadow"),
-                },
-            ),
-            (
-                "How do you detect and prevent overfitting?",
-                {
-                    "validation": ("validation", "holdout", "cross"),
-                    "regularization": ("regularization", "dropout", "l2"),
-                    "more data": ("more data", "augmentation"),
-                },
-            ),
-        ),
-    ),
-    "backend_engineering": (
-        ("Python", "Java", "SQL", "Docker", "Kubernetes", "AWS"),
-        (
-            (
-                "How would you design a rate limiter for a public API?",
-                {
-                    "algorithm": ("token bucket", "leaky bucket", "sliding window"),
-                    "storage": ("redis", "memory", "counter"),
-                    "headers": ("429", "retry-after", "header"),
-                },
-            ),
-        ),
-    ),
-    "frontend_engineering": (
-        ("JavaScript",),
-        (
-            (
-                "How do you keep a large web application fast?",
-                {
-                    "bundle size": ("bundle", "split", "lazy"),
-                    "rendering": ("render", "memo", "virtual"),
-                    "caching": ("cache", "caching"),
-                },
-            ),
-        ),
-    ),
-}
-
-BEHAVIOURAL = (
-    "Tell me about a time you disagreed with a teammate about a technical decision. What happened?",
-    {
-        "situation": ("situation", "project", "when"),
-        "action": ("i decided", "i proposed", "i suggested", "i did"),
-        "result": ("result", "outcome", "learned"),
-    },
-)
-
-FILLERS = (
-    "um",
-    "uh",
-    "erm",
-    "hmm",
-    "you know",
-    "i mean",
-    "basically",
-    "actually",
-    "sort of",
-    "kind of",
-    "literally",
-    "like",
-)
-MARKERS = (
-    "first",
-    "firstly",
-    "second",
-    "secondly",
-    "then",
-    "next",
-    "finally",
-    "because",
-    "therefore",
-    "however",
-    "for example",
-    "for instance",
-    "in summary",
-    "to summarize",
-    "so that",
-    "as a result",
-)
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def _contains(text_lower: str, stems: set[str], alias: str) -> bool:
-    alias = alias.lower()
-    if " " in alias or "-" in alias or not alias.isalpha():
-        return alias in text_lower
-    return _stem(alias) in stems or any(s.startswith(alias) for s in stems if len(alias) >= 6)
 
 
 # --------------------------------------------------------------------------- models
@@ -311,6 +118,9 @@ class Question(BaseModel):
     category: Literal["technical", "behavioural"] = "technical"
     difficulty: Literal["easy", "medium", "hard"] = "medium"
     expected_concepts: list[str] = Field(default_factory=list)
+    key_concepts: list[KeyConcept] = Field(
+        default_factory=list, description="The key concepts with the synonyms a good answer may use."
+    )
 
 
 class QuestionSet(BaseModel):
@@ -342,21 +152,11 @@ class CompleteAnalysis(BaseModel):
 
 
 class AttemptInput(BaseModel):
-    """One answered question for the session report."""
+    """One answered question for the session report (its complete analysis)."""
 
     question: str
+    question_id: int | None = None
     analysis: CompleteAnalysis
-
-
-class SessionReport(BaseModel):
-    """Seed 001 ``/api/final-report``: the interview session as a whole."""
-
-    overall_score: int | None
-    dimension_scores: dict[str, int]
-    strengths: list[str]
-    improvements: list[str]
-    per_question: list[dict[str, Any]]
-    summary: str
 
 
 # --------------------------------------------------------------------------- measurements
@@ -417,10 +217,79 @@ def analyze_pace(transcript: Transcript, window_s: float = 10.0) -> PaceAnalysis
     )
 
 
-def analyze_pause(transcript: Transcript) -> PauseAnalysis:
-    """Pauses from gaps between consecutive words (see the module docstring)."""
+FILLED_PAUSES = ("um", "umm", "uh", "uhm", "erm", "er", "hmm", "mm", "ah", "you know")
+
+
+def filled_pauses(text: str) -> dict[str, int]:
+    """Counts of filled pauses (``um``, ``uh``, ``erm``, ``hmm``, ``you know``...) in ``text``."""
+    padded = " " + " ".join(w.lower() for w in words(text)) + " "
+    counts = {f: padded.count(f" {f} ") for f in FILLED_PAUSES}
+    return {k: v for k, v in counts.items() if v}
+
+
+def _word_before(ws: list[Word], t: float) -> str:
+    before = [w for w in ws if w.end <= t + 0.05]
+    return before[-1].word.strip() if before else ""
+
+
+def _pause_verdict(
+    pauses: list[Pause], span: float, speech_s: float, filled: dict[str, int]
+) -> tuple[int, str]:
+    total = sum(p.duration for p in pauses)
+    long = [p for p in pauses if p.duration >= LONG_PAUSE_S]
+    n_filled = sum(filled.values())
+    score = 100 - 15 * len(long) - 40 * ramp(total / span, 0.15, 0.5) - 5 * max(0, n_filled - 2)
+    if long:
+        plural = "s" if len(long) != 1 else ""
+        feedback = f"{len(long)} long pause{plural} (>= {LONG_PAUSE_S:g} s); keep pauses short."
+    else:
+        feedback = f"{len(pauses)} short pause{'s' if len(pauses) != 1 else ''}; your delivery flows well."
+    if n_filled > 2:
+        feedback += f" {n_filled} filled pauses ({', '.join(filled)}): pause silently instead."
+    return int(max(0, min(100, round(score)))), feedback
+
+
+def analyze_pause(transcript: Transcript, speech: list[SpeechInterval] | None = None) -> PauseAnalysis:
+    """Pauses of an answer (see the module docstring).
+
+    With ``speech`` (voice activity intervals of the recording, seconds) a pause is a
+    silence of at least :data:`PAUSE_MIN_S` between two speech intervals, and the speaking
+    ratio is speech time over the span from the first speech to the last. Without it, pauses
+    are the gaps between consecutive words (a lower bound: Whisper's word timings absorb
+    silences). Filled pauses are counted from the words in both cases.
+    """
     ws = _timed_words(transcript)
-    if not ws:
+    filled = filled_pauses(transcript.text or " ".join(w.word for w in ws))
+    intervals = sorted((i for i in speech or [] if i.end > i.start), key=lambda i: i.start)
+    if intervals:
+        span = max(intervals[-1].end - intervals[0].start, 1e-6)
+        speaking = sum(i.end - i.start for i in intervals)
+        pauses = [
+            Pause(
+                start=round(a.end, 3),
+                end=round(b.start, 3),
+                duration=round(b.start - a.end, 3),
+                after_word=_word_before(ws, a.end),
+            )
+            for a, b in zip(intervals, intervals[1:], strict=False)
+            if b.start - a.end >= PAUSE_MIN_S
+        ]
+        source: Literal["vad", "word_gaps"] = "vad"
+    elif ws:
+        span = max(max(w.end for w in ws) - ws[0].start, 1e-6)
+        speaking = sum(w.end - w.start for w in ws)
+        pauses = [
+            Pause(
+                start=round(a.end, 3),
+                end=round(b.start, 3),
+                duration=round(b.start - a.end, 3),
+                after_word=a.word.strip(),
+            )
+            for a, b in zip(ws, ws[1:], strict=False)
+            if b.start - a.end >= PAUSE_MIN_S
+        ]
+        source = "word_gaps"
+    else:
         return PauseAnalysis(
             pause_count=0,
             total_pause_s=0.0,
@@ -430,248 +299,102 @@ def analyze_pause(transcript: Transcript) -> PauseAnalysis:
             pauses_per_minute=0.0,
             speaking_time_s=0.0,
             speaking_ratio=0.0,
+            filled_pauses=sum(filled.values()),
+            filled_pause_breakdown=filled,
             score=0,
             feedback="No timed words: pauses cannot be measured.",
         )
-    pauses = [
-        Pause(
-            start=round(a.end, 3),
-            end=round(b.start, 3),
-            duration=round(b.start - a.end, 3),
-            after_word=a.word.strip(),
-        )
-        for a, b in zip(ws, ws[1:], strict=False)
-        if b.start - a.end >= PAUSE_MIN_S
-    ]
-    span = max(max(w.end for w in ws) - ws[0].start, 1e-6)
-    speaking = sum(w.end - w.start for w in ws)
     total = sum(p.duration for p in pauses)
-    long = [p for p in pauses if p.duration >= LONG_PAUSE_S]
-    score = int(max(0, min(100, round(100 - 15 * len(long) - 40 * ramp(total / span, 0.15, 0.5)))))
-    feedback = (
-        f"{len(long)} long pause{'s' if len(long) != 1 else ''} (>= {LONG_PAUSE_S:g} s); keep pauses short."
-        if long
-        else f"{len(pauses)} short pauses; your delivery flows well."
-    )
+    score, feedback = _pause_verdict(pauses, span, speaking, filled)
     return PauseAnalysis(
+        source=source,
         pause_count=len(pauses),
+        pauses=pauses[:100],
         total_pause_s=round(total, 3),
         mean_pause_s=round(total / len(pauses), 3) if pauses else 0.0,
         max_pause_s=round(max((p.duration for p in pauses), default=0.0), 3),
-        long_pauses=long,
+        long_pauses=[p for p in pauses if p.duration >= LONG_PAUSE_S],
         pauses_per_minute=round(len(pauses) / (span / 60.0), 2),
         speaking_time_s=round(speaking, 3),
         speaking_ratio=round(min(1.0, speaking / span), 4),
+        filled_pauses=sum(filled.values()),
+        filled_pause_breakdown=filled,
         score=score,
         feedback=feedback,
     )
 
 
-def _concepts_for(question: str, expected: list[str]) -> dict[str, tuple[str, ...]]:
-    """Concepts (with aliases) a good answer to ``question`` holds."""
-    known: dict[str, tuple[str, ...]] = {}
-    for _track, (_pref, core) in TRACKS.items():
-        for text, concepts in core:
-            if text == question:
-                known.update(concepts)
-    if BEHAVIOURAL[0] == question:
-        known.update(BEHAVIOURAL[1])
-    lowered = question.lower()
-    for _skill, (aliases, concepts) in SKILLS.items():
-        if any(re.search(rf"\b{re.escape(a)}\b", lowered) for a in aliases):
-            known.update(concepts)
+def resolve_concepts(
+    question: str, expected: list[str] | None = None, key_concepts: list[KeyConcept] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Key concepts (name -> synonyms) a good answer to ``question`` holds: ``key_concepts``
+    when given, else the bank's concepts of the question (restricted to ``expected`` when
+    given), else ``expected`` with no synonyms, else the question's long words."""
+    if key_concepts:
+        return {k.name: tuple(k.synonyms) for k in key_concepts}
+    bank = concepts_for_question(question)
     if expected:
-        return {c: known.get(c, (c,)) for c in expected}
-    return known
+        return {c: bank.get(c, ()) for c in expected}
+    if bank:
+        return bank
+    return {w: () for w in dict.fromkeys(t.lower() for t in words(question) if len(t) > 6)}
 
 
-def analyze_domain(question: str, answer: str, expected: list[str] | None = None) -> DomainAnalysis:
-    """Concept coverage of ``answer`` (see the module docstring).
+def analyze_domain(
+    question: str,
+    answer: str,
+    expected: list[str] | None = None,
+    key_concepts: list[KeyConcept] | None = None,
+) -> DomainAnalysis:
+    """Key-concept coverage of ``answer`` (:func:`services.analysis.answer.analyze_domain_concepts`).
 
     Raises:
-        ValueError: no question and no expected concepts (nothing to measure coverage against).
+        ValueError: no question and no concepts (nothing to measure coverage against).
     """
-    concepts = _concepts_for(question, list(expected or []))
-    if not concepts:
-        concepts = {w: (w,) for w in dict.fromkeys(t.lower() for t in words(question) if len(t) > 6)}
+    concepts = resolve_concepts(question, expected, key_concepts)
     if not concepts:
         raise ValueError("domain analysis needs the question or its expected concepts")
-    lowered = " ".join(t.lower() for t in words(answer))
-    stems = {_stem(t) for t in lowered.split()}
-    covered = [c for c, aliases in concepts.items() if any(_contains(lowered, stems, a) for a in aliases)]
-    missing = [c for c in concepts if c not in covered]
-    score = round(100 * len(covered) / len(concepts)) if concepts else 0
-    feedback = f"Covered {len(covered)} of {len(concepts)} key concepts" + (
-        f"; also discuss {', '.join(missing[:3])}." if missing else "."
-    )
-    return DomainAnalysis(score=score, covered_concepts=covered, missing_concepts=missing, feedback=feedback)
-
-
-def _mattr(tokens: list[str], window: int = 50) -> float:
-    if not tokens:
-        return 0.0
-    if len(tokens) <= window:
-        return len(set(tokens)) / len(tokens)
-    return mean(len(set(tokens[i : i + window])) / window for i in range(len(tokens) - window + 1))
-
-
-def analyze_communication(answer: str) -> CommunicationAnalysis:
-    """Clarity, structure, vocabulary and fluency (see the module docstring)."""
-    tokens = [t.lower() for t in words(answer)]
-    if not tokens:
-        return CommunicationAnalysis(
-            score=0, clarity=0, structure=0, vocabulary=0, filler_words=0, feedback="No answer to assess."
-        )
-    padded = " " + " ".join(tokens) + " "
-    breakdown = {f: padded.count(f" {f} ") for f in FILLERS}
-    breakdown["like"] = len(re.findall(r"(?:^|[,.]\s*)like\b|\blike,", answer.lower()))
-    breakdown = {k: v for k, v in breakdown.items() if v}
-    fillers = sum(breakdown.values())
-    sentences = split_sentences(answer) or [answer]
-    mean_len = len(tokens) / len(sentences)
-    per100 = 100.0 / len(tokens)
-    clarity = 100 * (1 - ramp(mean_len, 20, 40))
-    structure = 100 * ramp(sum(padded.count(f" {m} ") for m in MARKERS) * per100, 0, 4)
-    vocabulary = 100 * ramp(_mattr(tokens), 0.4, 0.8)
-    fluency = 100 * (1 - ramp(fillers * per100, 1, 8))
-    score = 0.35 * clarity + 0.25 * structure + 0.20 * vocabulary + 0.20 * fluency
-    tips = []
-    if fillers * per100 > 2:
-        tips.append(
-            f"cut filler words ({fillers}: {', '.join(sorted(breakdown, key=lambda k: -breakdown[k])[:3])})"
-        )
-    if mean_len > 25:
-        tips.append("use shorter sentences")
-    if structure < 50:
-        tips.append("signpost your answer (first, then, for example, finally)")
-    return CommunicationAnalysis(
-        score=round(score),
-        clarity=round(clarity),
-        structure=round(structure),
-        vocabulary=round(vocabulary),
-        filler_words=fillers,
-        filler_breakdown=breakdown,
-        mean_sentence_words=round(mean_len, 1),
-        feedback=("Try to " + "; ".join(tips) + ".") if tips else "Clear, well structured answer.",
-    )
+    return analyze_domain_concepts(question, answer, concepts)
 
 
 def extract_skills(resume: Resume) -> list[str]:
-    """Canonical skill names from the resume's skills and text (lexicon match)."""
-    text = (
-        " "
-        + " ".join(
-            t.lower().strip(".-")
-            for t in re.findall(r"[A-Za-z0-9.+#-]+", " ".join([resume.text, *resume.skills]))
-        )
-        + " "
-    )
-    found = [name for name, (aliases, _c) in SKILLS.items() if any(f" {a} " in text for a in aliases)]
-    return found
+    """Canonical skill names from the resume's skills and text (the skills vocabulary)."""
+    return normalise_skills(resume.text, "\n".join(resume.skills))
 
 
 def years_of_experience(resume: Resume) -> float | None:
-    """``years_experience`` or the largest "N years" in the text."""
+    """``years_experience`` or the years found by :func:`services.analysis.resume.parse_resume`."""
     if resume.years_experience is not None:
         return resume.years_experience
-    found = [float(m) for m in re.findall(r"(\d+(?:\.\d+)?)\+?\s*(?:years|yrs)", resume.text, re.I)]
-    return max(found) if found else None
+    return parse_resume(resume.text).years_experience if resume.text else None
 
 
-def generate_questions(resume: Resume, track: str, count: int = 5) -> QuestionSet:
-    """Local question generation (see the module docstring).
+def generate_questions(resume: Resume, track: str, count: int = 5, seed: int = 0) -> QuestionSet:
+    """Local question generation from the question bank
+    (:func:`services.analysis.question_bank.build_questions`); a resume with no known skills
+    gets the track's generic questions.
 
     Raises:
         ValueError: unknown track.
     """
-    if track not in TRACKS:
-        raise ValueError(f"unknown track {track!r}; choose from {', '.join(TRACKS)}")
-    preferred, core = TRACKS[track]
     skills = extract_skills(resume)
     years = years_of_experience(resume)
-    difficulty: Literal["easy", "medium", "hard"] = (
-        "medium" if years is None else "easy" if years < 2 else "medium" if years < 5 else "hard"
-    )
-    ranked = sorted(
-        skills, key=lambda s: (preferred.index(s) if s in preferred else len(preferred), skills.index(s))
-    )
-    questions: list[Question] = []
-    templates = (
-        "Walk me through a project where you used {skill}. What was hard, and how did you solve it?",
-        "How would you explain the key ideas of {skill} to a new teammate, and where do they go wrong?",
-    )
-    for i, skill in enumerate(ranked[: max(0, count - 2)]):
-        questions.append(
+    chosen = build_questions(track, skills, years, count, seed)
+    return QuestionSet(
+        track=track,
+        skills=skills,
+        years_experience=years,
+        questions=[
             Question(
-                text=templates[i % 2].format(skill=skill),
-                topic=skill,
-                difficulty=difficulty,
-                expected_concepts=list(SKILLS[skill][1]),
+                text=q.text,
+                topic=q.topic,
+                category=q.category,
+                difficulty=q.difficulty,
+                expected_concepts=list(q.concepts),
+                key_concepts=[KeyConcept(name=k, synonyms=list(v)) for k, v in q.concepts.items()],
             )
-        )
-    for text, concepts in core:
-        if len(questions) >= count - 1:
-            break
-        questions.append(
-            Question(text=text, topic=track, difficulty=difficulty, expected_concepts=list(concepts))
-        )
-    questions.append(
-        Question(
-            text=BEHAVIOURAL[0],
-            topic="teamwork",
-            category="behavioural",
-            difficulty=difficulty,
-            expected_concepts=list(BEHAVIOURAL[1]),
-        )
-    )
-    return QuestionSet(track=track, skills=skills, years_experience=years, questions=questions[:count])
-
-
-def session_report(attempts: list[AttemptInput]) -> SessionReport:
-    """The session report (see the module docstring)."""
-    dims: dict[str, list[float]] = {t: [] for t in ANALYSIS_TYPES}
-    per_question = []
-    for a in attempts:
-        scores = {
-            t: float(r["score"])
-            for t, r in a.analysis.results.items()
-            if isinstance(r, dict) and "score" in r
-        }
-        for t, v in scores.items():
-            dims.setdefault(t, []).append(v)
-        per_question.append(
-            {
-                "question": a.question,
-                "scores": {t: round(v) for t, v in scores.items()},
-                "missing": sorted(a.analysis.errors),
-            }
-        )
-    dimension_scores = {t: round(mean(v)) for t, v in dims.items() if v}
-    overall = round(mean(dimension_scores.values())) if dimension_scores else None
-    tips = {
-        "domain": "cover the core concepts of each question explicitly",
-        "communication": "structure answers and cut filler words",
-        "pace": "keep your pace between 110 and 160 words per minute",
-        "pause": "avoid long silences; pause briefly between ideas",
-    }
-    strengths = [t for t, v in dimension_scores.items() if v >= 75]
-    improvements = [f"{t}: {tips.get(t, 'practise')}" for t, v in dimension_scores.items() if v < 60]
-    summary = (
-        f"{len(attempts)} answer{'s' if len(attempts) != 1 else ''} analysed; overall {overall}/100."
-        if overall is not None
-        else "No analysed answers."
-    )
-    if strengths:
-        summary += f" Strong: {', '.join(strengths)}."
-    if improvements:
-        summary += f" Work on: {', '.join(i.split(':')[0] for i in improvements)}."
-    return SessionReport(
-        overall_score=overall,
-        dimension_scores=dimension_scores,
-        strengths=strengths,
-        improvements=improvements,
-        per_question=per_question,
-        summary=summary,
+            for q in chosen
+        ],
     )
 
 
@@ -687,19 +410,21 @@ class InterviewAnalyzer(ABC):
         self.timeout_s = timeout_s
 
     @abstractmethod
-    async def questions(self, resume: Resume, track: str, count: int = 5) -> QuestionSet:
-        """Questions for ``track`` from the resume's skills."""
+    async def questions(self, resume: Resume, track: str, count: int = 5, seed: int = 0) -> QuestionSet:
+        """Questions for ``track`` from the resume's skills (``seed`` varies a regeneration)."""
 
     @abstractmethod
-    async def domain(self, question: str, answer: str, expected: list[str]) -> DomainAnalysis:
-        """Concept coverage of the answer."""
+    async def domain(
+        self, question: str, answer: str, concepts: dict[str, tuple[str, ...]]
+    ) -> DomainAnalysis:
+        """Coverage of the key concepts (name -> synonyms) by the answer."""
 
     @abstractmethod
-    async def communication(self, answer: str) -> CommunicationAnalysis:
-        """Communication quality of the answer."""
+    async def communication(self, answer: str, speaking_s: float | None = None) -> CommunicationAnalysis:
+        """Communication quality of the answer (``speaking_s``: its speaking time, seconds)."""
 
     async def resume_skills(self, resume: Resume) -> ResumeSkills:
-        """Skills from the :data:`SKILLS` lexicon and the largest "N years" (local, deterministic)."""
+        """Skills normalised against the skills vocabulary and years from the resume (local)."""
         return ResumeSkills(
             skills=extract_skills(resume), years_experience=years_of_experience(resume), analyzer="local"
         )
@@ -708,9 +433,11 @@ class InterviewAnalyzer(ABC):
         """Pace from word timestamps."""
         return analyze_pace(transcript, window_s)
 
-    async def pause(self, transcript: Transcript) -> PauseAnalysis:
-        """Pauses from word timestamps."""
-        return analyze_pause(transcript)
+    async def pause(
+        self, transcript: Transcript, speech: list[SpeechInterval] | None = None
+    ) -> PauseAnalysis:
+        """Pauses from voice activity intervals when given, else from word timestamps."""
+        return analyze_pause(transcript, speech)
 
     async def complete(
         self, transcript: Transcript, request: InterviewRequest | None = None
@@ -719,11 +446,18 @@ class InterviewAnalyzer(ABC):
         request = request or InterviewRequest()
         answer = transcript.text.strip() or " ".join(s.text for s in transcript.segments)
         language, _p = detect_language(answer)
+        timed = _timed_words(transcript)
+        speaking_s = (max(w.end for w in timed) - timed[0].start) if timed else None
+
+        async def domain() -> DomainAnalysis:
+            concepts = resolve_concepts(request.question, request.expected_concepts, request.key_concepts)
+            return await self.domain(request.question, answer, concepts)
+
         jobs: dict[str, Callable[[], Awaitable[BaseModel]]] = {
-            "domain": lambda: self.domain(request.question, answer, request.expected_concepts),
-            "communication": lambda: self.communication(answer),
+            "domain": domain,
+            "communication": lambda: self.communication(answer, speaking_s),
             "pace": lambda: self.pace(transcript, request.window_s),
-            "pause": lambda: self.pause(transcript),
+            "pause": lambda: self.pause(transcript, transcript.speech),
         }
         requested = list(dict.fromkeys(request.analysis_types))
         timings: dict[str, float] = {}
@@ -766,6 +500,7 @@ class InterviewAnalyzer(ABC):
                 "timings_ms": timings,
                 "total_ms": round((time.perf_counter() - started) * 1000, 2),
                 "analyzer": self.name,
+                "pause_source": "vad" if transcript.speech else "word_gaps",
             },
         )
 
@@ -775,14 +510,16 @@ class LocalInterviewAnalyzer(InterviewAnalyzer):
 
     name = "local"
 
-    async def questions(self, resume: Resume, track: str, count: int = 5) -> QuestionSet:
-        return generate_questions(resume, track, count)
+    async def questions(self, resume: Resume, track: str, count: int = 5, seed: int = 0) -> QuestionSet:
+        return generate_questions(resume, track, count, seed)
 
-    async def domain(self, question: str, answer: str, expected: list[str]) -> DomainAnalysis:
-        return analyze_domain(question, answer, expected)
+    async def domain(
+        self, question: str, answer: str, concepts: dict[str, tuple[str, ...]]
+    ) -> DomainAnalysis:
+        return analyze_domain_concepts(question, answer, concepts)
 
-    async def communication(self, answer: str) -> CommunicationAnalysis:
-        return analyze_communication(answer)
+    async def communication(self, answer: str, speaking_s: float | None = None) -> CommunicationAnalysis:
+        return analyze_communication(answer, speaking_s)
 
 
 class _LLMQuestion(BaseModel):
@@ -834,7 +571,7 @@ class LLMInterviewAnalyzer(InterviewAnalyzer):
         self.provider = provider
         self.name = provider.name
 
-    async def questions(self, resume: Resume, track: str, count: int = 5) -> QuestionSet:
+    async def questions(self, resume: Resume, track: str, count: int = 5, seed: int = 0) -> QuestionSet:
         """Raises: ValueError for an unknown track; ProviderError when the provider fails."""
         if track not in TRACKS:
             raise ValueError(f"unknown track {track!r}; choose from {', '.join(TRACKS)}")
@@ -848,30 +585,41 @@ class LLMInterviewAnalyzer(InterviewAnalyzer):
         answer = await self.provider.generate(
             f"You are an interviewer for the {track} track. Write {count} interview questions tailored to "
             "the "
-            "candidate's skills, the last one behavioural, each with the concepts a good answer holds.",
+            "candidate's skills (or generic questions for the track when none are listed), with mixed "
+            "difficulty, the last one behavioural, each with the key concepts a good answer covers."
+            + (f" Variation {seed}: avoid the most obvious questions." if seed else ""),
             prompt,
             QuestionsAnswer,
         )
-        questions = [Question(**q.model_dump()) for q in answer.value.questions[:count]]
+        questions = [
+            Question(**q.model_dump(), key_concepts=[KeyConcept(name=c) for c in q.expected_concepts])
+            for q in answer.value.questions[:count]
+        ]
         return QuestionSet(
             track=track, skills=skills, years_experience=years, questions=questions, analyzer=self.name
         )
 
-    async def domain(self, question: str, answer: str, expected: list[str]) -> DomainAnalysis:
-        concepts = expected or list(_concepts_for(question, []))
+    async def domain(
+        self, question: str, answer: str, concepts: dict[str, tuple[str, ...]]
+    ) -> DomainAnalysis:
         prompt = (
-            f"QUESTION: {question}\n" + "".join(f"- concept: {c}\n" for c in concepts) + f"ANSWER: {answer}"
+            f"QUESTION: {question}\n"
+            + "".join(
+                f"- concept: {c}\n" + (f"  synonyms: {', '.join(syn)}\n" if syn else "")
+                for c, syn in concepts.items()
+            )
+            + f"ANSWER: {answer}"
         )
         result = await self.provider.generate(
-            "Judge which of the listed concepts the candidate's answer covers; score 0-100 for domain "
-            "knowledge.",
+            "Judge which of the listed key concepts the candidate's answer covers, in any wording; score "
+            "0-100 for domain knowledge (an on-topic answer is never 0).",
             prompt,
             DomainAnswer,
         )
         return DomainAnalysis(**result.value.model_dump())
 
-    async def communication(self, answer: str) -> CommunicationAnalysis:
-        local = analyze_communication(answer)
+    async def communication(self, answer: str, speaking_s: float | None = None) -> CommunicationAnalysis:
+        local = analyze_communication(answer, speaking_s)
         result = await self.provider.generate(
             "Rate the clarity, structure and vocabulary (0-100 each) of this spoken interview answer, "
             "count its "
@@ -879,11 +627,7 @@ class LLMInterviewAnalyzer(InterviewAnalyzer):
             f"ANSWER: {answer}",
             CommunicationAnswer,
         )
-        return CommunicationAnalysis(
-            **result.value.model_dump(),
-            filler_breakdown=local.filler_breakdown,
-            mean_sentence_words=local.mean_sentence_words,
-        )
+        return local.model_copy(update=result.value.model_dump())
 
     async def resume_skills(self, resume: Resume) -> ResumeSkills:
         """Ask the provider for the skills; lexicon skills it missed are added (never fewer than local).

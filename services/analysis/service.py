@@ -11,7 +11,8 @@ analyzers are deterministic, so a redelivery recomputes the same result.
 
 :class:`AnalysisServicer` serves synchronous callers: AnalyzeTemperature, AnalyzeMeeting,
 AnalyzePace, AnalyzePause, AnalyzeCommunication, AnalyzeDomain, AnalyzeInterview (the complete
-analysis), GenerateQuestions, ExtractResumeSkills, BuildSessionReport, SuggestTemplate,
+analysis), GenerateQuestions, ExtractResumeSkills, ExtractResume (a resume file),
+BuildKnowledgeSet, BuildSessionReport, RenderSessionReport (Markdown, PDF), SuggestTemplate,
 SuggestTitle and SuggestDescription, on the same analyzers (local, or provider-backed when a
 provider is configured); messages are converted by :mod:`services.analysis.convert`.
 """
@@ -30,16 +31,21 @@ from pydantic import ValidationError
 from services.analysis.config import load_analysis_settings
 from services.analysis.convert import (
     attempts_from_proto,
+    extraction_to_proto,
     interview_to_proto,
+    report_from_proto,
     resume_from_proto,
     template_from_proto,
     to_proto,
     transcript_from_proto,
 )
 from services.analysis.engine import AnalysisEngine
-from services.analysis.interview import InterviewRequest
+from services.analysis.interview import InterviewRequest, resolve_concepts
+from services.analysis.interview_report import render_markdown, render_pdf
 from services.analysis.meeting import MeetingRequest
 from services.analysis.providers import ProviderError
+from services.analysis.resume import ResumeError, extract_resume
+from services.analysis.skills import knowledge_set
 from services.analysis.temperature import (
     AudioDynamics,
     LLMTemperatureAnalyzer,
@@ -48,6 +54,7 @@ from services.analysis.temperature import (
     compute_audio_dynamics,
 )
 from services.common import audio, publishing, telemetry
+from services.common.analysis_results import KeyConcept
 from services.common.bus import Subscription
 from services.common.events import (
     ANALYSIS_REQUESTED_TYPES,
@@ -206,7 +213,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         async def run() -> analysis_pb2.PauseAnalysis:
             started = time.perf_counter()
             transcript = await self._transcript(request.input)
-            result = await self.engine.interview.pause(transcript)
+            result = await self.engine.interview.pause(transcript, transcript.speech)
             return to_proto(
                 result, analysis_pb2.PauseAnalysis, analyzer="local", processing_s=_since(started)
             )
@@ -218,8 +225,10 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     ) -> analysis_pb2.CommunicationAnalysis:
         async def run() -> analysis_pb2.CommunicationAnalysis:
             started = time.perf_counter()
-            answer = _answer(await self._transcript(request.input))
-            result = await self.engine.interview.communication(answer)
+            transcript = await self._transcript(request.input)
+            timed = [w for w in transcript.words if w.end >= w.start]
+            speaking_s = (max(w.end for w in timed) - min(w.start for w in timed)) if timed else None
+            result = await self.engine.interview.communication(_answer(transcript), speaking_s or None)
             return to_proto(
                 result,
                 analysis_pb2.CommunicationAnalysis,
@@ -235,9 +244,12 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         async def run() -> analysis_pb2.DomainAnalysis:
             started = time.perf_counter()
             answer = _answer(await self._transcript(request.input))
-            result = await self.engine.interview.domain(
-                request.question, answer, list(request.expected_concepts)
+            concepts = resolve_concepts(
+                request.question,
+                list(request.expected_concepts),
+                [KeyConcept(name=k.name, synonyms=list(k.synonyms)) for k in request.key_concepts],
             )
+            result = await self.engine.interview.domain(request.question, answer, concepts)
             return to_proto(
                 result,
                 analysis_pb2.DomainAnalysis,
@@ -256,6 +268,9 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
                 {
                     "question": request.question,
                     "expected_concepts": list(request.expected_concepts),
+                    "key_concepts": [
+                        {"name": k.name, "synonyms": list(k.synonyms)} for k in request.key_concepts
+                    ],
                     "window_s": request.window_s or 10.0,
                     **({"analysis_types": list(request.analysis_types)} if request.analysis_types else {}),
                 }
@@ -277,7 +292,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             if not 1 <= count <= 20:
                 raise ValueError(f"count must be 1-20 (got {count})")
             result = await self.engine.interview.questions(
-                resume_from_proto(request.resume), request.track, count
+                resume_from_proto(request.resume), request.track, count, request.seed
             )
             return to_proto(result, analysis_pb2.QuestionSet, processing_s=_since(started))
 
@@ -304,6 +319,50 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             report = await self.engine.session_report(attempts_from_proto(request))
             return to_proto(
                 report, analysis_pb2.SessionReport, analyzer="local", processing_s=_since(started)
+            )
+
+        return await self._guard(context, run)
+
+    async def RenderSessionReport(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.RenderReportRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.RenderedReport:
+        async def run() -> analysis_pb2.RenderedReport:
+            report = report_from_proto(request.report)
+            title = request.title or "Interview report"
+            if request.format == "md":
+                return analysis_pb2.RenderedReport(
+                    content=render_markdown(report, title).encode(), media_type="text/markdown; charset=utf-8"
+                )
+            if request.format == "pdf":
+                content = await asyncio.to_thread(render_pdf, report, title)
+                return analysis_pb2.RenderedReport(content=content, media_type="application/pdf")
+            raise ValueError(f"unknown report format {request.format!r}; choose md or pdf")
+
+        return await self._guard(context, run)
+
+    async def ExtractResume(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.ResumeFile, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.ResumeExtraction:
+        async def run() -> analysis_pb2.ResumeExtraction:
+            started = time.perf_counter()
+            try:
+                extraction = await asyncio.to_thread(extract_resume, request.data)
+            except ResumeError as exc:
+                raise ValueError(f"{exc.code}: {exc.details}") from None
+            return extraction_to_proto(extraction, analyzer="local", processing_s=_since(started))
+
+        return await self._guard(context, run)
+
+    async def BuildKnowledgeSet(  # noqa: N802 - gRPC method name
+        self, request: analysis_pb2.KnowledgeSetRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.KnowledgeSet:
+        async def run() -> analysis_pb2.KnowledgeSet:
+            started = time.perf_counter()
+            areas = knowledge_set(list(request.skills))
+            return analysis_pb2.KnowledgeSet(
+                areas=[analysis_pb2.SkillArea(area=a, skills=s) for a, s in areas.items()],
+                analyzer="local",
+                processing_s=_since(started),
             )
 
         return await self._guard(context, run)

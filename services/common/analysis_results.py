@@ -90,17 +90,38 @@ class MeetingAnalysis(BaseModel):
 # --------------------------------------------------------------------------- interview (seed 001)
 
 
+class KeyConcept(BaseModel):
+    """A key concept a good answer covers, with the synonyms that also count."""
+
+    name: str
+    synonyms: list[str] = Field(default_factory=list)
+
+
 class DomainAnalysis(BaseModel):
-    """Coverage of the concepts a good answer holds (0-100)."""
+    """Coverage of the key concepts a good answer holds (0-100): covered, touched (half credit)
+    and missed concepts, the answer's relevance to the question (0-1) and, per covered concept,
+    the words that showed it."""
 
     score: int = Field(ge=0, le=100)
     covered_concepts: list[str]
     missing_concepts: list[str]
+    partially_covered: list[str] = Field(default_factory=list)
+    relevance: float = Field(0.0, ge=0, le=1)
+    evidence: dict[str, str] = Field(default_factory=dict)
     feedback: str
 
 
+class Suggestion(BaseModel):
+    """One concrete suggestion: the issue, a quote from the answer and what to do."""
+
+    issue: str
+    quote: str
+    tip: str
+
+
 class CommunicationAnalysis(BaseModel):
-    """Clarity, structure, vocabulary and fluency of an answer (0-100 each)."""
+    """Clarity, structure, vocabulary and fluency of an answer (0-100 each), with the hedges,
+    signposts, conclusion and fillers found and two or three suggestions quoting the answer."""
 
     score: int = Field(ge=0, le=100)
     clarity: int = Field(ge=0, le=100)
@@ -108,7 +129,13 @@ class CommunicationAnalysis(BaseModel):
     vocabulary: int = Field(ge=0, le=100)
     filler_words: int = Field(ge=0)
     filler_breakdown: dict[str, int] = Field(default_factory=dict)
+    fillers_per_minute: float | None = None
+    hedges: dict[str, int] = Field(default_factory=dict)
+    signposts: list[str] = Field(default_factory=list)
+    has_conclusion: bool = False
     mean_sentence_words: float = 0.0
+    longest_sentence_words: int = 0
+    suggestions: list[Suggestion] = Field(default_factory=list)
     feedback: str
 
 
@@ -135,7 +162,7 @@ class PaceAnalysis(BaseModel):
 
 
 class Pause(BaseModel):
-    """One silence between two words (seconds)."""
+    """One silence (seconds from the start of the audio) and the word before it."""
 
     start: float
     end: float
@@ -144,9 +171,12 @@ class Pause(BaseModel):
 
 
 class PauseAnalysis(BaseModel):
-    """Pauses from gaps between words."""
+    """Pauses from voice activity (``source="vad"``) or from gaps between words, with the
+    filled pauses ("um", "uh", "you know") counted from the words."""
 
+    source: Literal["vad", "word_gaps"] = "word_gaps"
     pause_count: int
+    pauses: list[Pause] = Field(default_factory=list)
     total_pause_s: float
     mean_pause_s: float
     max_pause_s: float
@@ -154,6 +184,8 @@ class PauseAnalysis(BaseModel):
     pauses_per_minute: float
     speaking_time_s: float
     speaking_ratio: float
+    filled_pauses: int = 0
+    filled_pause_breakdown: dict[str, int] = Field(default_factory=dict)
     score: int = Field(ge=0, le=100)
     feedback: str
 
@@ -222,9 +254,12 @@ class MeetingRequest(BaseModel):
 
 
 class InterviewRequest(BaseModel):
-    """Inputs of an answer analysis."""
+    """Inputs of an answer analysis; ``key_concepts`` (with synonyms) win over ``expected_concepts``."""
 
     question: str = ""
     expected_concepts: list[str] = Field(default_factory=list)
+    key_concepts: list[KeyConcept] = Field(
+        default_factory=list, description="Key concepts with synonyms (from the question bank or the LLM)."
+    )
     analysis_types: list[AnalysisType] = Field(default_factory=lambda: list(ANALYSIS_TYPES))
     window_s: float = Field(10.0, gt=0)

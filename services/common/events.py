@@ -172,6 +172,9 @@ class TranscriptionRequested(EventPayload):
     diarize: bool = Field(False, description="Label segments and words with speakers.")
     min_speakers: int | None = Field(None, ge=1, le=32, description="Lower bound on the speaker count.")
     max_speakers: int | None = Field(None, ge=1, le=32, description="Upper bound on the speaker count.")
+    voice_activity: bool = Field(
+        False, description="Also store the recording's speech intervals (Silero VAD) on the transcript."
+    )
 
 
 class TranscriptionProgress(EventPayload):

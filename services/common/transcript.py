@@ -29,13 +29,22 @@ class Segment(BaseModel):
     words: list[Word] = Field(default_factory=list)
 
 
+class SpeechInterval(BaseModel):
+    """One stretch of speech found by voice activity detection (seconds)."""
+
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+
+
 class Transcript(BaseModel):
-    """A whole transcript: language code, audio duration (s), full text and segments."""
+    """A whole transcript: language code, audio duration (s), full text and segments; ``speech``
+    holds the recording's voice activity intervals when the caller asked for them."""
 
     language: str = "en"
     duration: float = Field(ge=0)
     text: str
     segments: list[Segment] = Field(default_factory=list)
+    speech: list[SpeechInterval] | None = None
 
     @property
     def words(self) -> list[Word]:

@@ -24,6 +24,8 @@ from services.gateway.products.accounts.service import AccountsProduct
 from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
 from services.gateway.products.console import router as console
+from services.gateway.products.interviews import router as interviews
+from services.gateway.products.interviews.consumers import InterviewsProduct
 from services.gateway.products.openai import router as openai
 from services.gateway.products.openai.service import OpenAIProduct
 from services.gateway.products.photos import router as photos
@@ -80,6 +82,7 @@ ROUTERS: tuple[Mount, ...] = (
     ),
     Mount(photos.router, tags=["photo to music video"]),
     Mount(openai.router, prefix="/v1", tags=["OpenAI-compatible speech to text"]),
+    Mount(interviews.router, tags=["interview coach"]),
 )
 """Every product router, in one place (order = OpenAPI order)."""
 
@@ -89,6 +92,7 @@ PRODUCTS: tuple[type[Product], ...] = (
     AncProduct,
     PhotoProduct,
     OpenAIProduct,
+    InterviewsProduct,
 )
 """Every product lifecycle, started in this order and stopped in reverse."""
 

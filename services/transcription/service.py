@@ -36,6 +36,7 @@ from services.common.rpc import GrpcServer, start_server
 from services.common.runtime import Runtime
 from services.common.storage import ObjectNotFound
 from services.common.transcript import Transcript
+from services.transcription import vad
 from services.transcription.config import TranscriptionSettings, load_transcription_settings
 from services.transcription.engine import (
     Engine,
@@ -86,6 +87,7 @@ def to_proto(
             )
             for s in transcript.segments
         ],
+        speech=[transcription_pb2.SpeechInterval(start=i.start, end=i.end) for i in transcript.speech or []],
     )
 
 
@@ -153,6 +155,9 @@ class _Servicer(transcription_pb2_grpc.TranscriptionServiceServicer):
                     )
                 started = time.perf_counter()
                 transcript = await asyncio.to_thread(engine.transcribe_file, path, options)
+                if request.voice_activity:
+                    speech = await asyncio.to_thread(vad.file_speech_intervals, path)
+                    transcript = transcript.model_copy(update={"speech": speech})
             except audio.AudioError as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{exc.code}: {exc.details}")
             except EngineError as exc:
@@ -377,6 +382,9 @@ class TranscriptionService:
             report = self._progress_reporter(request.job_id)
             try:
                 transcript = await asyncio.to_thread(engine.transcribe_file, path, options, report)
+                if request.voice_activity:
+                    speech = await asyncio.to_thread(vad.file_speech_intervals, path)
+                    transcript = transcript.model_copy(update={"speech": speech})
             except audio.AudioError as exc:
                 await self._fail(request, exc.code, exc.details)
                 return

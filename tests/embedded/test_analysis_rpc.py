@@ -159,7 +159,8 @@ async def test_communication_and_domain(stub: Stub) -> None:
             expected_concepts=["validation", "regularization", "more data", "early stopping"],
         )
     )
-    assert domain.score == 75 and domain.missing_concepts == ["early stopping"]
+    # 3 of 4 concepts: 0.85 * 75 plus up to 15 points for using the question's own words
+    assert 63 <= domain.score <= 79 and domain.missing_concepts == ["early stopping"]
     assert domain.analyzer == "local"
 
 
@@ -195,7 +196,7 @@ async def test_complete_interview_analysis_subset_and_report(stub: Stub) -> None
     assert report.dimension_scores["pace"] == everything.pace.score == subset.pace.score
     assert [q.question for q in report.per_question] == ["Overfitting?", "Pace only"]
     empty = await stub.BuildSessionReport(pb.SessionReportRequest())
-    assert not empty.HasField("overall_score") and empty.summary == "No analysed answers."
+    assert not empty.HasField("overall_score") and empty.summary.startswith("No analysed answers")
 
 
 async def test_questions_and_resume_skills(stub: Stub) -> None:
@@ -208,7 +209,11 @@ async def test_questions_and_resume_skills(stub: Stub) -> None:
         pb.GenerateQuestionsRequest(resume=resume, track="data_science", count=4)
     )
     assert len(questions.questions) == 4 and questions.track == "data_science"
-    assert questions.questions[-1].category == "behavioural" and questions.questions[0].difficulty == "medium"
+    assert questions.questions[-1].category == "behavioural" and questions.questions[0].difficulty in (
+        "easy",
+        "medium",
+    )
+    assert {q.difficulty for q in questions.questions} >= {"easy", "medium"}  # mixed for 3 years
     assert questions.years_experience == 3 and "Python" in questions.skills
 
 
@@ -320,7 +325,7 @@ class _FailingMeeting(LocalMeetingAnalyzer):
 
 
 class _SlowInterview(LocalInterviewAnalyzer):
-    async def communication(self, answer: str):  # type: ignore[no-untyped-def]
+    async def communication(self, answer: str, speaking_s: float | None = None):  # type: ignore[no-untyped-def]
         raise ProviderError("unreachable", "connection refused")
 
 
@@ -414,7 +419,9 @@ async def test_gateway_client_calls_every_rpc(analysis_platform: Runtime) -> Non
         and domain.covered_concepts
         and [s.status for s in complete.statuses] == ["completed"] * 4
     )
-    assert len(questions.questions) == 5 and questions.questions[0].difficulty == "hard"
+    assert len(questions.questions) == 5 and "hard" in {
+        q.difficulty for q in questions.questions
+    }  # senior: mixed, hard among them
     assert list(skills.skills) == ["Python", "SQL"] and report.HasField("overall_score")
     assert template.suggested_template_name == "Team Meeting" and title.suggested_title == meeting.title
     assert description.suggested_description == meeting.description

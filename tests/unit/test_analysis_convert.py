@@ -18,20 +18,24 @@ from services.analysis.convert import (
 from services.analysis.interview import (
     CompleteAnalysis,
     LocalInterviewAnalyzer,
+    Question,
     QuestionSet,
     ResumeSkills,
-    SessionReport,
 )
+from services.analysis.interview_report import DeliveryTrend, QuestionScore, SessionReport, WorkItem
+from services.analysis.resume import ExperienceRange, ResumeExtraction
 from services.common.analysis_results import (
     ActionItem,
     AlternativeTemplate,
     CommunicationAnalysis,
     DomainAnalysis,
+    KeyConcept,
     MeetingAnalysis,
     PaceAnalysis,
     PaceWindow,
     Pause,
     PauseAnalysis,
+    Suggestion,
     TemperatureResult,
     TemplateSuggestion,
 )
@@ -50,7 +54,15 @@ PAIRS: list[tuple[type[BaseModel], type[Message]]] = [
     (CommunicationAnalysis, pb.CommunicationAnalysis),
     (DomainAnalysis, pb.DomainAnalysis),
     (QuestionSet, pb.QuestionSet),
+    (Question, pb.Question),
     (ResumeSkills, pb.ResumeSkills),
+    (Suggestion, pb.Suggestion),
+    (KeyConcept, pb.KeyConcept),
+    (ResumeExtraction, pb.ResumeExtraction),
+    (ExperienceRange, pb.ExperienceRange),
+    (QuestionScore, pb.QuestionScores),
+    (WorkItem, pb.WorkItem),
+    (DeliveryTrend, pb.DeliveryTrend),
     (Word, pb.Word),
     (Segment, pb.Segment),
 ]

@@ -79,6 +79,7 @@ def transcript_message(transcript: Transcript) -> pb.Transcript:
             )
             for s in transcript.segments
         ],
+        speech=[pb.SpeechInterval(start=i.start, end=i.end) for i in transcript.speech or []],
     )
 
 
@@ -158,6 +159,18 @@ class AnalysisClient:
     async def session_report(self, request: pb.SessionReportRequest) -> pb.SessionReport:
         """The interview session report over analysed answers (seed 001)."""
         return await self._call(self._stub.BuildSessionReport, request)
+
+    async def render_report(self, request: pb.RenderReportRequest) -> pb.RenderedReport:
+        """A session report as Markdown or PDF (seed 001, beyond the seed)."""
+        return await self._call(self._stub.RenderSessionReport, request)
+
+    async def extract_resume(self, request: pb.ResumeFile) -> pb.ResumeExtraction:
+        """Text, skills, years, education, roles and knowledge set of a resume file (seed 001)."""
+        return await self._call(self._stub.ExtractResume, request)
+
+    async def knowledge_set(self, request: pb.KnowledgeSetRequest) -> pb.KnowledgeSet:
+        """Skills grouped by area (seed 001 /api/get_knowledgeset)."""
+        return await self._call(self._stub.BuildKnowledgeSet, request)
 
     async def suggest_template(self, request: pb.SuggestTemplateRequest) -> pb.TemplateSuggestion:
         """The template that fits a transcript (seed 003)."""

@@ -84,6 +84,21 @@ class AnalysisServiceStub:
                 request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReportRequest.SerializeToString,
                 response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReport.FromString,
                 _registered_method=True)
+        self.RenderSessionReport = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/RenderSessionReport',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.RenderReportRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.RenderedReport.FromString,
+                _registered_method=True)
+        self.ExtractResume = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/ExtractResume',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeFile.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeExtraction.FromString,
+                _registered_method=True)
+        self.BuildKnowledgeSet = channel.unary_unary(
+                '/earshot.analysis.v1.AnalysisService/BuildKnowledgeSet',
+                request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.KnowledgeSetRequest.SerializeToString,
+                response_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.KnowledgeSet.FromString,
+                _registered_method=True)
         self.SuggestTemplate = channel.unary_unary(
                 '/earshot.analysis.v1.AnalysisService/SuggestTemplate',
                 request_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SuggestTemplateRequest.SerializeToString,
@@ -176,6 +191,30 @@ class AnalysisServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenderSessionReport(self, request, context):
+        """A session report as Markdown or PDF (GET /api/final-report/{id}?format=md|pdf).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExtractResume(self, request, context):
+        """A resume file (PDF, .docx or plain text, sniffed): its text, normalised skills, years of
+        experience from date ranges, education, roles and knowledge set (seed 001
+        /api/extract-resume). INVALID_ARGUMENT details start with the reason's code:
+        empty_file, too_large, unsupported_type, encrypted_pdf, no_text_layer, corrupt_file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BuildKnowledgeSet(self, request, context):
+        """Skills grouped by area (seed 001 /api/get_knowledgeset).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SuggestTemplate(self, request, context):
         """The template that fits a meeting transcript (seed 003 suggest-template).
         """
@@ -249,6 +288,21 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.BuildSessionReport,
                     request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReportRequest.FromString,
                     response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReport.SerializeToString,
+            ),
+            'RenderSessionReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderSessionReport,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.RenderReportRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.RenderedReport.SerializeToString,
+            ),
+            'ExtractResume': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtractResume,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeFile.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeExtraction.SerializeToString,
+            ),
+            'BuildKnowledgeSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.BuildKnowledgeSet,
+                    request_deserializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.KnowledgeSetRequest.FromString,
+                    response_serializer=earshot_dot_analysis_dot_v1_dot_analysis__pb2.KnowledgeSet.SerializeToString,
             ),
             'SuggestTemplate': grpc.unary_unary_rpc_method_handler(
                     servicer.SuggestTemplate,
@@ -536,6 +590,87 @@ class AnalysisService:
             '/earshot.analysis.v1.AnalysisService/BuildSessionReport',
             earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReportRequest.SerializeToString,
             earshot_dot_analysis_dot_v1_dot_analysis__pb2.SessionReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderSessionReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/RenderSessionReport',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.RenderReportRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.RenderedReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtractResume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/ExtractResume',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeFile.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.ResumeExtraction.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BuildKnowledgeSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/earshot.analysis.v1.AnalysisService/BuildKnowledgeSet',
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.KnowledgeSetRequest.SerializeToString,
+            earshot_dot_analysis_dot_v1_dot_analysis__pb2.KnowledgeSet.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TranscribeRequest(_message.Message):
-    __slots__ = ("audio", "audio_key", "language", "word_timestamps", "model", "prompt", "temperature", "diarize", "min_speakers", "max_speakers", "engine")
+    __slots__ = ("audio", "audio_key", "language", "word_timestamps", "model", "prompt", "temperature", "diarize", "min_speakers", "max_speakers", "engine", "voice_activity")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     AUDIO_KEY_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,7 @@ class TranscribeRequest(_message.Message):
     MIN_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     MAX_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
+    VOICE_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     audio: bytes
     audio_key: str
     language: str
@@ -30,7 +31,16 @@ class TranscribeRequest(_message.Message):
     min_speakers: int
     max_speakers: int
     engine: str
-    def __init__(self, audio: _Optional[bytes] = ..., audio_key: _Optional[str] = ..., language: _Optional[str] = ..., word_timestamps: _Optional[bool] = ..., model: _Optional[str] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., diarize: _Optional[bool] = ..., min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ..., engine: _Optional[str] = ...) -> None: ...
+    voice_activity: bool
+    def __init__(self, audio: _Optional[bytes] = ..., audio_key: _Optional[str] = ..., language: _Optional[str] = ..., word_timestamps: _Optional[bool] = ..., model: _Optional[str] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., diarize: _Optional[bool] = ..., min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ..., engine: _Optional[str] = ..., voice_activity: _Optional[bool] = ...) -> None: ...
+
+class SpeechInterval(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: float
+    end: float
+    def __init__(self, start: _Optional[float] = ..., end: _Optional[float] = ...) -> None: ...
 
 class Word(_message.Message):
     __slots__ = ("word", "start", "end", "probability")
@@ -61,7 +71,7 @@ class Segment(_message.Message):
     def __init__(self, id: _Optional[int] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., text: _Optional[str] = ..., speaker: _Optional[str] = ..., words: _Optional[_Iterable[_Union[Word, _Mapping]]] = ...) -> None: ...
 
 class TranscribeResponse(_message.Message):
-    __slots__ = ("language", "duration", "text", "segments", "processing_s", "engine", "model")
+    __slots__ = ("language", "duration", "text", "segments", "processing_s", "engine", "model", "speech")
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +79,7 @@ class TranscribeResponse(_message.Message):
     PROCESSING_S_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_FIELD_NUMBER: _ClassVar[int]
     language: str
     duration: float
     text: str
@@ -76,7 +87,8 @@ class TranscribeResponse(_message.Message):
     processing_s: float
     engine: str
     model: str
-    def __init__(self, language: _Optional[str] = ..., duration: _Optional[float] = ..., text: _Optional[str] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., processing_s: _Optional[float] = ..., engine: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    speech: _containers.RepeatedCompositeFieldContainer[SpeechInterval]
+    def __init__(self, language: _Optional[str] = ..., duration: _Optional[float] = ..., text: _Optional[str] = ..., segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., processing_s: _Optional[float] = ..., engine: _Optional[str] = ..., model: _Optional[str] = ..., speech: _Optional[_Iterable[_Union[SpeechInterval, _Mapping]]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
