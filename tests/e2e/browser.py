@@ -83,9 +83,10 @@ def platform_in_thread(data_dir: Path, setup: Setup | None = None) -> Iterator[s
         thread.join(60)
 
 
-def chromium(download_dir: Path) -> WebDriver:
+def chromium(download_dir: Path, microphone: Path | None = None) -> WebDriver:
     """Headless Chromium (Debian's ``chromium`` and ``chromium-driver``) with browser and network
-    logs on, downloads into ``download_dir``, a fake microphone, and the phone width by default."""
+    logs on, downloads into ``download_dir`` and a fake microphone that plays ``microphone`` (a
+    16-bit WAV, looped) when given."""
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         raise RuntimeError(f"{CHROMIUM} / {CHROMEDRIVER} missing: run scripts/install_browser.sh")
     options = webdriver.ChromeOptions()
@@ -104,6 +105,8 @@ def chromium(download_dir: Path) -> WebDriver:
         f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
     ):
         options.add_argument(arg)
+    if microphone is not None:
+        options.add_argument(f"--use-file-for-fake-audio-capture={microphone}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     options.add_experimental_option(
         "prefs", {"download.default_directory": str(download_dir), "download.prompt_for_download": False}

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
+from services.common import audio
 from services.platform import Platform
 from tests.conftest import FIXTURES, JFK
 from tests.e2e.browser import PHONE, Console, chromium, platform_in_thread
@@ -71,9 +72,11 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def console(gateway_url: str, downloads: Path) -> Iterator[Console]:
+def console(gateway_url: str, downloads: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    driver = chromium(downloads)
+    microphone = tmp_path_factory.mktemp("console-mic") / "jfk.wav"  # what the fake microphone hears
+    microphone.write_bytes(audio.wav_bytes(audio.decode(JFK, 48000), 48000))
+    driver = chromium(downloads, microphone)
     try:
         yield Console(driver=driver, url=gateway_url, shots=OUTPUT)
     finally:
@@ -352,6 +355,15 @@ def test_interview_page(console: Console, tmp_path: Path) -> None:
         "return Chart.getChart(document.querySelector('#pace-chart canvas')).data.datasets[2].data.length"
     )
     console.screenshots("interview-answer")
+    # the next answer spoken into the (fake) microphone: MediaRecorder, then the same analyses
+    console.find("#next-question").click()
+    console.wait(30).until(lambda d: d.find_element(By.ID, "question-text").text)
+    console.find("#record").click()
+    console.wait(30).until(lambda d: d.find_element(By.ID, "record").text == "Stop recording")
+    time.sleep(12)  # let the microphone hear the whole recording (11 s)
+    console.find("#record").click()
+    console.wait(300).until(lambda d: "words per minute" in d.find_element(By.ID, "card-pace").text)
+    assert "ask not what your country" in console.find("#answer-text").text.lower()
     console.find("#finish-now").click()
     score = console.text_of("#overall-score", 300)
     assert score == "n/a" or 0 <= int(score) <= 100
