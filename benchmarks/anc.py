@@ -243,7 +243,7 @@ async def websocket_stream(minutes: float) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="anc-bench-")
     ports = {name: 0 for name in Settings.model_fields if name.endswith("_grpc_port")}
     settings = load_settings(data_dir=Path(tmp.name), port=port, log_level="warning", **ports)
-    platform = Platform(settings, ("anc", "gateway"))
+    platform = Platform(settings, ("auth", "anc", "gateway"))  # ANC streams belong to a user
     await platform.start()
     server = uvicorn.Server(
         uvicorn.Config(platform.gateway.app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
@@ -259,9 +259,16 @@ async def websocket_stream(minutes: float) -> dict[str, Any]:
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.05)
+            signed = await client.post(
+                "/api/auth/register",
+                json={"email": "bench@example.com", "password": "benchmark-password-42", "name": "Bench"},
+            )
+            token = signed.json()["access_token"]
             opened = (
                 await client.post(
-                    "/api/audio/stream", json={"algorithm": "fdaf", "taps": TAPS, "block_size": 1024}
+                    "/api/audio/stream",
+                    json={"algorithm": "fdaf", "taps": TAPS, "block_size": 1024},
+                    headers={"Authorization": f"Bearer {token}"},
                 )
             ).json()
         block = 1024
@@ -272,7 +279,7 @@ async def websocket_stream(minutes: float) -> dict[str, Any]:
         rtts = np.empty(total)
         rss: list[tuple[float, float]] = []
         started = time.perf_counter()
-        async with connect(opened["websocket_url"], max_size=None) as ws:
+        async with connect(f"{opened['websocket_url']}?token={token}", max_size=None) as ws:
             await ws.recv()  # connect event
             for i in range(total):
                 lo = (i % per_loop) * block

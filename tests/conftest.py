@@ -5,9 +5,11 @@ loopback port) started once per test session, and paths to the real recordings.
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -82,6 +84,50 @@ async def client(embedded: Embedded) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client pointed at the embedded gateway."""
     async with httpx.AsyncClient(base_url=embedded.url, timeout=120) as c:
         yield c
+
+
+PASSWORD = "sturdy-password-42"
+"""Password of the users the shared helpers register."""
+
+
+async def sign_up(client: httpx.AsyncClient, name: str = "Tester") -> dict[str, Any]:
+    """Register a new user (unique email) on the gateway; returns the token answer
+    (``access_token``, ``refresh_token``, ``user``)."""
+    email = f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com"
+    reply = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD, "name": name})
+    assert reply.status_code == 201, reply.text
+    tokens: dict[str, Any] = reply.json()
+    return tokens
+
+
+def auth_header(tokens: dict[str, Any]) -> dict[str, str]:
+    """``Authorization: Bearer <access token>`` of a :func:`sign_up` answer."""
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+@dataclass
+class SignedIn:
+    """A signed-in user and an HTTP client that sends their token on every request."""
+
+    client: httpx.AsyncClient
+    tokens: dict[str, Any]
+
+    @property
+    def user_id(self) -> str:
+        return str(self.tokens["user"]["id"])
+
+    @property
+    def token(self) -> str:
+        return str(self.tokens["access_token"])
+
+
+@pytest.fixture
+async def signed_in(embedded: Embedded) -> AsyncIterator[SignedIn]:
+    """A new user registered on the embedded gateway, with a client carrying their token."""
+    async with httpx.AsyncClient(base_url=embedded.url, timeout=120) as anonymous:
+        tokens = await sign_up(anonymous)
+    async with httpx.AsyncClient(base_url=embedded.url, timeout=120, headers=auth_header(tokens)) as c:
+        yield SignedIn(client=c, tokens=tokens)
 
 
 # --- real servers (contract and integration tiers) ------------------------------------------

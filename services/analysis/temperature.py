@@ -33,26 +33,27 @@ conflict_language     0.20    :data:`CONFLICT_LEXICON` (insults, accusations suc
                               always"/"you never", dismissals, imperatives like "shut up",
                               "how dare", mild profanity): summed weights of matches per 100
                               words; ``ramp(density, 1, 10)``.
-emphasis_cues         0.10    exclamation marks, ALL-CAPS words and immediate repetitions
-                              ("no, no, no"): ``0.45 * ramp(share of sentences ending in "!",
-                              0.05, 0.5) + 0.25 * ramp(caps words / words, 0.01, 0.10)
-                              + 0.30 * ramp(repeats per 100 words, 0.5, 4)``. Terms the
-                              transcript cannot show (no punctuation, no letter case) are left
-                              out and the rest re-weighted.
+emphasis_cues         0.10    from the audio and the words, never from punctuation or letter
+                              case (the recogniser may not write them): ``0.35 *
+                              ramp(energy bursts, 0.02, 0.15) + 0.35 * ramp(pitch spread,
+                              6, 14 semitones) + 0.30 * ramp(repeats per 100 words, 0.5, 4)``;
+                              bursts = share of voiced frames >= 10 dB over the median,
+                              pitch spread = p90 - p10 of frame F0 (see
+                              :func:`compute_audio_dynamics`). Without audio only repeats.
 speech_rate           0.10    words per minute of speaking time (word durations plus gaps
                               shorter than 0.5 s) from word timestamps (segment times if there
                               are none); ``ramp(wpm, 150, 230)``: ~150 wpm is conversational
                               and neutral, 230 wpm and above is rushed.
-turn_taking           0.15    ``0.45 * ramp(quick share, 0.1, 0.6) + 0.35 * (1 - ramp(pauses
-                              per minute, 3, 12)) + 0.20 * ramp(speaker changes per minute,
-                              6, 24)``. Quick share: share of segment boundaries (speaker
-                              changes, when speakers are labelled) whose gap is < 150 ms or
-                              negative (overlap / interruption). Pauses: silences >= 0.5 s
-                              between words. The speaker-change term needs >= 2 labelled
-                              speakers; without labels it is left out and the rest re-weighted.
-loudness              0.20    from :class:`AudioDynamics` (50 ms frame RMS in dBFS):
-                              ``0.50 * ramp(p95 level, -20, -6) + 0.35 * ramp(loud fraction,
-                              0.25, 0.55) + 0.15 * ramp(dynamic range, 15, 35)``.
+turn_taking           0.15    only from diarized speaker changes (>= 2 labelled speakers,
+                              else left out: a monologue has no turn-taking): ``0.6 *
+                              ramp(quick share, 0.1, 0.6) + 0.4 * ramp(speaker changes per
+                              minute, 6, 24)``; quick share = share of speaker changes whose
+                              gap is < 150 ms or negative (interruption).
+loudness              0.20    relative dynamics only, so gain does not matter (-20..+6 dB
+                              moves the temperature by <= 3 points, tested):
+                              ``0.50 * ramp(p95 - median level, 6, 14 dB) + 0.30 *
+                              ramp(loud fraction, 0.25, 0.55) + 0.20 * ramp(dynamic range,
+                              15, 35)`` over 50 ms frames (:class:`AudioDynamics`).
 ====================  ======  ===============================================================
 
 A component that cannot be measured (no audio, no word timings, a single segment...)
@@ -74,10 +75,12 @@ words the temperature comes from loudness alone and confidence is at most 0.15 (
 there is no audio either).
 
 Summary: ``"<Level> conversation (<t>/100), driven by <up to 3 components whose value is
->= 0.4, largest contribution first>. Topics: <topics>."``. Topics are the 3 most frequent
-content words after removing :data:`STOPWORDS`, conflict-lexicon words and VADER words
-with ``|valence| >= 1`` (sentiment, not subject matter); ties are broken by first
-appearance and a plural is folded into its singular when both occur.
+>= 0.4, largest contribution first>. Topics: <topics>."``: every driver named is a key of
+``components`` with a value >= 0.4 (tested claim by claim). Topics are at most 3 words the
+recogniser was confident about (word probability >= 0.7), said at least twice and part of
+a YAKE keyphrase, after removing :data:`STOPWORDS`, :data:`NON_TOPICS`, conflict-lexicon
+words and VADER words with ``|valence| >= 1`` (sentiment, not subject matter); ties are
+broken by first appearance and a plural is folded into its singular when both occur.
 """
 
 from __future__ import annotations
@@ -115,8 +118,12 @@ __all__ = [
 
 FRAME_SECONDS = 0.05
 SILENCE_DBFS = -120.0
-#: Frames quieter than this are never speech.
-VOICED_FLOOR_DBFS = -55.0
+#: Frames quieter than this are never speech (digital silence only: thresholds are relative).
+VOICED_FLOOR_DBFS = -100.0
+PITCH_MIN_HZ = 70.0
+PITCH_MAX_HZ = 400.0
+PITCH_MIN_CORRELATION = 0.5
+BURST_DB = 10.0
 #: "Loud" frames are those within this many dB of the 95th-percentile level.
 LOUD_WINDOW_DB = 6.0
 CLIP_LEVEL = 0.99
@@ -126,8 +133,13 @@ CLIP_LEVEL = 0.99
 class AudioDynamics:
     """Loudness statistics of a recording from 50 ms frame RMS levels (dBFS).
 
-    Voiced frames are those above ``max(-55 dBFS, min(loudest - 30 dB, noise floor + 10 dB))``,
-    where the noise floor is the 10th percentile of all frame levels.
+    Voiced frames are those above ``max(-100 dBFS, min(loudest - 30 dB, noise floor + 10 dB))``,
+    where the noise floor is the 10th percentile of all frame levels: thresholds relative
+    to the recording, so a gain change moves every level by the same dB and leaves the
+    relative statistics (dynamic range, loud fraction, peak over median, bursts) as they
+    were. Pitch: per 50 ms voiced frame, the normalised-autocorrelation peak between 70
+    and 400 Hz where it exceeds 0.5 (a YIN-like periodicity test; de Cheveigné & Kawahara
+    2002, "YIN, a fundamental frequency estimator for speech and music").
     """
 
     duration_s: float
@@ -139,6 +151,15 @@ class AudioDynamics:
     loud_fraction: float  # share of voiced frames within 6 dB of the p95 level
     peak_dbfs: float  # sample peak
     clipped_fraction: float  # share of samples at |x| >= 0.99
+    energy_burst_fraction: float = 0.0  # share of voiced frames >= 10 dB above the median
+    pitch_spread_semitones: float = 0.0  # p90 - p10 of voiced-frame F0, semitones
+    pitch_frames: int = 0  # frames with a pitch estimate
+
+    @property
+    def peak_over_median_db(self) -> float:
+        """Loud peaks against the recording's own speaking level (p95 - median), dB:
+        unchanged by a gain change."""
+        return self.loudness_p95_db - self.loudness_db
 
     @property
     def has_voice(self) -> bool:
@@ -191,6 +212,11 @@ def compute_audio_dynamics(samples: np.ndarray, sample_rate: int) -> AudioDynami
             duration, 0.0, SILENCE_DBFS, SILENCE_DBFS, SILENCE_DBFS, 0.0, 0.0, peak_db, clipped
         )
     p10, p50, p95 = (float(v) for v in np.percentile(voiced, [10, 50, 95]))
+    voiced_mask = levels >= threshold
+    pitches = _frame_pitches(frames[voiced_mask], sample_rate)
+    spread = (
+        float(np.subtract(*np.percentile(12 * np.log2(pitches), [90, 10]))) if pitches.size >= 10 else 0.0
+    )
     return AudioDynamics(
         duration_s=duration,
         voiced_fraction=float(voiced.size / n_frames),
@@ -201,7 +227,27 @@ def compute_audio_dynamics(samples: np.ndarray, sample_rate: int) -> AudioDynami
         loud_fraction=float(np.mean(voiced >= p95 - LOUD_WINDOW_DB)),
         peak_dbfs=peak_db,
         clipped_fraction=clipped,
+        energy_burst_fraction=float(np.mean(voiced >= p50 + BURST_DB)),
+        pitch_spread_semitones=spread,
+        pitch_frames=int(pitches.size),
     )
+
+
+def _frame_pitches(frames: np.ndarray, sample_rate: int) -> np.ndarray:
+    """F0 (Hz) of each frame that is clearly periodic, by normalised autocorrelation."""
+    if frames.size == 0:
+        return np.zeros(0)
+    x = frames - frames.mean(axis=1, keepdims=True)
+    n = x.shape[1]
+    spec = np.fft.rfft(x, n=2 * n, axis=1)
+    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
+    lo, hi = int(sample_rate / PITCH_MAX_HZ), min(n - 1, int(sample_rate / PITCH_MIN_HZ))
+    if hi <= lo:
+        return np.zeros(0)
+    norm = ac[:, lo:hi] / (ac[:, :1] + 1e-12)
+    lag = np.argmax(norm, axis=1)
+    ok = norm[np.arange(len(lag)), lag] >= PITCH_MIN_CORRELATION
+    return sample_rate / (lag[ok] + lo).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- analyzers
@@ -231,10 +277,10 @@ WEIGHTS: dict[str, float] = {
 DRIVER_PHRASES: dict[str, str] = {
     "hostility": "hostile language",
     "conflict_language": "accusatory words",
-    "emphasis_cues": "exclamations and emphasis",
+    "emphasis_cues": "emphatic delivery",
     "speech_rate": "fast speech",
     "turn_taking": "rapid turn-taking",
-    "loudness": "raised voices",
+    "loudness": "loud peaks above the speaking level",
 }
 
 #: Conflict markers -> weight (how strongly one occurrence signals a heated exchange).
@@ -339,6 +385,17 @@ _SENTENCE_RE = re.compile(r"[^.!?]+[.!?]*")
 _CAPS_ALLOWED = frozenset({"I", "OK", "TV", "US", "USA", "UK", "EU", "AI", "CEO", "ID", "PM", "AM", "UN"})
 PAUSE_SECONDS = 0.5
 QUICK_GAP_SECONDS = 0.15
+#: Words recognised with a lower probability never become topics.
+TOPIC_MIN_PROBABILITY = 0.7
+KEYPHRASES = 15
+#: Frequent words that are not subjects: verbs, adjectives and vague nouns.
+NON_TOPICS: frozenset[str] = frozenset(
+    """
+    new old good bad great big small little long short high low thinking think thought feel
+    feeling going doing getting making saying talking looking working asked ask asking told
+    men man people guy guys time times day days year years week weeks bit part place
+    """.split()
+)
 HOSTILE_COMPOUND = -0.3
 
 
@@ -391,6 +448,26 @@ def _tokens(text: str) -> list[str]:
     return [m.group(0).replace("’", "'") for m in _WORD_RE.finditer(text)]
 
 
+def _confident_tokens(segments: list[Segment]) -> list[str] | None:
+    """Tokens of the words recognised with probability >= ``TOPIC_MIN_PROBABILITY``; None
+    when the transcript has no word timings (then every token counts)."""
+    words = [w for s in segments for w in s.words]
+    if not words:
+        return None
+    return [t for w in words if w.probability >= TOPIC_MIN_PROBABILITY for t in _tokens(_normalise(w.word))]
+
+
+@lru_cache(maxsize=64)
+def _keyphrase_words(text: str) -> frozenset[str]:
+    """Lower-cased words of the top YAKE keyphrases (1-2 words) of ``text``."""
+    import yake
+
+    if not text.strip():
+        return frozenset()
+    extractor = yake.KeywordExtractor(lan="en", n=2, top=KEYPHRASES, dedup_lim=0.9)
+    return frozenset(w.lower() for phrase, _score in extractor.extract_keywords(text) for w in phrase.split())
+
+
 @dataclass
 class _Component:
     value: float
@@ -429,7 +506,7 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
         sentences = self._sentences(segments, text)
         comps["hostility"] = self._hostility(sentences)
         comps["conflict_language"] = self._conflict(text, n_words)
-        comps["emphasis_cues"] = self._cues(text, tokens)
+        comps["emphasis_cues"] = self._cues(tokens, audio)
         rate = self._speech_rate(segments)
         if rate is not None:
             comps["speech_rate"] = rate
@@ -442,7 +519,7 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
         features = {k: round(v, 4) for c in comps.values() for k, v in c.features.items()}
         features["words"] = float(n_words)
         features["heat"] = round(heat, 4)
-        summary = self._summary(temperature, values, drivers, tokens)
+        summary = self._summary(temperature, values, drivers, tokens, _confident_tokens(segments))
         return TemperatureResult(
             temperature=temperature,
             confidence=confidence,
@@ -553,19 +630,17 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
         )
 
     @staticmethod
-    def _cues(text: str, tokens: list[str]) -> _Component:
+    def _cues(tokens: list[str], audio: AudioDynamics | None) -> _Component:
+        """Emphasis from the audio (energy bursts, pitch excursions) and repeated words;
+        never from punctuation or letter case, which the recogniser may not write."""
         terms: list[tuple[float, float]] = []
         feats: dict[str, float] = {}
-        if re.search(r"[.!?]", text):
-            ends = re.findall(r"[.!?]+", text)
-            excl = sum(1 for e in ends if "!" in e) / max(len(ends), 1)
-            feats["exclamation_share"] = excl
-            terms.append((0.45, ramp(excl, 0.05, 0.5)))
-        if any(c.islower() for c in text) and any(c.isupper() for c in text):
-            caps = sum(1 for t in tokens if len(t) >= 2 and t.isupper() and t not in _CAPS_ALLOWED)
-            ratio = caps / max(len(tokens), 1)
-            feats["caps_word_share"] = ratio
-            terms.append((0.25, ramp(ratio, 0.01, 0.10)))
+        if audio is not None and audio.has_voice:
+            feats["energy_burst_fraction"] = audio.energy_burst_fraction
+            terms.append((0.35, ramp(audio.energy_burst_fraction, 0.02, 0.15)))
+            if audio.pitch_frames >= 10:
+                feats["pitch_spread_semitones"] = audio.pitch_spread_semitones
+                terms.append((0.35, ramp(audio.pitch_spread_semitones, 6.0, 14.0)))
         lowered = [t.lower() for t in tokens]
         repeats = sum(1 for a, b in zip(lowered, lowered[1:], strict=False) if a == b)
         per100 = 100.0 * repeats / max(len(tokens), 1)
@@ -596,53 +671,37 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
 
     @staticmethod
     def _turn_taking(segments: list[Segment]) -> _Component | None:
+        """Only from speaker changes of a diarized transcript: None (left out) unless at
+        least two speakers are labelled, so a monologue never shows turn-taking."""
         timed = sorted((s for s in segments if s.end >= s.start), key=lambda s: (s.start, s.end))
-        if len(timed) < 2:
-            return None
         speakers = {s.speaker for s in timed if s.speaker}
-        labelled = len(speakers) >= 2 and all(s.speaker for s in timed)
-        pairs = list(zip(timed, timed[1:], strict=False))
-        if labelled:
-            pairs = [(a, b) for a, b in pairs if a.speaker != b.speaker]
-        gaps = np.array([b.start - a.end for a, b in pairs], dtype=np.float64)
-        quick = float(np.mean(gaps < QUICK_GAP_SECONDS)) if gaps.size else 0.0
-        overlap = float(np.mean(gaps < 0.0)) if gaps.size else 0.0
-
-        words = sorted((w for s in timed for w in s.words), key=lambda w: (w.start, w.end))
-        if len(words) >= 2:
-            span = words[-1].end - words[0].start
-            pauses = sum(
-                1 for a, b in zip(words, words[1:], strict=False) if b.start - a.end >= PAUSE_SECONDS
-            )
-        else:
-            span = timed[-1].end - timed[0].start
-            pauses = sum(
-                1 for a, b in zip(timed, timed[1:], strict=False) if b.start - a.end >= PAUSE_SECONDS
-            )
-        if span <= 0:
+        if len(timed) < 2 or len(speakers) < 2 or not all(s.speaker for s in timed):
             return None
-        minutes = span / 60.0
-        pauses_per_min = pauses / minutes
-        terms = [(0.45, ramp(quick, 0.1, 0.6)), (0.35, 1.0 - ramp(pauses_per_min, 3.0, 12.0))]
-        feats = {"quick_turn_share": quick, "overlap_share": overlap, "pauses_per_minute": pauses_per_min}
-        if labelled:
-            changes = sum(1 for a, b in zip(timed, timed[1:], strict=False) if a.speaker != b.speaker)
-            per_min = changes / minutes
-            feats["speaker_changes_per_minute"] = per_min
-            terms.append((0.20, ramp(per_min, 6.0, 24.0)))
-        value = sum(w * v for w, v in terms) / sum(w for w, _ in terms)
-        return _Component(value, feats)
+        changes = [(a, b) for a, b in zip(timed, timed[1:], strict=False) if a.speaker != b.speaker]
+        span = timed[-1].end - timed[0].start
+        if not changes or span <= 0:
+            return None
+        gaps = np.array([b.start - a.end for a, b in changes], dtype=np.float64)
+        quick = float(np.mean(gaps < QUICK_GAP_SECONDS))
+        overlap = float(np.mean(gaps < 0.0))
+        per_min = len(changes) / (span / 60.0)
+        value = 0.6 * ramp(quick, 0.1, 0.6) + 0.4 * ramp(per_min, 6.0, 24.0)
+        return _Component(
+            value,
+            {"quick_turn_share": quick, "overlap_share": overlap, "speaker_changes_per_minute": per_min},
+        )
 
     @staticmethod
     def _loudness(audio: AudioDynamics) -> _Component:
         value = (
-            0.50 * ramp(audio.loudness_p95_db, -20.0, -6.0)
-            + 0.35 * ramp(audio.loud_fraction, 0.25, 0.55)
-            + 0.15 * ramp(audio.dynamic_range_db, 15.0, 35.0)
+            0.50 * ramp(audio.peak_over_median_db, 6.0, 14.0)
+            + 0.30 * ramp(audio.loud_fraction, 0.25, 0.55)
+            + 0.20 * ramp(audio.dynamic_range_db, 15.0, 35.0)
         )
         return _Component(
             value,
             {
+                "peak_over_median_db": audio.peak_over_median_db,
                 "loudness_median_dbfs": audio.loudness_db,
                 "loudness_p95_dbfs": audio.loudness_p95_db,
                 "loud_fraction": audio.loud_fraction,
@@ -655,6 +714,11 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
 
     @staticmethod
     def _topics(tokens: list[str], limit: int = 3) -> list[str]:
+        """Up to ``limit`` topic words: content words (not :data:`STOPWORDS`, not
+        :data:`NON_TOPICS`, not conflict or sentiment words) said at least twice, that
+        also occur in a YAKE keyphrase of the text (Campos et al. 2020, "YAKE! Keyword
+        extraction from single documents using multiple local features"); most frequent
+        first. ``tokens`` are the words the recogniser was confident about."""
         lexicon = _vader().lexicon
         conflict = _conflict_words()
         counts: Counter[str] = Counter()
@@ -663,7 +727,13 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
             t = token.lower().strip("'")
             if t.endswith("'s"):
                 t = t[:-2]
-            if len(t) < 3 or t in STOPWORDS or t in conflict or abs(lexicon.get(t, 0.0)) >= 1.0:
+            if (
+                len(t) < 3
+                or t in STOPWORDS
+                or t in NON_TOPICS
+                or t in conflict
+                or abs(lexicon.get(t, 0.0)) >= 1.0
+            ):
                 continue
             counts[t] += 1
             first.setdefault(t, i)
@@ -672,11 +742,20 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
                 if singular in counts and singular != word:
                     counts[singular] += counts.pop(word)
                     break
-        ranked = sorted(counts, key=lambda w: (-counts[w], first[w]))
+        keyphrase_words = _keyphrase_words(" ".join(tokens))
+        ranked = sorted(
+            (w for w in counts if counts[w] >= 2 and (w in keyphrase_words or w + "s" in keyphrase_words)),
+            key=lambda w: (-counts[w], first[w]),
+        )
         return ranked[:limit]
 
     def _summary(
-        self, temperature: int, values: dict[str, float], drivers: dict[str, float], tokens: list[str]
+        self,
+        temperature: int,
+        values: dict[str, float],
+        drivers: dict[str, float],
+        tokens: list[str],
+        confident: list[str] | None = None,
     ) -> str:
         level = level_for(temperature)
         main = [n for n in sorted(drivers, key=lambda n: (-drivers[n], n)) if values[n] >= 0.4][:3]
@@ -689,7 +768,7 @@ class LocalTemperatureAnalyzer(TemperatureAnalyzer):
                 head = f"{level} conversation ({temperature}/100), driven by {joined}."
         else:
             head = f"{level} conversation ({temperature}/100) with no strong signs of conflict."
-        topics = self._topics(tokens)
+        topics = self._topics(confident if confident is not None else tokens)
         return f"{head} Topics: {', '.join(topics)}." if topics else head
 
 

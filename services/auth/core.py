@@ -41,7 +41,8 @@ class AuthError(Exception):
     Attributes:
         code: ``invalid`` (422), ``exists`` (409), ``unauthenticated`` (401), ``forbidden`` (403),
             ``not_found`` (404), ``bad_request`` (400), ``rate_limited`` (429),
-            ``unavailable`` (503).
+            ``unavailable`` (503), ``not_configured`` (501: a feature this deployment has not
+            set up, e.g. an OAuth provider without a client id).
         message: safe to show to the client.
         retry_after: seconds, for ``rate_limited``.
     """
@@ -432,17 +433,22 @@ class AuthCore:
         """The configured provider ``name``.
 
         Raises:
-            AuthError: ``not_found`` for an unknown provider, ``unavailable`` when not configured.
+            AuthError: ``not_found`` for an unknown provider, ``not_configured`` when its client id
+                or secret is not set.
         """
         c = self.config
         if name not in PROVIDERS:
             raise AuthError("not_found", f"unknown OAuth provider {name!r}; use google or microsoft")
         if name == "google":
             if not (c.google_client_id and c.google_client_secret):
-                raise AuthError("unavailable", "Google sign-in is not configured (GOOGLE_CLIENT_ID/SECRET)")
+                raise AuthError(
+                    "not_configured", "Google sign-in is not configured (GOOGLE_CLIENT_ID/SECRET)"
+                )
             return ProviderConfig("google", c.google_issuer, c.google_client_id, c.google_client_secret)
         if not (c.microsoft_client_id and c.microsoft_client_secret):
-            raise AuthError("unavailable", "Microsoft sign-in is not configured (MICROSOFT_CLIENT_ID/SECRET)")
+            raise AuthError(
+                "not_configured", "Microsoft sign-in is not configured (MICROSOFT_CLIENT_ID/SECRET)"
+            )
         issuer = f"{c.microsoft_authority.rstrip('/')}/{c.microsoft_tenant_id}/v2.0"
         return ProviderConfig(
             "microsoft", issuer, c.microsoft_client_id, c.microsoft_client_secret, c.microsoft_tenant_id

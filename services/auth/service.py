@@ -9,7 +9,7 @@ Error mapping (see ``proto/earshot/auth/v1/auth.proto``): ``invalid`` -> INVALID
 ``exists`` -> ALREADY_EXISTS, ``unauthenticated`` -> UNAUTHENTICATED, ``forbidden`` ->
 PERMISSION_DENIED, ``not_found`` -> NOT_FOUND, ``bad_request`` -> FAILED_PRECONDITION,
 ``rate_limited`` -> RESOURCE_EXHAUSTED (trailing metadata ``retry-after``),
-``unavailable`` -> UNAVAILABLE.
+``unavailable`` -> UNAVAILABLE, ``not_configured`` -> UNIMPLEMENTED (the gateway answers 501).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ STATUS = {
     "bad_request": grpc.StatusCode.FAILED_PRECONDITION,
     "rate_limited": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "unavailable": grpc.StatusCode.UNAVAILABLE,
+    "not_configured": grpc.StatusCode.UNIMPLEMENTED,
 }
 
 

@@ -19,7 +19,10 @@ from fastapi.utils import generate_unique_id
 
 from services.common import metrics, telemetry
 from services.common.logging import bind, unbind
+from services.gateway.products.accounts import anc as accounts_anc
+from services.gateway.products.accounts import interview_coach as accounts_interview_coach
 from services.gateway.products.accounts import router as accounts
+from services.gateway.products.accounts import surface as accounts_surface
 from services.gateway.products.accounts.service import AccountsProduct
 from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
@@ -65,20 +68,20 @@ ROUTERS: tuple[Mount, ...] = (
     Mount(platform.router, tags=["platform"]),
     Mount(temperature.router, tags=["conversation temperature"]),
     Mount(anc.router, tags=["active noise cancellation"]),
-    Mount(accounts.keys_router, tags=["auth"]),
-    Mount(accounts.interview_coach_router, tags=["auth: interview coach"]),
-    Mount(accounts.anc_router, tags=["auth: anc"]),
+    Mount(accounts.router, tags=["auth"]),
+    Mount(accounts_interview_coach.router, tags=["auth: interview coach"]),
+    Mount(accounts_anc.router, tags=["auth: anc"]),
     Mount(
-        accounts.surface_router,
+        accounts_surface.router,
         prefix="/api/v1/mobile",
         tags=["auth: meeting memos (mobile)"],
-        operation_id=accounts.surface_operation_id,
+        operation_id=accounts_surface.surface_operation_id,
     ),
     Mount(
-        accounts.surface_router,
+        accounts_surface.router,
         prefix="/api/v1/web",
         tags=["auth: meeting memos (web)"],
-        operation_id=accounts.surface_operation_id,
+        operation_id=accounts_surface.surface_operation_id,
     ),
     Mount(photos.router, tags=["photo to music video"]),
     Mount(openai.router, prefix="/v1", tags=["OpenAI-compatible speech to text"]),

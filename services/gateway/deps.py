@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Security
+from fastapi import Depends, Security, WebSocket
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
@@ -44,6 +45,7 @@ from services.gateway.clients.auth import AuthClient as _AuthClient
 from services.gateway.clients.transcription import TranscriptionClient as _TranscriptionClient
 from services.gateway.shared.errors import ApiError, unauthorized
 from services.gateway.shared.product import GatewayContext
+from services.gateway.shared.timefmt import utc_timestamp
 from services.gateway.shared.tokens import AuthenticatedUser, TokenVerifier
 
 __all__ = [
@@ -68,6 +70,8 @@ __all__ = [
     "optional_user",
     "owned_or_404",
     "verifier",
+    "websocket_token",
+    "websocket_user",
 ]
 
 T = TypeVar("T")
@@ -207,6 +211,72 @@ ApiKeyOrUser = Annotated[AuthenticatedUser | None, Depends(optional_user)]
 """Stateless routes that ``EARSHOT_API_KEYS`` may lock: for now exactly :data:`OptionalUser`
 (open without a token; a token that is sent must be valid). The API-key check replaces the
 dependency here, so the routes that take it need no change."""
+
+
+WEBSOCKET_BEARER = "bearer"
+"""The ``Sec-WebSocket-Protocol`` convention for a token: offer ``bearer, <access token>``
+(browsers cannot set ``Authorization`` on a WebSocket); the server selects ``bearer``."""
+
+
+def websocket_token(ws: WebSocket) -> tuple[str | None, str | None]:
+    """The access token of a WebSocket handshake and the subprotocol to select.
+
+    Looked up in order: ``Authorization: Bearer`` header, ``token`` query parameter,
+    ``Sec-WebSocket-Protocol: bearer, <token>``.
+
+    Returns:
+        ``(token or None, "bearer" when the subprotocol carried it, else None)``.
+    """
+    header = ws.headers.get("authorization", "")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), None
+    query = ws.query_params.get("token")
+    if query:
+        return query, None
+    offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    if WEBSOCKET_BEARER in offered:
+        i = offered.index(WEBSOCKET_BEARER)
+        if i + 1 < len(offered):
+            return offered[i + 1], WEBSOCKET_BEARER
+    return None, None
+
+
+async def refuse_websocket(ws: WebSocket, error: ApiError) -> None:
+    """Refuse a handshake BEFORE accepting it: an HTTP error response (``{error, details,
+    timestamp}``, e.g. 401 with ``WWW-Authenticate``) where the server supports the
+    WebSocket Denial Response extension, else close code ``4000 + status`` (4401, 4404)."""
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        body = {"error": error.error, "details": error.details, "timestamp": utc_timestamp()}
+        await ws.send_denial_response(JSONResponse(body, status_code=error.status, headers=error.headers))
+    else:
+        await ws.close(code=4000 + error.status, reason=error.details[:120])
+
+
+async def websocket_user(
+    ws: WebSocket, tokens: TokenVerifier, *, required: bool
+) -> tuple[bool, AuthenticatedUser | None, str | None]:
+    """Authenticate a WebSocket handshake (:func:`websocket_token`), refusing it when it fails.
+
+    Args:
+        required: a missing token is refused (401) too.
+
+    Returns:
+        ``(ok, user or None, subprotocol to accept with)``; when ``ok`` is False the handshake
+        has been refused and the route must return.
+    """
+    token, subprotocol = websocket_token(ws)
+    try:
+        if token is None:
+            if required:
+                raise unauthorized(
+                    "an access token is required (token query parameter or bearer subprotocol)", error=None
+                )
+            return True, None, None
+        return True, await tokens.verify(token), subprotocol
+    except ApiError as exc:
+        await refuse_websocket(ws, exc)
+        return False, None, None
 
 
 def owned_or_404(

@@ -53,6 +53,24 @@ class TranscriptionSettings(BaseSettings):
     batch_size: int = Field(8, ge=1, le=64, validation_alias=_env("TRANSCRIPTION_BATCH_SIZE"))
     max_speakers: int = Field(8, ge=1, le=32, validation_alias=_env("TRANSCRIPTION_MAX_SPEAKERS"))
 
+    # Background work (meeting memos): a stronger model where nobody waits on the answer.
+    # Measured on 678 s of the shared files (benchmarks/hearing.py, long path): tiny.en
+    # greedy 14.8 % WER, base beam 5 with temperature fallback 12.0 % (docs/transcription.md).
+    background_model: str = Field("base", validation_alias=_env("TRANSCRIPTION_BACKGROUND_MODEL"))
+    background_beam_size: int = Field(
+        5, ge=1, le=10, validation_alias=_env("TRANSCRIPTION_BACKGROUND_BEAM_SIZE")
+    )
+    background_purposes: str = Field(
+        "meeting", validation_alias=_env("TRANSCRIPTION_BACKGROUND_PURPOSES")
+    )  # comma-separated TranscriptionRequested.purpose values served by the background model
+    model_cache_dir: str | None = Field(None, validation_alias=_env("MODEL_CACHE_DIR"))
+    diarizer: Literal["auto", "campplus", "mfcc"] = Field("auto", validation_alias=_env("DIARIZER"))
+
+    def background(self, purpose: str | None) -> bool:
+        """True when a job of this ``purpose`` goes to the background model."""
+        wanted = {p.strip() for p in self.background_purposes.split(",") if p.strip()}
+        return bool(purpose) and purpose in wanted
+
 
 def load_transcription_settings(**overrides: Any) -> TranscriptionSettings:
     """Read the transcription settings from the environment (keyword overrides win).

@@ -42,6 +42,7 @@ from services.transcription.engine import (
     Engine,
     EngineConfig,
     EngineError,
+    ModelError,
     TranscribeOptions,
     WhisperEngine,
     get_engine,
@@ -55,6 +56,13 @@ MAX_SYNC_CLIP_S = 60.0
 OPENAI_ALIAS = "whisper-1"  # what OpenAI-compatible clients send; served by the default engine
 OPENAI_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 PROGRESS_STEP = 2.0  # publish progress every 2 percentage points at most
+
+
+def background_model_name(setting: str) -> str:
+    """The model id the background model is listed under (``whisper-base`` for ``base``)."""
+    if setting in ("tiny.en", "base"):
+        return f"whisper-{setting}"
+    return setting.rstrip("/").rsplit("/", 1)[-1]
 
 
 def transcript_key(job_id: str) -> str:
@@ -193,6 +201,7 @@ class TranscriptionService:
         self, engine: WhisperEngine | None = None, config: TranscriptionSettings | None = None
     ) -> None:
         self._engine = engine
+        self._background: WhisperEngine | None = None
         self._config = config
         self._cloud: dict[str, Engine] = {}
         self._sub: Subscription | None = None
@@ -218,6 +227,8 @@ class TranscriptionService:
                     compute_type=s.whisper_compute_type,
                     cpu_threads=s.whisper_threads,
                     beam_size=s.whisper_beam_size,
+                    cache_dir=c.model_cache_dir,
+                    diarizer=c.diarizer,
                 ),
                 long_audio_s=c.long_audio_s,
                 window_s=c.window_s,
@@ -225,6 +236,35 @@ class TranscriptionService:
                 max_speakers=c.max_speakers,
             )
         return self._engine
+
+    @property
+    def background_engine(self) -> WhisperEngine:
+        """The local engine for background jobs (``EARSHOT_TRANSCRIPTION_BACKGROUND_MODEL``,
+        beam ``..._BACKGROUND_BEAM_SIZE``), loaded on first use; the interactive engine
+        when both settings name the same model and beam."""
+        if self._background is None:
+            s = self.runtime.settings
+            c = self.config
+            config = EngineConfig(
+                model=c.background_model,
+                compute_type=s.whisper_compute_type,
+                cpu_threads=s.whisper_threads,
+                beam_size=c.background_beam_size,
+                cache_dir=c.model_cache_dir,
+                diarizer=c.diarizer,
+            )
+            try:
+                self._background = get_engine(
+                    config,
+                    long_audio_s=c.long_audio_s,
+                    window_s=c.window_s,
+                    batch_size=c.batch_size,
+                    max_speakers=c.max_speakers,
+                )
+            except ModelError as exc:  # a missing model package must not stop meetings
+                log.warning("transcription.background_model_unavailable", details=str(exc))
+                self._background = self.engine
+        return self._background
 
     def cloud_engine(self, name: str) -> Engine:
         """The OpenAI or Gemini engine (built on first use).
@@ -261,6 +301,7 @@ class TranscriptionService:
         """``(id, engine, owned_by)`` of every model callers may name."""
         c = self.config
         out = [(OPENAI_ALIAS, c.engine, "earshot"), (self.engine.model_name, "local", "earshot")]
+        out.append((background_model_name(c.background_model), "local", "earshot"))
         if c.openai_api_key:
             names = dict.fromkeys([*OPENAI_MODELS, c.openai_transcription_model])
             out += [(m, "openai", "openai") for m in names if m != OPENAI_ALIAS]
@@ -296,6 +337,9 @@ class TranscriptionService:
             else:
                 raise EngineError("model_not_found", f"the model {model!r} does not exist", client_error=True)
         if engine_name == "local":
+            if model is not None and model == background_model_name(self.config.background_model):
+                if model != self.engine.model_name:
+                    return self.background_engine, replace(options, model=None)
             if model not in (None, OPENAI_ALIAS, self.engine.model_name):
                 raise EngineError(
                     "model_not_found", f"the local engine has no model {model!r}", client_error=True
@@ -366,6 +410,8 @@ class TranscriptionService:
         try:
             check_options(options)
             engine, options = self.resolve(request.model, request.engine, options)
+            if engine is self.engine and request.model is None and self.config.background(request.purpose):
+                engine = await asyncio.to_thread(lambda: self.background_engine)
             if isinstance(engine, WhisperEngine):
                 engine.check_language(options.language)
         except EngineError as exc:

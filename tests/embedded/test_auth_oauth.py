@@ -206,11 +206,15 @@ async def test_callback_bad_input(
     assert_error(await client.get(callback("google"), params=params), 400)
 
 
-async def test_unconfigured_provider_is_503(client: httpx.AsyncClient, embedded: Embedded) -> None:
+async def test_unconfigured_provider_is_501_naming_the_provider(
+    client: httpx.AsyncClient, embedded: Embedded
+) -> None:
     core = embedded.platform.services["auth"].core
     before = core.config
     core.reconfigure(before.model_copy(update={"google_client_id": None}))
     try:
-        assert_error(await client.get("/api/v1/web/auth/google/login"), 503)
+        reply = await client.get("/api/v1/web/auth/google/login")
+        assert_error(reply, 501)
+        assert "Google sign-in is not configured" in reply.json()["details"]
     finally:
         core.reconfigure(before)

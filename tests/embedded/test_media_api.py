@@ -12,7 +12,7 @@ import base64
 import json
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import pytest
 import websockets
 
 from services.gateway.products.photos.models import PhotoTask
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, SignedIn
 
 ASTRONAUT = FIXTURES / "astronaut.png"
 COFFEE = FIXTURES / "coffee.png"
@@ -207,7 +207,32 @@ async def test_range_requests_and_presigned_redirect(
     assert music.content[:3] == b"ID3" or music.content[0] == 0xFF
 
 
-async def test_library_and_task_metadata(renders: dict[str, Render], client: httpx.AsyncClient) -> None:
+@pytest.fixture
+def public_library(embedded: Any) -> Iterator[None]:
+    """EARSHOT_PHOTOS_PUBLIC_LIBRARY=true for one test: anonymous tasks are listed."""
+    product = embedded.gateway.products["photos"]
+    before = product.settings
+    product.settings = before.model_copy(update={"public_library": True})
+    yield
+    product.settings = before
+
+
+async def test_anonymous_library_is_closed_by_default(
+    renders: dict[str, Render], client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    closed = await client.get("/photos")
+    assert closed.status_code == 401 and closed.headers["WWW-Authenticate"].startswith("Bearer")
+    mine = (await signed_in.client.get("/photos")).json()
+    assert mine["photos"] == [] and mine["total"] == 0  # anonymous tasks are in nobody's library
+    # ...but an anonymous task stays reachable by its id, with or without a token
+    astro = renders["astronaut"].task_id
+    assert (await client.get(f"/photos/{astro}")).status_code == 200
+    assert (await signed_in.client.get(f"/photos/{astro}/status")).status_code == 200
+
+
+async def test_library_and_task_metadata(
+    renders: dict[str, Render], client: httpx.AsyncClient, public_library: None
+) -> None:
     astro = renders["astronaut"].task_id
     library = (await client.get("/photos", params={"status": "done"})).json()
     ids = [p["task_id"] for p in library["photos"]]

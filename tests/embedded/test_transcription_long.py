@@ -56,3 +56,32 @@ async def test_window_boundary_inside_speech(embedded: Embedded, tmp_path: Path)
     assert len(around) >= 10, [(w.word, w.start) for w in around]
     assert seen == sorted(seen) and len(seen) >= 2 and seen[-1] == pytest.approx(transcript.duration)
     assert len({s.speaker for s in transcript.segments}) >= 3
+
+
+def _lines(name: str) -> str:
+    return " ".join(
+        line.split(": ", 1)[1] for line in (FIXTURES / name).read_text().splitlines() if ": " in line
+    )
+
+
+async def test_long_path_deletes_no_words(embedded: Embedded, tmp_path: Path) -> None:
+    """113 s assembled from the shared files: the windowed long path is no worse than the
+    whole-file sequential decoder (the batched pipeline it used deleted whole sentences)."""
+    engine: WhisperEngine = embedded.platform.services["transcription"].engine
+    stm = " ".join(line.split(" ", 5)[5] for line in (FIXTURES / "weekly_sync.stm").read_text().splitlines())
+    parts = [
+        (audio.decode(FIXTURES / "weekly_sync.wav"), stm),
+        (audio.decode(FIXTURES / "calm_conversation.flac"), _lines("calm_conversation.txt")),
+        (audio.decode(FIXTURES / "heated_conversation.flac"), _lines("heated_conversation.txt")),
+        (audio.decode(JFK), JFK_REFERENCE),
+    ]
+    gap = np.zeros(16000, np.float32)
+    samples = np.concatenate([np.concatenate([p, gap]) for p, _ in parts])
+    reference = " ".join(r for _, r in parts)
+    path = tmp_path / "long.wav"
+    _write(path, samples)
+    long = await asyncio.to_thread(engine.transcribe_file, path, TranscribeOptions())
+    assert long.duration > engine.long_audio_s  # the long path was taken
+    sequential = await asyncio.to_thread(engine.transcribe_samples, samples)
+    assert wer(reference, long.text) <= wer(reference, sequential.text), (long.text, sequential.text)
+    assert "any plans for the weekend" in long.text.lower()  # the sentence the old path deleted

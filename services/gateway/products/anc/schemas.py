@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from earshot.anc.v1 import anc_pb2
+from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from services.gateway.products.anc.models import AncMetric, AncSession
@@ -125,3 +126,210 @@ def metric_json(r: AncMetric) -> dict[str, Any]:
         "emergency": r.emergency,
         "recorded_at": iso_z(r.recorded_at),
     }
+
+
+# --- response models (OpenAPI; routes return the dicts above, validated against these) -------
+class Classification(BaseModel):
+    """A noise classification of the primary channel."""
+
+    noise_type: str = Field(description="Class, or 'unknown' below the confidence threshold.")
+    confidence: float
+    top_class: str
+    probabilities: dict[str, float] = Field(description="Every class, largest first.")
+    emergency: bool = Field(description="A siren or an alarm was heard.")
+    windows: int = Field(description="1 s windows classified.")
+
+
+class ClassifyResult(Classification):
+    """``POST /api/ml/classify``."""
+
+    model: str
+    processing_ms: float
+    timestamp: str
+
+
+class FileMetrics(BaseModel):
+    """Metrics of a processed file (dB, ms, dBFS)."""
+
+    attenuation_db: float
+    steady_state_attenuation_db: float
+    octave_bands_db: dict[str, float] = Field(description="ISO 266 octave-band centre (Hz) -> dB.")
+    convergence_time_ms: float | None = Field(description="Time to 20 dB attenuation; null if never.")
+    input_rms_dbfs: float
+    output_rms_dbfs: float
+    processing_ms: float
+    realtime_factor: float
+    resets: int
+    samples: int
+
+
+class OutputRef(BaseModel):
+    """The processed WAV in object storage."""
+
+    key: str
+    url: str = Field(description="Presigned URL, valid one hour.")
+    format: str
+    channels: int
+
+
+class ProcessResult(BaseModel):
+    """``POST /api/audio/process`` for a recording up to 60 s."""
+
+    session_id: str
+    status: str
+    algorithm: str
+    params: dict[str, Any]
+    sample_rate: int
+    duration_s: float
+    output: OutputRef
+    metrics: FileMetrics
+    classification: Classification | None
+    timestamp: str
+
+
+class BatchQueued(BaseModel):
+    """``POST /api/audio/process`` for a recording over 60 s: a queued batch job (202)."""
+
+    session_id: str
+    job_id: str
+    status: str
+    status_url: str
+    algorithm: str
+    params: dict[str, Any]
+    sample_rate: int
+    duration_s: float
+    timestamp: str
+
+
+class StreamOpened(BaseModel):
+    """``POST /api/audio/stream``: connect to ``websocket_url`` with the token."""
+
+    session_id: str
+    status: str
+    algorithm: str
+    params: dict[str, Any]
+    sample_rate: int
+    channels: int = Field(description="2: interleaved primary/reference; 1: ale.")
+    format: str = Field(description="f32le: float32 little-endian PCM.")
+    websocket_url: str
+    timestamp: str
+
+
+class MetricRecord(BaseModel):
+    """One stored metrics record (``final`` or a live ``update``)."""
+
+    kind: str
+    attenuation_db: float
+    steady_state_attenuation_db: float | None
+    convergence_time_ms: float | None
+    octave_bands_db: dict[str, Any]
+    samples: int
+    dsp_ms_mean: float | None
+    noise_type: str | None
+    confidence: float | None
+    emergency: bool
+    recorded_at: str | None
+
+
+class BatchError(BaseModel):
+    """Why a batch job failed."""
+
+    code: str
+    details: str | None
+
+
+class Session(BaseModel):
+    """One ANC session; ``websocket_url`` (streams), ``progress`` (batch jobs) and ``error``
+    (failed jobs) appear only when they apply."""
+
+    session_id: str
+    kind: str
+    status: str
+    algorithm: str
+    params: dict[str, Any]
+    sample_rate: int
+    samples: int
+    duration_s: float
+    output_key: str | None
+    noise_type: str | None
+    emergency: bool
+    created_at: str | None
+    ended_at: str | None
+    websocket_url: str | None = None
+    progress: float | None = None
+    error: BatchError | None = None
+
+
+class SessionDetail(Session):
+    """``GET /api/audio/sessions/{id}``: the session, its output URL and its latest metrics."""
+
+    output_url: str | None = None
+    metrics: MetricRecord | None = None
+
+
+class SessionList(BaseModel):
+    """``GET /api/audio/sessions``: the caller's sessions, newest first."""
+
+    sessions: list[Session]
+    total: int
+
+
+class SessionMetrics(BaseModel):
+    """``GET /api/metrics/sessions/{id}``."""
+
+    session_id: str
+    status: str
+    metrics: list[MetricRecord]
+    latest: MetricRecord | None
+
+
+class AlgorithmTotals(BaseModel):
+    """Final-metrics totals of one algorithm."""
+
+    sessions: int
+    mean_attenuation_db: float
+
+
+class MetricsSummary(BaseModel):
+    """``GET /api/metrics/summary``: totals over the caller's sessions."""
+
+    total_sessions: int
+    file_sessions: int
+    stream_sessions: int
+    active_streams: int
+    audio_processed_s: float
+    mean_attenuation_db: float | None
+    best_attenuation_db: float | None
+    emergencies: int
+    noise_types: dict[str, int]
+    by_algorithm: dict[str, AlgorithmTotals]
+    timestamp: str
+
+
+class SystemStatus(BaseModel):
+    """``GET /api/status``."""
+
+    status: str = Field(description="'operational' or 'degraded'.")
+    checks: dict[str, str]
+    anc: dict[str, Any]
+    active_streams: int
+    timestamp: str
+
+
+class ModelInfo(BaseModel):
+    """A model the anc service runs."""
+
+    name: str
+    version: str
+    type: str
+    classes: list[str]
+    description: str
+    parameters: dict[str, str]
+
+
+class ModelList(BaseModel):
+    """``GET /api/ml/models``."""
+
+    models: list[ModelInfo]
+    default_algorithm: str
+    fft_backend: str

@@ -237,6 +237,14 @@ class AncProduct(Product):
         )
         return session_id, resolved
 
+    async def delete_session(self, row: AncSession) -> None:
+        """Delete a session, its metrics (cascade), its output and any batch inputs."""
+        await self.repo.delete(row.id)
+        storage = self.runtime.storage
+        if row.output_key:
+            await storage.delete(row.output_key)
+        await self.batch.delete_inputs(row.id)
+
     async def summary(self, owner: str) -> dict[str, Any]:
         """Totals over an owner's sessions: counts, attenuation, audio processed, emergencies."""
         sessions, finals = await self.repo.owner_totals(owner)

@@ -59,15 +59,17 @@ router = APIRouter(route_class=OpenAIRoute)
 """Mounted under ``/v1`` by ``app.py``."""
 
 
-@router.post(
-    "/audio/transcriptions",
-    summary="Transcribe audio (OpenAI-compatible)",
-    response_model=None,
-    responses={
+TRANSCRIBE: dict[str, Any] = {
+    "summary": "Transcribe audio (OpenAI-compatible)",
+    "response_model": None,
+    "responses": {
         400: {"description": "Invalid parameter or audio"},
         413: {"description": "File over MAX_FILE_SIZE"},
     },
-)
+}
+
+
+@router.post("/audio/transcriptions", **TRANSCRIBE)
 async def create_transcription(request: Request, product: OpenAIDep) -> Response:
     """OpenAI's ``POST /v1/audio/transcriptions``, served by Earshot's engines (module docstring)."""
     with product.runtime.temp_dir("openai-") as tmp:

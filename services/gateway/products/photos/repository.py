@@ -58,6 +58,14 @@ class PhotoTaskStore:
             )
             return list(rows.scalars()), total
 
+    async def delete(self, task_id: str) -> None:
+        """Delete a task's row (a no-op when it is gone)."""
+        async with self._sessions() as session:
+            task = await session.get(PhotoTask, task_id)
+            if task is not None:
+                await session.delete(task)
+                await session.commit()
+
     async def counts(self) -> dict[str, int]:
         """Number of tasks per status (all owners)."""
         async with self._sessions() as session:

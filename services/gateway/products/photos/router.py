@@ -39,21 +39,36 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.requests import HTTPConnection
 
 from services.common.storage import LocalObjectStorage
+from services.gateway.deps import AuthenticatedUser, OptionalUser, Verifier, websocket_user
 from services.gateway.products.photos.models import PHOTO_OWNER_ANONYMOUS, PhotoTask
 from services.gateway.products.photos.repository import TERMINAL
-from services.gateway.products.photos.schemas import summary
+from services.gateway.products.photos.schemas import Library, Task, TaskStatus, Uploaded, summary
 from services.gateway.products.photos.service import PhotoProduct, PhotosDep, read_photo
-from services.gateway.shared.errors import ApiError
+from services.gateway.shared.errors import ApiError, ErrorBody, unauthorized
 from services.gateway.shared.timefmt import iso_z, utc_timestamp
 
 router = APIRouter()
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Bad base64, not an image, damaged, absurd dimensions"},
+    401: {"model": ErrorBody, "description": "An invalid token (or listing anonymously, see docs/auth.md)"},
+    404: {"model": ErrorBody, "description": "No such task for this caller"},
+    409: {"model": ErrorBody, "description": "Download before the task is done"},
+    413: {"model": ErrorBody, "description": "Photo over EARSHOT_PHOTO_MAX_FILE_SIZE"},
+}
 
-def _owner(conn: HTTPConnection) -> str:
-    return PHOTO_OWNER_ANONYMOUS
+
+def _owner(user: AuthenticatedUser | None) -> str:
+    return user.id if user is not None else PHOTO_OWNER_ANONYMOUS
+
+
+def _visible(task: PhotoTask | None, user: AuthenticatedUser | None) -> bool:
+    """An anonymous task is reachable by its id; a user's task only by that user."""
+    return task is not None and (
+        task.owner == PHOTO_OWNER_ANONYMOUS or (user is not None and task.owner == user.id)
+    )
 
 
 def _task_id(task_id: str) -> str:
@@ -63,22 +78,23 @@ def _task_id(task_id: str) -> str:
         raise ApiError(404, "Task not found", f"no photo task with id {task_id!r}") from None
 
 
-async def _task(product: PhotoProduct, request: Request, task_id: str) -> PhotoTask:
-    task = await product.store.get(_task_id(task_id), _owner(request))
-    if task is None:
+async def _task(product: PhotoProduct, user: AuthenticatedUser | None, task_id: str) -> PhotoTask:
+    task = await product.store.get(_task_id(task_id))
+    if task is None or not _visible(task, user):
         raise ApiError(404, "Task not found", f"no photo task with id {task_id!r}")
     return task
 
 
-@router.post("/upload-photo")
-async def upload_photo(request: Request, product: PhotosDep) -> dict[str, Any]:
+@router.post("/upload-photo", response_model=Uploaded, responses=ERRORS)
+async def upload_photo(request: Request, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """Upload a photo (base64 JSON or multipart) and start its music video.
 
     Errors: 400 bad base64 / not an image / damaged / absurd dimensions, 413 over the size
-    limit, 415 other content types.
+    limit, 415 other content types. With an access token the caller owns the task; without
+    one (the glasses app) the task is anonymous and reachable by its id only.
     """
     data, captions = await read_photo(request, product.settings)
-    task_id = await product.submit(data, captions, _owner(request))
+    task_id = await product.submit(data, captions, _owner(user))
     return {
         "task_id": task_id,
         "status": "queued",
@@ -90,11 +106,11 @@ async def upload_photo(request: Request, product: PhotosDep) -> dict[str, Any]:
 
 
 # --- reads -------------------------------------------------------------------------------------
-@router.get("/photos/{task_id}/status")
-async def photo_status(request: Request, task_id: str, product: PhotosDep) -> dict[str, Any]:
+@router.get("/photos/{task_id}/status", response_model=TaskStatus, responses=ERRORS)
+async def photo_status(task_id: str, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """Status of a task: ``queued | analyzing | composing | rendering | done | failed``, progress
     0-100, and the error (``error``: reason, ``error_code``) when failed."""
-    task = await _task(product, request, task_id)
+    task = await _task(product, user, task_id)
     return {
         "task_id": task.id,
         "status": task.status,
@@ -128,62 +144,84 @@ async def _serve(
     return RedirectResponse(url, status_code=307)
 
 
-@router.get("/photos/{task_id}/download", response_model=None)
+@router.get("/photos/{task_id}/download", response_model=None, responses=ERRORS)
 async def download_video(
-    request: Request,
     product: PhotosDep,
+    user: OptionalUser,
     task_id: str,
     redirect: bool = Query(False, description="Answer with a 307 to a presigned URL instead of the bytes."),
 ) -> Response:
     """The MP4 (HTTP Range supported), or a redirect to a presigned URL; 409 before done."""
-    task = await _task(product, request, task_id)
+    task = await _task(product, user, task_id)
     return await _serve(product, task, task.video_key, "video/mp4", f"earshot-{task.id}.mp4", redirect)
 
 
-@router.get("/photos/{task_id}/music", response_model=None)
+@router.get("/photos/{task_id}/music", response_model=None, responses=ERRORS)
 async def download_music(
-    request: Request,
     product: PhotosDep,
+    user: OptionalUser,
     task_id: str,
     redirect: bool = Query(False, description="Answer with a 307 to a presigned URL instead of the bytes."),
 ) -> Response:
     """The soundtrack (MP3), like the video download."""
-    task = await _task(product, request, task_id)
+    task = await _task(product, user, task_id)
     return await _serve(product, task, task.music_key, "audio/mpeg", f"earshot-{task.id}.mp3", redirect)
 
 
-@router.get("/photos")
+@router.get("/photos", response_model=Library, response_model_exclude_unset=True, responses=ERRORS)
 async def list_photos(
-    request: Request,
     product: PhotosDep,
+    user: OptionalUser,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
     status: Literal["queued", "analyzing", "composing", "rendering", "done", "failed"] | None = Query(None),
 ) -> dict[str, Any]:
-    """The library: tasks with metadata (mood, lyrics, duration, sizes, created time), newest first."""
-    tasks, total = await product.store.page(_owner(request), limit, offset, status)
+    """The library: tasks with metadata (mood, lyrics, duration, sizes, created time), newest first.
+
+    With an access token: the caller's own tasks only. Without one: the anonymous tasks when
+    ``EARSHOT_PHOTOS_PUBLIC_LIBRARY=true`` (a single-user kiosk), else 401 -- anonymous
+    uploads are reachable by their task id only (docs/auth.md)."""
+    if user is None and not product.settings.public_library:
+        raise unauthorized(
+            "sign in to list your photos (anonymous uploads are reachable by their task id only)", error=None
+        )
+    tasks, total = await product.store.page(_owner(user), limit, offset, status)
     return {"photos": [summary(t) for t in tasks], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/photos/{task_id}")
-async def get_photo(request: Request, task_id: str, product: PhotosDep) -> dict[str, Any]:
+@router.delete("/photos/{task_id}", status_code=204, response_class=Response, responses=ERRORS)
+async def delete_photo(task_id: str, product: PhotosDep, user: OptionalUser) -> Response:
+    """Delete a task and its files (photo, video, soundtrack); a render still running has its
+    late results removed when they arrive. Same access as reading the task."""
+    task = await _task(product, user, task_id)
+    await product.delete(task)
+    return Response(status_code=204)
+
+
+@router.get("/photos/{task_id}", response_model=Task, response_model_exclude_unset=True, responses=ERRORS)
+async def get_photo(task_id: str, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """One task with all its metadata (analysis, music prompt, engines, warnings)."""
-    return summary(await _task(product, request, task_id), full=True)
+    return summary(await _task(product, user, task_id), full=True)
 
 
 # --- WebSocket -----------------------------------------------------------------------------------
 @router.websocket("/photos/{task_id}/ws")
-async def photo_progress(websocket: WebSocket, task_id: str, product: PhotosDep) -> None:
+async def photo_progress(websocket: WebSocket, task_id: str, product: PhotosDep, tokens: Verifier) -> None:
     """Progress of one task as JSON messages: a snapshot first (``type: "snapshot"``), then
     ``progress`` / ``done`` / ``failed``; closed (1000) after a terminal message. An unknown
-    task gets one ``error`` message and close code 4404."""
-    await websocket.accept()
+    task gets one ``error`` message and close code 4404. A token (``token`` query parameter or
+    ``Sec-WebSocket-Protocol: bearer, <token>``) is optional, as for the HTTP routes; an
+    invalid one is refused before the handshake completes (401)."""
+    ok, user, subprotocol = await websocket_user(websocket, tokens, required=False)
+    if not ok:
+        return
+    await websocket.accept(subprotocol=subprotocol)
     try:
         tid = str(uuid.UUID(task_id))
     except ValueError:
         tid = ""
-    task = await product.store.get(tid, _owner(websocket)) if tid else None
-    if task is None:
+    task = await product.store.get(tid) if tid else None
+    if task is None or not _visible(task, user):
         await websocket.send_json(
             {
                 "type": "error",

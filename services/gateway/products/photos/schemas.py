@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from services.gateway.products.photos.models import PhotoTask
 from services.gateway.shared.timefmt import iso_z
 
-__all__ = ["summary"]
+__all__ = ["Library", "Task", "TaskStatus", "Uploaded", "summary"]
 
 
 def summary(task: PhotoTask, *, full: bool = False) -> dict[str, Any]:
@@ -56,3 +58,91 @@ def summary(task: PhotoTask, *, full: bool = False) -> dict[str, Any]:
             warnings=task.warnings or [],
         )
     return out
+
+
+# --- response models ----------------------------------------------------------------------------
+class Uploaded(BaseModel):
+    """``POST /upload-photo``: the task is queued."""
+
+    task_id: str
+    status: str
+    message: str
+    status_url: str
+    download_url: str
+    websocket_url: str
+
+
+class TaskStatus(BaseModel):
+    """``GET /photos/{task_id}/status``."""
+
+    task_id: str
+    status: str = Field(description="queued, analyzing, composing, rendering, done or failed.")
+    progress: int = Field(description="Percent, 0-100.")
+    error: str | None = Field(description="Why it failed (failed tasks).")
+    error_code: str | None
+    created_at: str | None
+    updated_at: str | None
+    download_url: str | None = Field(description="Once done.")
+
+
+class PhotoInfo(BaseModel):
+    """The stored photo (bytes, upright pixels)."""
+
+    format: str
+    size: int
+    width: int
+    height: int
+
+
+class VideoInfo(BaseModel):
+    """The rendered MP4 (bytes, pixels, seconds)."""
+
+    size: int | None
+    width: int | None
+    height: int | None
+    duration: float | None
+    download_url: str
+
+
+class MusicInfo(BaseModel):
+    """The soundtrack (MP3)."""
+
+    size: int | None
+    url: str
+    engine: str | None
+
+
+class Task(BaseModel):
+    """A task in the library; ``GET /photos/{task_id}`` adds the fields below ``error_code``."""
+
+    task_id: str
+    status: str
+    progress: int
+    created_at: str | None
+    updated_at: str | None
+    completed_at: str | None
+    title: str | None
+    mood: str | None
+    lyrics: str | None
+    duration: float | None
+    photo: PhotoInfo
+    video: VideoInfo | None
+    music: MusicInfo | None
+    engines: dict[str, str | None] | None
+    error: str | None
+    error_code: str | None
+    attempt: int | None = None
+    captions: bool | None = None
+    music_prompt: str | None = None
+    analysis: dict[str, Any] | None = None
+    processing_s: float | None = None
+    warnings: list[str] | None = None
+
+
+class Library(BaseModel):
+    """``GET /photos``: newest first."""
+
+    photos: list[Task]
+    total: int
+    limit: int
+    offset: int

@@ -63,6 +63,9 @@ class PhotoSettings(BaseSettings):
     watchdog_interval_s: float = Field(
         60, gt=0, validation_alias=AliasChoices("EARSHOT_PHOTO_WATCHDOG_INTERVAL_S")
     )
+    public_library: bool = Field(False, validation_alias=AliasChoices("EARSHOT_PHOTOS_PUBLIC_LIBRARY"))
+    """List anonymous tasks at ``GET /photos`` without a token (default false: anyone could
+    browse everyone's anonymous photos; true only for a single-user deployment)."""
     url_expiry_s: int = Field(
         3600, ge=60, le=7 * 86400, validation_alias=AliasChoices("EARSHOT_PHOTO_URL_EXPIRY_S")
     )
@@ -222,6 +225,13 @@ class PhotoProduct(Product):
                 log.info("photos.given_up", task_id=task.id, reason=reason)
             acted.append(task.id)
         return acted
+
+    async def delete(self, task: PhotoTask) -> None:
+        """Delete a task's row, then its stored photo, video and soundtrack."""
+        await self.store.delete(task.id)
+        for key in (task.photo_key, task.video_key, task.music_key):
+            if key:
+                await self.runtime.storage.delete(key)
 
     async def submit(self, data: bytes, captions: bool, owner: str) -> str:
         """Validate a photo, store it, record its task and request its render.

@@ -1,0 +1,155 @@
+"""Synthetic multi-speaker conversations for calibrating and benchmarking diarization.
+
+Each conversation has 2-6 speakers, each an espeak-ng voice with its own variant (no two
+speakers share one), accent, pitch, speaking rate and gain (-14..0 dB); turns of one or
+two sentences are separated by gaps of -0.15..0.9 s (a negative gap overlaps the
+previous turn), and noise (white or brown, 12..35 dB SNR) is added. Deterministic for a
+given seed. Needs espeak-ng (``apt-get install -y espeak-ng``); used by ``benchmarks/hearing.py`` and the
+calibration in ``services/transcription/diarization.py``, never by the test suite::
+
+    python scripts/make_diarization_set.py --out /tmp/convs --count 24
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+BASES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan"]
+VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "croak", "klatt2"]
+SENTENCES = [
+    "Let's go through the numbers for this quarter.",
+    "I think the release should wait until next week.",
+    "The customer asked for a discount on the annual plan.",
+    "Can you send me the report before lunch?",
+    "We fixed the crash on the login screen yesterday.",
+    "Marketing wants a new landing page by Friday.",
+    "I'm not sure the budget covers another hire.",
+    "The server costs went up by twenty percent.",
+    "Let's schedule a follow up with the design team.",
+    "Has anyone talked to legal about the contract?",
+    "The tests are green, but the build is slow.",
+    "I will draft the proposal and share it tonight.",
+    "We should ask the users what they actually need.",
+    "The demo went well, they liked the dashboard.",
+    "Please book the meeting room for Thursday morning.",
+    "Our churn is lower than it was last year.",
+    "I disagree, the old design was easier to use.",
+    "That makes sense, let's try it for one sprint.",
+    "Who is taking notes today?",
+    "The vendor promised a fix by the end of the month.",
+    "We need two more people on the support rota.",
+    "The pricing page still shows the old plans.",
+    "Good point, I had not thought about that.",
+    "Let's move on to the next item on the agenda.",
+]
+
+
+def speak(text: str, voice: str, pitch: int, speed: int) -> np.ndarray:
+    """espeak-ng speech as float32 16 kHz mono."""
+    from scipy.signal import resample_poly
+
+    wav = subprocess.run(
+        ["espeak-ng", "--stdout", "-v", voice, "-p", str(pitch), "-s", str(speed), text],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with wave.open(io.BytesIO(wav)) as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768
+    x = resample_poly(x, SAMPLE_RATE, rate).astype(np.float32)
+    nz = np.nonzero(np.abs(x) > 1e-3)[0]  # trim espeak's leading/trailing silence
+    return x[nz[0] : nz[-1] + 1] if nz.size else x
+
+
+def conversation(
+    seed: int, speakers: int, turns: int = 14
+) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """One conversation: samples and reference turns ``[(start, end, speaker)]`` (s)."""
+    rng = np.random.default_rng(seed)
+    # Each speaker gets a variant of its own: the variant is espeak-ng's voice (source and
+    # formant scaling); two "speakers" sharing one and differing only in accent are the
+    # same synthetic voice (CAM++ cosine 0.65 between them, measured), not two people.
+    variants = rng.choice(VARIANTS, size=speakers, replace=False)
+    voices = [
+        (
+            f"{rng.choice(BASES)}+{variant}",
+            int(rng.integers(20, 80)),
+            int(rng.integers(130, 210)),
+            float(rng.uniform(-14, 0)),
+        )
+        for variant in variants
+    ]
+    order = [int(i) for i in rng.permutation(speakers)]  # everyone speaks at least once
+    while len(order) < turns:
+        nxt = int(rng.integers(0, speakers))
+        if nxt != order[-1]:
+            order.append(nxt)
+    pieces: list[tuple[float, np.ndarray, int]] = []
+    t = 0.4
+    for who in order:
+        voice, pitch, speed, gain = voices[who]
+        text = " ".join(rng.choice(SENTENCES, size=int(rng.integers(1, 3)), replace=False))
+        x = speak(text, voice, pitch, speed) * 10 ** (gain / 20)
+        pieces.append((t, x, who))
+        t += len(x) / SAMPLE_RATE + float(rng.uniform(-0.15, 0.9))
+    total = int((max(s + len(x) / SAMPLE_RATE for s, x, _ in pieces) + 0.5) * SAMPLE_RATE)
+    mix = np.zeros(total, dtype=np.float32)
+    ref = []
+    for start, x, who in pieces:
+        a = int(start * SAMPLE_RATE)
+        mix[a : a + len(x)] += x
+        ref.append((start, start + len(x) / SAMPLE_RATE, f"spk{who}"))
+    level = float(np.sqrt(np.mean(mix[np.abs(mix) > 1e-3] ** 2)))
+    snr = float(rng.uniform(12, 35))
+    noise = rng.normal(size=total).astype(np.float32)
+    if rng.random() < 0.5:  # brown noise
+        noise = np.cumsum(noise).astype(np.float32)
+        noise -= np.convolve(noise, np.ones(801) / 801, mode="same").astype(np.float32)
+    noise *= level / (float(np.sqrt(np.mean(noise**2))) + 1e-9) * 10 ** (-snr / 20)
+    mix = mix + noise
+    return (mix / max(1.0, float(np.abs(mix).max()) / 0.95)).astype(np.float32), ref
+
+
+def dataset(
+    count: int = 24, seed: int = 1000
+) -> list[tuple[str, np.ndarray, list[tuple[float, float, str]]]]:
+    """``count`` conversations with 2..6 speakers (cycled), deterministic."""
+    out = []
+    for i in range(count):
+        speakers = 2 + i % 5
+        samples, ref = conversation(seed + i, speakers, turns=max(10, 3 * speakers))
+        out.append((f"conv{i:02d}_{speakers}spk", samples, ref))
+    return out
+
+
+def main() -> None:
+    """Write the set as WAV + RTTM files."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--count", type=int, default=24)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, samples, ref in dataset(args.count):
+        with wave.open(str(out / f"{name}.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(SAMPLE_RATE)
+            w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+        (out / f"{name}.rttm").write_text(
+            "".join(f"SPEAKER {name} 1 {a:.3f} {b - a:.3f} <NA> <NA> {s} <NA> <NA>\n" for a, b, s in ref)
+        )
+        print(name, round(len(samples) / SAMPLE_RATE, 1))
+
+
+if __name__ == "__main__":
+    main()
