@@ -15,7 +15,7 @@ help:
 	@echo "make test   install and run every test tier (starts Kafka, PostgreSQL, MinIO)"
 	@echo "make infra-up / infra-down   the real servers on loopback (deploy/local/)"
 	@echo "make demo   send the sample recordings to a running platform (or start one)"
-	@echo "make bench  run the benchmarks (JSON on stdout)"
+	@echo "make bench  run the benchmarks (JSON on stdout and in benchmarks/results/)"
 	@echo "make proto  regenerate gRPC stubs from proto/"
 	@echo "make lint   ruff and mypy"
 
@@ -60,16 +60,19 @@ test-unit: $(STAMP)
 test-embedded: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests/embedded
 
+# One JSON file per benchmark under benchmarks/results/ (machine, commit, date, load average);
+# each also prints its JSON. Benchmarks install their peers (ffmpeg) or fail.
+BENCH_ENV := EARSHOT_BENCH_RESULTS=benchmarks/results
 bench: $(STAMP)
-	$(BIN)/python benchmarks/temperature.py
-	$(BIN)/python benchmarks/auth.py
-	$(BIN)/python benchmarks/anc.py
-	$(BIN)/python benchmarks/analysis.py
-	$(BIN)/python benchmarks/transcription.py
-	$(BIN)/python benchmarks/media.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/temperature.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/auth.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/anc.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/analysis.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/transcription.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/media.py
 	deploy/local/infra.sh up >/dev/null
-	set -a; . .earshot/infra/env; set +a; $(BIN)/python benchmarks/bus.py
-	set -a; . .earshot/infra/env; set +a; $(BIN)/python benchmarks/distributed.py
+	set -a; . .earshot/infra/env; set +a; $(BENCH_ENV) $(BIN)/python benchmarks/bus.py
+	set -a; . .earshot/infra/env; set +a; $(BENCH_ENV) $(BIN)/python benchmarks/distributed.py
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py

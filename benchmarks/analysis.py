@@ -7,8 +7,9 @@ Prints JSON:
 - ``meeting_weekly_sync``: latency of the local meeting analysis (summary, keyphrases, key
   points, action items, title, template suggestion) on weekly_sync's transcript (its .stm,
   speaker-labelled). Target < 1 s.
-Both report the median and p95 over ``--runs`` warm runs, plus the first (cold) call,
-which loads YAKE, dateparser and the language identifier.
+Both report the median, p95 and spread over at least ``--runs`` warm calls and at least a
+second of them, plus the first (cold) call, which loads YAKE, dateparser and the language
+identifier. JSON as benchmarks/common.py writes it.
 
 Usage: python benchmarks/analysis.py [--runs 20]
 """
@@ -17,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform as pyplatform
-import statistics
 import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import MIN_SECONDS, emit, summary  # noqa: E402
 from services.analysis.interview import InterviewRequest, LocalInterviewAnalyzer  # noqa: E402
 from services.analysis.meeting import LocalMeetingAnalyzer, MeetingRequest  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
@@ -78,11 +77,18 @@ def weekly_sync() -> Transcript:
     return Transcript(duration=51.3, text=" ".join(s.text for s in segments), segments=segments)
 
 
-def summarise(samples: list[float]) -> dict[str, float]:
+def summarise(samples: list[float]) -> dict[str, Any]:
+    """Median, p95 and spread (ms) of the warm calls, and how many seconds they timed."""
     ordered = sorted(samples)
+    spread = summary([x * 1000 for x in samples], 2)
     return {
-        "median_ms": round(statistics.median(ordered) * 1000, 2),
+        "median_ms": spread["median"],
         "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000, 2),
+        "min_ms": spread["min"],
+        "max_ms": spread["max"],
+        "spread_pct": spread["spread_pct"],
+        "calls": len(samples),
+        "seconds_timed": round(sum(samples), 3),
     }
 
 
@@ -97,8 +103,8 @@ async def main(runs: int) -> dict[str, object]:
     first = await interview.complete(answer, request)
     cold_interview = time.perf_counter() - t0
     assert not first.errors, first.errors
-    samples = []
-    for _ in range(runs):
+    samples: list[float] = []
+    while len(samples) < runs or sum(samples) < MIN_SECONDS:  # at least a second of work
         t0 = time.perf_counter()
         await interview.complete(answer, request)
         samples.append(time.perf_counter() - t0)
@@ -110,14 +116,13 @@ async def main(runs: int) -> dict[str, object]:
     t0 = time.perf_counter()
     result = await meeting.analyze(transcript, options)
     cold_meeting = time.perf_counter() - t0
-    meeting_samples = []
-    for _ in range(runs):
+    meeting_samples: list[float] = []
+    while len(meeting_samples) < runs or sum(meeting_samples) < MIN_SECONDS:
         t0 = time.perf_counter()
         await meeting.analyze(transcript, options)
         meeting_samples.append(time.perf_counter() - t0)
     meeting_stats = summarise(meeting_samples)
     return {
-        "machine": {"python": pyplatform.python_version(), "cpus": os.cpu_count()},
         "runs": runs,
         "interview_complete_5min": {
             "words": len(answer.words),
@@ -142,4 +147,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.runs)), indent=2))
+    emit("analysis", asyncio.run(main(args.runs)))

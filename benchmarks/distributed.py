@@ -4,8 +4,9 @@ bus, SQLite, local folder).
 
 Both run the same code path and the same model; the difference is the price of the real
 bus, database and object store plus the process hops. ``--requests`` sequential requests
-after one warm-up each; reports median and worst wall time per request and the ratio of
-medians. Needs ``EARSHOT_TEST_KAFKA``, ``EARSHOT_TEST_DATABASE_URL`` and ``EARSHOT_TEST_S3``
+after one warm-up each (each request transcribes 11 s of audio: over a second of work);
+reports median, spread and worst wall time per request and the ratio of medians. Needs
+``EARSHOT_TEST_KAFKA``, ``EARSHOT_TEST_DATABASE_URL`` and ``EARSHOT_TEST_S3``
 (``make bench`` sets them from ``deploy/local/infra.sh``). Prints one JSON object.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import statistics
 import sys
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
+from benchmarks.common import emit, summary  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
 from services.common.settings import load_settings  # noqa: E402
 from services.platform import Platform  # noqa: E402
@@ -83,11 +84,14 @@ async def distributed(n: int, root: Path) -> tuple[list[float], float]:
         infra.release()
 
 
-def summary(times: list[float]) -> dict[str, float]:
+def seconds(times: list[float]) -> dict[str, object]:
+    """Median, spread and mean of the request times (each over a second of work)."""
+    spread = summary(times, 3)
     return {
-        "median_s": round(statistics.median(times), 3),
-        "max_s": round(max(times), 3),
+        "median_s": spread["median"],
+        "max_s": spread["max"],
         "mean_s": round(statistics.fmean(times), 3),
+        "spread": spread,
     }
 
 
@@ -101,21 +105,17 @@ async def main() -> None:
         root = Path(tmp)
         local = await embedded(args.requests, root)
         remote, startup = await distributed(args.requests, root)
-    print(
-        json.dumps(
-            {
-                "benchmark": "distributed_temperature",
-                "input": "jfk.flac (11 s)",
-                "requests": args.requests,
-                "embedded": summary(local),
-                "distributed": summary(remote),
-                "distributed_startup_s": round(startup, 1),
-                "distributed_vs_embedded_median": round(
-                    statistics.median(remote) / statistics.median(local), 3
-                ),
-            },
-            indent=2,
-        )
+    emit(
+        "distributed",
+        {
+            "title": "distributed_temperature",
+            "input": "jfk.flac (11 s)",
+            "requests": args.requests,
+            "embedded": seconds(local),
+            "distributed": seconds(remote),
+            "distributed_startup_s": round(startup, 1),
+            "distributed_vs_embedded_median": round(statistics.median(remote) / statistics.median(local), 3),
+        },
     )
 
 

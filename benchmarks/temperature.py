@@ -6,6 +6,9 @@ Prints JSON:
   settings; ``overhead_ratio`` = service / bare (target <= 1.3).
 - ``throughput``: requests per second with 4 concurrent clients.
 - ``long_72s``: latency for a 72 s recording (target < 8 s).
+Each figure is the median of several runs (each over a second of work) with its spread
+(``runs``, ``min``, ``max``, ``spread_pct``: benchmarks/common.py); throughput and the long
+recording are measured ``REPEATS`` (3) times.
 
 Usage: python benchmarks/temperature.py [--runs 10]
 """
@@ -15,9 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
-import os
-import platform as pyplatform
 import socket
 import statistics
 import sys
@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import emit, summary  # noqa: E402
 from services.common import audio  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
 from services.common.settings import Settings, load_settings  # noqa: E402
@@ -68,6 +69,9 @@ def make_long_recording(seconds: float = 72.0) -> bytes:
         for packet in stream.encode(None):
             out.mux(packet)
     return buf.getvalue()
+
+
+REPEATS = 3
 
 
 def bare_whisper(runs: int, settings) -> list[float]:  # type: ignore[no-untyped-def]
@@ -120,32 +124,35 @@ async def main(runs: int) -> dict[str, object]:
                         queue.pop()
                         await post(client, "jfk.flac", data)
 
-                started = time.perf_counter()
-                await asyncio.gather(*(worker() for _ in range(concurrency)))
-                wall = time.perf_counter() - started
+                walls, long_latencies = [], []
                 long_data = make_long_recording(72.0)
-                long_latency = await post(client, "long.flac", long_data)
+                for _ in range(REPEATS):
+                    queue = list(range(total))
+                    started = time.perf_counter()
+                    await asyncio.gather(*(worker() for _ in range(concurrency)))
+                    walls.append(time.perf_counter() - started)
+                    long_latencies.append(await post(client, "long.flac", long_data))
     bare_median = statistics.median(bare)
     service_median = statistics.median(service)
     return {
-        "benchmark": "temperature",
-        "machine": {"cpus": os.cpu_count(), "python": pyplatform.python_version()},
         "model": "whisper-tiny.en (int8, faster-whisper)",
         "jfk": {
             "audio_s": 11.0,
             "runs": runs,
             "service_median_s": round(service_median, 4),
             "bare_faster_whisper_median_s": round(bare_median, 4),
+            "service_s": summary(service, 4),
+            "bare_faster_whisper_s": summary(bare, 4),
             "overhead_ratio": round(service_median / bare_median, 3),
             "target_overhead_ratio": 1.3,
         },
         "throughput": {
             "concurrent_clients": concurrency,
-            "requests": total,
-            "wall_s": round(wall, 3),
-            "requests_per_s": round(total / wall, 3),
+            "requests_per_run": total,
+            "wall_s": summary(walls, 3),
+            "requests_per_s": summary([total / w for w in walls], 3),
         },
-        "long_72s": {"audio_s": 72.0, "latency_s": round(long_latency, 3), "target_s": 8.0},
+        "long_72s": {"audio_s": 72.0, "latency_s": summary(long_latencies, 3), "target_s": 8.0},
     }
 
 
@@ -154,4 +161,4 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     configure_logging("error")  # stdout carries the JSON result only
-    print(json.dumps(asyncio.run(main(args.runs)), indent=2))
+    emit("temperature", asyncio.run(main(args.runs)))

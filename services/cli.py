@@ -4,6 +4,8 @@
 - ``earshot serve SERVICE``: one service, for the distributed mode.
 - ``earshot migrate``: run database migrations (a separate step in the distributed mode).
 - ``earshot version``.
+
+Services run on uvloop when it is installed (:mod:`services.common.eventloop`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import typer
 
+from services.common import eventloop
 from services.common.settings import ConfigurationError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Earshot audio-intelligence platform.")
@@ -44,7 +47,7 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
     from services.common.rpc import PortInUse
 
     try:
-        asyncio.run(main)
+        eventloop.run(main)  # uvloop when installed
     except PortInUse as exc:
         typer.echo(f"earshot: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -25,12 +25,12 @@ import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from cloudevents.kafka import KafkaMessage
 
-from services.common import metrics
+from services.common import event_codec, metrics
 from services.common.events import Envelope, dead_letter_topic
 from services.common.logging import get_logger
 
@@ -98,6 +98,36 @@ class EventBus(abc.ABC):
     def __init__(self, *, partitions: int = 6, retry: RetryPolicy | None = None) -> None:
         self.partitions = partitions
         self.retry = retry or RetryPolicy()
+        self._consumer_metrics: dict[tuple[str, str], _ConsumerMetrics] = {}
+        self._produced: dict[str, Any] = {}
+        self._lag: dict[tuple[str, int, str], Any] = {}
+
+    # Prometheus children looked up once per label set: ``labels()`` costs several
+    # microseconds, a few times per event on the hot path.
+    def _metrics_of(self, topic: str, group: str) -> _ConsumerMetrics:
+        found = self._consumer_metrics.get((topic, group))
+        if found is None:
+            found = self._consumer_metrics[(topic, group)] = _ConsumerMetrics(
+                consumed=metrics.EVENTS_CONSUMED.labels(topic, group),
+                failed=metrics.EVENTS_FAILED.labels(topic, group),
+                dead_lettered=metrics.EVENTS_DEAD_LETTERED.labels(topic, group),
+                handle_seconds=metrics.EVENT_HANDLE_SECONDS.labels(topic, group),
+            )
+        return found
+
+    def _produced_counter(self, topic: str) -> Any:
+        found = self._produced.get(topic)
+        if found is None:
+            found = self._produced[topic] = metrics.EVENTS_PRODUCED.labels(topic)
+        return found
+
+    def _lag_gauge(self, topic: str, partition: int, group: str) -> Any:
+        found = self._lag.get((topic, partition, group))
+        if found is None:
+            found = self._lag[(topic, partition, group)] = metrics.CONSUMER_LAG.labels(
+                topic, str(partition), group
+            )
+        return found
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -115,6 +145,19 @@ class EventBus(abc.ABC):
     async def publish(self, topic: str, envelope: Envelope) -> None:
         """Write one event; returns once the broker acknowledged it (``acks=all`` on Kafka)."""
 
+    async def publish_many(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        """Write several events in order; returns once the broker acknowledged all of them.
+
+        Every event is encoded (and so validated) before the first is written: an invalid
+        one raises ``ValueError`` and nothing is written. On Kafka the events share
+        producer batches and their acknowledgements are awaited together, which is much
+        cheaper than one ``publish`` per event. A broker error part way through raises and
+        may leave the first events written (consumers are idempotent: publish again).
+        """
+        messages = [envelope.to_message() for envelope in envelopes]
+        for message in messages:
+            await self._publish_raw(topic, message)
+
     @abc.abstractmethod
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
@@ -130,50 +173,83 @@ class EventBus(abc.ABC):
     async def check(self) -> None:
         """Readiness: raise if the bus cannot be used."""
 
-    async def _deliver(self, topic: str, message: KafkaMessage, handler: Handler, group: str) -> None:
-        """Run ``handler`` with retries; park on the dead-letter topic when retries run out.
+    async def _deliver(
+        self,
+        topic: str,
+        message: KafkaMessage,
+        handler: Handler,
+        group: str,
+        attributes: _Attributes | None = None,
+    ) -> None:
+        """Validate, then run ``handler`` with retries; park on the dead-letter topic when
+        retries run out (or at once when the message is not a valid CloudEvent).
+
+        ``attributes``: the event's attributes as validated when it was published in this
+        process (memory bus), so only the data is decoded (a fresh copy per delivery).
 
         Never raises except on cancellation: when this returns, the offset may be committed.
         Counts ``earshot_events_consumed/failed/dead_lettered_total`` and times the handler.
         """
+        counters = self._metrics_of(topic, group)
         start = time.perf_counter()
         try:
-            await self._deliver_once(topic, message, handler, group)
+            try:
+                if attributes is None:
+                    envelope = Envelope.from_message(message)
+                else:
+                    envelope = attributes.envelope(message.value)
+            except ValueError as exc:
+                log.warning("bus.undecodable_event", topic=topic, group=group, error=str(exc))
+                counters.failed.inc()
+                counters.dead_lettered.inc()
+                await self._dead_letter(topic, message, f"undecodable: {exc}", 1)
+            else:
+                try:
+                    await handler(envelope)  # the common case: no retry machinery on the way
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a handler failure of any kind is retried
+                    await self._retry(topic, message, envelope, handler, group, exc)
         finally:
-            metrics.EVENT_HANDLE_SECONDS.labels(topic, group).observe(time.perf_counter() - start)
-        metrics.EVENTS_CONSUMED.labels(topic, group).inc()
+            counters.handle_seconds.observe(time.perf_counter() - start)
+        counters.consumed.inc()
 
-    async def _deliver_once(self, topic: str, message: KafkaMessage, handler: Handler, group: str) -> None:
-        try:
-            envelope = Envelope.from_message(message)
-        except ValueError as exc:
-            log.warning("bus.undecodable_event", topic=topic, group=group, error=str(exc))
-            metrics.EVENTS_FAILED.labels(topic, group).inc()
-            metrics.EVENTS_DEAD_LETTERED.labels(topic, group).inc()
-            await self._dead_letter(topic, message, f"undecodable: {exc}", 1)
-            return
+    async def _retry(
+        self,
+        topic: str,
+        message: KafkaMessage,
+        envelope: Envelope,
+        handler: Handler,
+        group: str,
+        first_error: Exception,
+    ) -> None:
+        """Attempts 2..``max_attempts`` after the first one raised ``first_error``, then the DLQ."""
+        counters = self._metrics_of(topic, group)
+        error: Exception | None = first_error
         last_error = ""
         for attempt in range(self.retry.max_attempts):
-            try:
-                await handler(envelope)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a handler failure of any kind is retried
-                metrics.EVENTS_FAILED.labels(topic, group).inc()
-                last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                log.warning(
-                    "bus.handler_failed",
-                    topic=topic,
-                    group=group,
-                    event_id=envelope.id,
-                    job_id=envelope.key,
-                    attempt=attempt + 1,
-                    error=last_error,
-                )
-                if attempt + 1 < self.retry.max_attempts:
-                    await asyncio.sleep(self.retry.backoff(attempt))
-        metrics.EVENTS_DEAD_LETTERED.labels(topic, group).inc()
+            if attempt:
+                try:
+                    await handler(envelope)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a handler failure of any kind is retried
+                    error = exc
+            counters.failed.inc()
+            last_error = f"{type(error).__name__}: {error}"[:1000]
+            log.warning(
+                "bus.handler_failed",
+                topic=topic,
+                group=group,
+                event_id=envelope.id,
+                job_id=envelope.key,
+                attempt=attempt + 1,
+                error=last_error,
+            )
+            if attempt + 1 < self.retry.max_attempts:
+                await asyncio.sleep(self.retry.backoff(attempt))
+        counters.dead_lettered.inc()
         await self._dead_letter(topic, message, last_error, self.retry.max_attempts)
 
     async def _dead_letter(self, topic: str, message: KafkaMessage, error: str, attempts: int) -> None:
@@ -188,6 +264,54 @@ class EventBus(abc.ABC):
     async def _publish_raw(self, topic: str, message: KafkaMessage) -> None: ...
 
 
+@dataclass(slots=True, frozen=True)
+class _ConsumerMetrics:
+    """The Prometheus children of one (topic, group)."""
+
+    consumed: Any
+    failed: Any
+    dead_lettered: Any
+    handle_seconds: Any
+
+
+@dataclass(slots=True, frozen=True)
+class _Attributes:
+    """An event's CloudEvents attributes, copied when it was published (memory bus)."""
+
+    type: str
+    source: str
+    key: str
+    id: str
+    time: str
+    subject: str | None
+    extensions: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, e: Envelope) -> _Attributes:
+        return cls(e.type, e.source, e.key, e.id, e.time, e.subject, tuple(e.extensions.items()))
+
+    def envelope(self, value: bytes | str) -> Envelope:
+        """A new :class:`Envelope` with a fresh copy of the data decoded from ``value``.
+
+        Raises:
+            ValueError: ``value`` is not a JSON object.
+        """
+        return Envelope(
+            type=self.type,
+            source=self.source,
+            key=self.key,
+            data=event_codec.decode_data(value),
+            id=self.id,
+            time=self.time,
+            subject=self.subject,
+            extensions=dict(self.extensions),
+        )
+
+
+def _bytes(text: str | bytes | None) -> bytes | None:
+    return text.encode() if isinstance(text, str) else text
+
+
 def partition_for(key: str | bytes | None, partitions: int) -> int:
     """Partition of a key: CRC32 of its UTF-8 bytes modulo the partition count."""
     if key is None:
@@ -199,7 +323,9 @@ def partition_for(key: str | bytes | None, partitions: int) -> int:
 # --- in-memory ----------------------------------------------------------------------------
 @dataclass
 class _Partition:
-    log: deque[KafkaMessage] = field(default_factory=deque)
+    index: int
+    # (message as on Kafka, its attributes when published here; None for raw messages)
+    log: deque[tuple[KafkaMessage, _Attributes | None]] = field(default_factory=deque)
     base_offset: int = 0  # offset of log[0]
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -224,21 +350,35 @@ class MemoryBus(EventBus):
     Members of a group take partitions round-robin (``partition % members``), looked up
     at each delivery, so joining or leaving rebalances at once. Events published before
     a group first subscribes are kept (up to ``retention`` per partition) and delivered
-    from the start, like Kafka's ``auto.offset.reset=earliest``.
+    from the start, like Kafka's ``auto.offset.reset=earliest``. Events are encoded (and
+    so validated) when published and kept as binary-mode CloudEvents, as on Kafka; each
+    delivery decodes the data afresh, so a handler never sees another one's copy (the
+    attributes validated at publication are reused rather than parsed from the headers).
+    Events every group consumed are forgotten after each run of deliveries (at most
+    ``_TRIM_EVERY`` events later).
     """
+
+    _TRIM_EVERY = 256
 
     def __init__(self, *, partitions: int = 6, retry: RetryPolicy | None = None, retention: int = 10_000):
         super().__init__(partitions=partitions, retry=retry)
         self.retention = retention
         self._topics: dict[str, list[_Partition]] = {}
         self._groups: dict[str, _Group] = {}
+        self._groups_of: dict[str, list[_Group]] = {}  # topic -> groups subscribed to it
         self._stopped = False
 
     def _topic(self, topic: str) -> list[_Partition]:
         parts = self._topics.get(topic)
         if parts is None:
-            parts = self._topics[topic] = [_Partition() for _ in range(self.partitions)]
+            parts = self._topics[topic] = [_Partition(i) for i in range(self.partitions)]
         return parts
+
+    def _index_groups(self) -> None:
+        self._groups_of = {}
+        for g in self._groups.values():
+            for t in g.topics:
+                self._groups_of.setdefault(t, []).append(g)
 
     async def start(self) -> None:
         self._stopped = False
@@ -253,6 +393,7 @@ class MemoryBus(EventBus):
                     await task
             group.tasks.clear()
         self._groups.clear()
+        self._index_groups()
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         for t in topics:
@@ -264,31 +405,43 @@ class MemoryBus(EventBus):
             raise RuntimeError("memory bus is stopped")
 
     async def publish(self, topic: str, envelope: Envelope) -> None:
-        await self._publish_raw(topic, envelope.to_message())
+        self._append(topic, envelope.to_message(), _Attributes.of(envelope))
+
+    async def publish_many(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        encoded = [(e.to_message(), _Attributes.of(e)) for e in envelopes]  # all valid first
+        for message, attributes in encoded:
+            self._append(topic, message, attributes)
 
     async def _publish_raw(self, topic: str, message: KafkaMessage) -> None:
+        self._append(topic, message, None)
+
+    def _append(self, topic: str, message: KafkaMessage, attributes: _Attributes | None) -> None:
         if self._stopped:
             raise RuntimeError("memory bus is stopped")
         index = partition_for(message.key, self.partitions)
         part = self._topic(topic)[index]
-        part.log.append(message)
-        self._trim(topic, part)
+        part.log.append((message, attributes))
+        groups = self._groups_of.get(topic)
+        if groups:
+            end = part.end_offset
+            for g in groups:
+                committed = g.committed.get((topic, index), part.base_offset)
+                self._lag_gauge(topic, index, g.name).set(end - committed)
+        elif len(part.log) > self.retention:
+            self._trim(topic, part)
         part.changed.set()
-        metrics.EVENTS_PRODUCED.labels(topic).inc()
-        for g in self._groups.values():
-            if topic in g.topics:
-                lag = part.end_offset - g.committed.get((topic, index), part.base_offset)
-                metrics.CONSUMER_LAG.labels(topic, str(index), g.name).set(lag)
+        self._produced_counter(topic).inc()
 
     def _trim(self, topic: str, part: _Partition) -> None:
-        index = self._topic(topic).index(part)
-        groups = [g for g in self._groups.values() if topic in g.topics]
+        """Forget what every group of ``topic`` committed (or, with no group, all but ``retention``)."""
+        groups = self._groups_of.get(topic)
         if groups:
-            floor = min(g.committed.get((topic, index), 0) for g in groups)
+            floor = min(g.committed.get((topic, part.index), 0) for g in groups)
         else:
             floor = part.end_offset - self.retention
-        while part.log and part.base_offset < floor:
-            part.log.popleft()
+        log_ = part.log
+        while log_ and part.base_offset < floor:
+            log_.popleft()
             part.base_offset += 1
 
     def end_offsets(self, topic: str) -> list[int]:
@@ -297,7 +450,7 @@ class MemoryBus(EventBus):
 
     def messages(self, topic: str) -> list[KafkaMessage]:
         """Every retained message of a topic, partition by partition (for tests)."""
-        return [m for p in self._topic(topic) for m in p.log]
+        return [m for p in self._topic(topic) for m, _ in p.log]
 
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
@@ -316,6 +469,7 @@ class MemoryBus(EventBus):
                 g.tasks.append(
                     asyncio.create_task(self._run(g, topic, index), name=f"bus:{group}:{topic}:{index}")
                 )
+        self._index_groups()
 
         async def close() -> None:
             if handler in g.members:
@@ -327,6 +481,7 @@ class MemoryBus(EventBus):
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 self._groups.pop(group, None)
+                self._index_groups()
 
         def assignment() -> set[tuple[str, int]]:
             if handler not in g.members:
@@ -338,18 +493,27 @@ class MemoryBus(EventBus):
 
     async def _run(self, g: _Group, topic: str, index: int) -> None:
         part = self._topic(topic)[index]
+        key = (topic, index)
+        committed = g.committed
+        lag = self._lag_gauge(topic, index, g.name)
+        since_trim = 0
         while True:
-            offset = g.committed[(topic, index)]
+            offset = committed[key]
             if offset >= part.end_offset or not g.members:
+                self._trim(topic, part)  # caught up: forget what every group consumed
+                since_trim = 0
                 part.changed.clear()
                 await part.changed.wait()
                 continue
-            message = part.log[offset - part.base_offset]
+            message, attributes = part.log[offset - part.base_offset]
             handler = g.members[index % len(g.members)]
-            await self._deliver(topic, message, handler, g.name)
-            g.committed[(topic, index)] = offset + 1
-            metrics.CONSUMER_LAG.labels(topic, str(index), g.name).set(part.end_offset - offset - 1)
-            self._trim(topic, part)
+            await self._deliver(topic, message, handler, g.name, attributes)
+            committed[key] = offset + 1  # commit after the handler
+            lag.set(part.end_offset - offset - 1)
+            since_trim += 1
+            if since_trim >= self._TRIM_EVERY:
+                self._trim(topic, part)
+                since_trim = 0
 
 
 # --- Kafka ----------------------------------------------------------------------------------
@@ -365,9 +529,12 @@ class KafkaBus(EventBus):
     assigned this member its partitions (raises ``TimeoutError`` after
     ``assign_timeout_s``, 30 s, e.g. when the topics do not exist). A commit refused
     because the group rebalanced is logged and the event is redelivered to the
-    partition's new owner (at least once). Commits are batched per partition: at the end
-    of each fetched batch, or after any event once ``commit_interval_s`` (0.2 s) passed
-    since the last commit, so a crash redoes at most that much already-handled work.
+    partition's new owner (at least once). Commits are batched: the offsets handled in one
+    poll (at most ``max_poll_records``, 500, events) are committed in one request once every
+    partition of the poll is done, and a partition commits by itself after any event once
+    ``commit_interval_s`` (0.2 s) passed since its last commit, so a crash redoes at most
+    that much already-handled work. A poll that fails half way (the dead-letter topic
+    cannot be written, say) is fetched again from its first event.
 
     Args:
         bootstrap: ``host:port[,host:port]``.
@@ -376,6 +543,13 @@ class KafkaBus(EventBus):
             ``"<namespace>."`` (several environments or test sessions on one cluster);
             handlers and metrics still see the plain topic names.
     """
+
+    PRODUCER_SETTINGS: ClassVar[dict[str, Any]] = {
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 2,
+    }
+    """``AIOKafkaProducer`` settings (also the bare producer of benchmarks/bus.py)."""
 
     def __init__(
         self,
@@ -397,17 +571,14 @@ class KafkaBus(EventBus):
         self._subscriptions: list[Subscription] = []
         self.assign_timeout_s = 30.0
         self.commit_interval_s = 0.2
+        self.max_poll_records = 500
 
     async def start(self) -> None:
         from aiokafka import AIOKafkaProducer
 
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                client_id=self.client_id,
-                enable_idempotence=True,
-                acks="all",
-                linger_ms=2,
+                bootstrap_servers=self.bootstrap, client_id=self.client_id, **self.PRODUCER_SETTINGS
             )
             await producer.start()
             self._producer = producer
@@ -451,15 +622,30 @@ class KafkaBus(EventBus):
     async def publish(self, topic: str, envelope: Envelope) -> None:
         await self._publish_raw(topic, envelope.to_message())
 
+    async def publish_many(self, topic: str, envelopes: Sequence[Envelope]) -> None:
+        """See :meth:`EventBus.publish_many`: every send queued into producer batches, then
+        every acknowledgement awaited together."""
+        messages = [envelope.to_message() for envelope in envelopes]
+        if self._producer is None:
+            raise RuntimeError("KafkaBus.start() was not awaited")
+        send, name = self._producer.send, self._prefix + topic
+        acks = [
+            await send(name, value=m.value, key=_bytes(m.key), headers=list(m.headers.items()))
+            for m in messages
+        ]
+        await asyncio.gather(*acks)
+        self._produced_counter(topic).inc(len(acks))
+
     async def _publish_raw(self, topic: str, message: KafkaMessage) -> None:
         if self._producer is None:
             raise RuntimeError("KafkaBus.start() was not awaited")
-        key = message.key.encode() if isinstance(message.key, str) else message.key
-        value = message.value.encode() if isinstance(message.value, str) else message.value
         await self._producer.send_and_wait(
-            self._prefix + topic, value=value, key=key, headers=list(message.headers.items())
+            self._prefix + topic,
+            value=_bytes(message.value),
+            key=_bytes(message.key),
+            headers=list(message.headers.items()),
         )
-        metrics.EVENTS_PRODUCED.labels(topic).inc()
+        self._produced_counter(topic).inc()
 
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
@@ -501,49 +687,71 @@ class KafkaBus(EventBus):
         def record_lag(tp: TopicPartition, committed: int) -> None:
             end = consumer.highwater(tp)
             if end is not None:
-                metrics.CONSUMER_LAG.labels(tp.topic[prefix:], str(tp.partition), group).set(
-                    max(end - committed, 0)
-                )
+                self._lag_gauge(tp.topic[prefix:], tp.partition, group).set(max(end - committed, 0))
 
-        async def commit(tp: TopicPartition, offset: int) -> bool:
+        async def commit(offsets: dict[TopicPartition, int]) -> bool:
+            """Commit ``offsets`` (next offset per partition) in one request."""
             try:
-                await consumer.commit({tp: offset})
+                await consumer.commit(offsets)
             except CommitFailedError as exc:
                 # The group rebalanced while we worked: the partition's new owner gets
                 # the uncommitted events again (at least once). Drop this stale batch.
-                log.warning("bus.commit_failed", topic=tp.topic, group=group, error=str(exc))
+                log.warning("bus.commit_failed", topics=list(topics), group=group, error=str(exc))
                 return False
-            record_lag(tp, offset)
+            for tp, offset in offsets.items():
+                record_lag(tp, offset)
             return True
 
-        async def handle_partition(tp: TopicPartition, records: list[Any]) -> None:
-            # Offsets are committed only after their handler returned: at the end of the
-            # partition's batch, or at once after any record when commit_interval_s passed
-            # since the last commit (slow jobs are committed one by one).
+        async def handle_partition(tp: TopicPartition, records: list[Any]) -> int | None:
+            """Handle one partition's records in order; returns the offset still to commit.
+
+            Offsets are committed only after their handler returned. A partition whose
+            handlers are slow commits by itself once ``commit_interval_s`` passed since its
+            last commit (slow jobs are committed one by one); the rest is committed with the
+            other partitions of the poll, in one request, by the caller.
+            """
             pending: int | None = None
             last_commit = time.monotonic()
+            topic = tp.topic[prefix:]
+            deliver = self._deliver
             for record in records:
-                headers = {k: bytes(v) for k, v in (record.headers or [])}
-                message = KafkaMessage(headers, record.key, record.value)
-                await self._deliver(tp.topic[prefix:], message, handler, group)
+                headers = dict(record.headers or ())  # (str, bytes) pairs
+                await deliver(topic, KafkaMessage(headers, record.key, record.value), handler, group)
                 pending = record.offset + 1
                 if time.monotonic() - last_commit >= self.commit_interval_s:
-                    if not await commit(tp, pending):
-                        return
+                    if not await commit({tp: pending}):
+                        return None
                     pending, last_commit = None, time.monotonic()
-            if pending is not None:
-                await commit(tp, pending)
+            return pending
+
+        def rewind(batches: dict[TopicPartition, list[Any]]) -> None:
+            """Fetch a failed poll again from its first event (at least once)."""
+            for tp, records in batches.items():
+                with contextlib.suppress(Exception):  # partition revoked meanwhile: its new owner has it
+                    consumer.seek(tp, records[0].offset)
 
         async def run() -> None:
             while True:
+                batches: dict[TopicPartition, list[Any]] = {}
                 try:
-                    batches = await consumer.getmany(timeout_ms=500, max_records=50)
-                    if batches:
-                        await asyncio.gather(*(handle_partition(tp, recs) for tp, recs in batches.items()))
+                    batches = await consumer.getmany(timeout_ms=500, max_records=self.max_poll_records)
+                    if not batches:
+                        continue
+                    if len(batches) == 1:
+                        [(tp, records)] = batches.items()
+                        done = [await handle_partition(tp, records)]
+                    else:
+                        done = await asyncio.gather(
+                            *(handle_partition(tp, records) for tp, records in batches.items())
+                        )
+                    offsets = {tp: o for tp, o in zip(batches, done, strict=True) if o is not None}
+                    if offsets:
+                        await commit(offsets)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # broker away, rebalance, ...: keep consuming
                     log.warning("bus.consume_failed", group=group, error=f"{type(exc).__name__}: {exc}")
+                    rewind(batches)
                     await asyncio.sleep(1.0)
 
         task = asyncio.create_task(run(), name=f"kafka:{group}:{','.join(topics)}")

@@ -161,6 +161,10 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str = "gateway") -> None:
         self.app = app
         self.service = service
+        # Prometheus children per label set, looked up once (``labels()`` costs microseconds
+        # per call); the label sets are bounded (route templates, methods, statuses).
+        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("path") == "/metrics":
@@ -181,5 +185,12 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
             method = scope.get("method", "GET")
-            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
-            HTTP_SECONDS.labels(self.service, method, template).observe(time.perf_counter() - start)
+            counter = self._counters.get((method, template, str(status)))
+            if counter is None:
+                counter = HTTP_REQUESTS.labels(self.service, method, template, str(status))
+                self._counters[(method, template, str(status))] = counter
+            counter.inc()
+            timer = self._timers.get((method, template))
+            if timer is None:
+                timer = self._timers[(method, template)] = HTTP_SECONDS.labels(self.service, method, template)
+            timer.observe(time.perf_counter() - start)

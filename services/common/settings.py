@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.common.api_keys import parse_api_keys
+
 
 class ConfigurationError(RuntimeError):
     """Raised when a setting is invalid; the message names the environment variable."""
@@ -114,6 +116,13 @@ class Settings(BaseSettings):
         "local", validation_alias=_env("TEMPERATURE_ANALYZER")
     )
 
+    # --- access to the stateless routes (issue 11) ---------------------------------------
+    # EARSHOT_API_KEYS: comma-separated keys (or sha256:<hex> digests). Only their SHA-256
+    # digests are kept (services/common/api_keys.py); empty: the stateless routes are open.
+    api_key_hashes: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=AliasChoices("EARSHOT_API_KEYS"), repr=False
+    )
+
     @field_validator("allowed_extensions", mode="before")
     @classmethod
     def _split_extensions(cls, value: Any) -> Any:
@@ -125,6 +134,11 @@ class Settings(BaseSettings):
                 raise ValueError("must name at least one extension, e.g. 'wav,mp3'")
             return out
         return value
+
+    @field_validator("api_key_hashes", mode="before")
+    @classmethod
+    def _hash_api_keys(cls, value: Any) -> tuple[str, ...]:
+        return parse_api_keys(value)
 
     @field_validator("bus_url")
     @classmethod
@@ -193,11 +207,23 @@ def env_names(model: type[BaseSettings], loc: str) -> list[str]:
     return [loc]
 
 
+def _is_secret(model: type[BaseSettings], loc: str) -> bool:
+    """Whether the field of ``model`` an error location points at is hidden from ``repr`` (a secret)."""
+    for name, info in model.model_fields.items():
+        aliases = getattr(info.validation_alias, "choices", None) or (
+            [info.validation_alias] if isinstance(info.validation_alias, str) else []
+        )
+        if loc == name or loc in [str(c) for c in aliases]:
+            return info.repr is False
+    return False
+
+
 def load_settings_class(model: type[S], label: str = "", **overrides: Any) -> S:
     """Read one settings class from the environment (keyword overrides win, by field name).
 
     The one translator of pydantic's errors for every settings class: each problem is shown as
-    ``VARIABLE: why (got 'value')``, all on one line.
+    ``VARIABLE: why (got 'value')``, all on one line; the value of a secret field (``repr=False``)
+    is never shown.
 
     Args:
         model: a ``pydantic_settings.BaseSettings`` subclass.
@@ -214,8 +240,8 @@ def load_settings_class(model: type[S], label: str = "", **overrides: Any) -> S:
         for err in exc.errors():
             loc = str(err["loc"][0]) if err["loc"] else "?"
             shown = " / ".join(env_names(model, loc))
-            got = " ".join(repr(err.get("input")).split())
-            problems.append(f"{shown}: {err['msg']} (got {got})")
+            got = "" if _is_secret(model, loc) else " (got " + " ".join(repr(err.get("input")).split()) + ")"
+            problems.append(f"{shown}: {err['msg']}{got}")
         what = f"{label} " if label else ""
         raise ConfigurationError(f"invalid {what}configuration: " + "; ".join(problems)) from None
 

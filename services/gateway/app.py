@@ -8,17 +8,16 @@ subclass in :data:`PRODUCTS` when it keeps state or consumes events.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.utils import generate_unique_id
 
-from services.common import metrics, telemetry
-from services.common.logging import bind, unbind
+from services.common import metrics
+from services.common.asgi import RequestContextMiddleware
 from services.gateway.products.accounts import anc as accounts_anc
 from services.gateway.products.accounts import interview_coach as accounts_interview_coach
 from services.gateway.products.accounts import router as accounts
@@ -26,7 +25,10 @@ from services.gateway.products.accounts import surface as accounts_surface
 from services.gateway.products.accounts.service import AccountsProduct
 from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
+from services.gateway.products.anc.socketio import SOCKETIO_PATH, socketio_app
+from services.gateway.products.anc.stream import PROTOCOLS_MARKDOWN
 from services.gateway.products.console import router as console
+from services.gateway.products.docs import router as docs
 from services.gateway.products.interviews import router as interviews
 from services.gateway.products.interviews.consumers import InterviewsProduct
 from services.gateway.products.openai import router as openai
@@ -40,7 +42,23 @@ from services.gateway.shared.errors import install_error_handlers
 from services.gateway.shared.product import Product
 from services.gateway.shared.version import earshot_version
 
-__all__ = ["PRODUCTS", "ROUTERS", "Mount", "create_app"]
+__all__ = ["ASGI_MOUNTS", "PRODUCTS", "ROUTERS", "Mount", "create_app"]
+
+
+API_DESCRIPTION = (
+    """Earshot's gateway: the REST, WebSocket and Socket.IO APIs of every Earshot product.
+
+Errors are `{error, details, timestamp}` (the OpenAI-compatible `/v1` routes answer OpenAI's
+error shape). Routes that store a user's records take an access token
+(`Authorization: Bearer <token>` from register, login, refresh or OAuth); another user's
+record answers 404. The stateless routes (`POST /analyze-audio`, `POST /api/ml/classify`,
+`POST /v1/audio/transcriptions`, `GET /v1/models`) are open unless `EARSHOT_API_KEYS` is set;
+then they take an API key (`Authorization: Bearer <key>` or `X-API-Key`) or an access token.
+These pages (`/docs`, `/redoc`) load nothing from outside the gateway.
+"""
+    + PROTOCOLS_MARKDOWN
+)
+"""The OpenAPI ``info.description`` (Markdown)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,7 @@ ROUTERS: tuple[Mount, ...] = (
     Mount(console.browser_router, tags=["console"]),
     Mount(console.router, tags=["console"]),
     Mount(platform.router, tags=["platform"]),
+    Mount(docs.router),  # /docs, /redoc (offline assets), /api/docs and /swagger aliases
     Mount(temperature.router, tags=["conversation temperature"]),
     Mount(anc.router, tags=["active noise cancellation"]),
     Mount(accounts.router, tags=["auth"]),
@@ -89,6 +108,12 @@ ROUTERS: tuple[Mount, ...] = (
 )
 """Every product router, in one place (order = OpenAPI order)."""
 
+ASGI_MOUNTS: tuple[tuple[str, Callable[[], Any]], ...] = (
+    # Seed 004's Flask-SocketIO clients: python-socketio's server beside the raw ANC WebSocket.
+    (SOCKETIO_PATH, socketio_app),
+)
+"""Non-FastAPI ASGI applications mounted under a path (not in the OpenAPI document)."""
+
 PRODUCTS: tuple[type[Product], ...] = (
     AccountsProduct,
     TemperatureProduct,
@@ -111,7 +136,13 @@ def create_app(gateway: Any = None) -> FastAPI:
     app = FastAPI(
         title="Earshot",
         version=earshot_version(),
-        description="Earshot's gateway: the REST and WebSocket APIs of every Earshot product.",
+        description=API_DESCRIPTION,
+        # Swagger UI and ReDoc are served offline by products/docs (no CDN).
+        docs_url=None,
+        redoc_url=None,
+        # Our RequestContextMiddleware opens each request's span (W3C traceparent in, trace
+        # ids in logs); FastAPI's own telemetry would add a second span and metrics per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = gateway
     app.state.products = {}
@@ -120,22 +151,8 @@ def create_app(gateway: Any = None) -> FastAPI:
     app.add_middleware(metrics.MetricsMiddleware, service="gateway")
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Response:
-        request_id = request.headers.get("x-request-id") or f"req_{time.time_ns():x}"
-        bind(request_id=request_id)
-        try:
-            with telemetry.span_from(
-                request.headers,
-                f"{request.method} {request.url.path}",
-                "earshot.gateway",
-                **{"http.method": request.method, "http.target": request.url.path},
-            ):
-                response: Response = await call_next(request)
-        finally:
-            unbind("request_id")
-        response.headers["X-Request-ID"] = request_id
-        return response
+    # Pure ASGI (no BaseHTTPMiddleware): request id, log context and the request's span.
+    app.add_middleware(RequestContextMiddleware, scope_name="earshot.gateway")
 
     for mount in ROUTERS:
         app.include_router(
@@ -144,4 +161,6 @@ def create_app(gateway: Any = None) -> FastAPI:
             tags=list(mount.tags),
             generate_unique_id_function=mount.operation_id,
         )
+    for path, factory in ASGI_MOUNTS:
+        app.mount(path, factory())
     return app

@@ -10,9 +10,9 @@
 ``CurrentUser``          the verified caller; 401 (``WWW-Authenticate``) without a valid token
 ``OptionalUser``         the verified caller, or ``None`` without an ``Authorization`` header
                          (a header with a bad token is still 401)
-``ApiKeyOrUser``         for stateless routes that ``EARSHOT_API_KEYS`` may lock; today the
-                         same as ``OptionalUser`` (open unless a token is sent); the API-key
-                         check will live here, so routes need no change
+``ApiKeyOrUser``         the caller of a stateless route: open while ``EARSHOT_API_KEYS`` is
+                         unset; set, a valid API key (``Authorization: Bearer`` or
+                         ``X-API-Key``) or a valid access token, else 401
 ``Verifier``             the token verifier (JWKS, revocations)
 ``AuthClient``           gRPC client of the auth service
 ``TranscriptionClient``  gRPC client of the transcription service
@@ -22,19 +22,25 @@
 
 Routes take the caller as a parameter (``user: CurrentUser``) and check their records'
 ownership with :func:`owned_or_404`. Nothing here imports a product (import-linter contract).
+
+Dependencies that do not block are ``async def``: FastAPI runs a plain ``def`` dependency in
+a worker thread, a thread hop per dependency per request (issue 18 measured several on the
+path of ``GET /api/me``). Products' own dependencies follow the same rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Security, WebSocket
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from services.common.api_keys import matching_key
 from services.common.bus import EventBus
 from services.common.runtime import Runtime
 from services.common.settings import Settings as PlatformSettings
@@ -55,11 +61,13 @@ __all__ = [
     "AuthClient",
     "AuthenticatedUser",
     "Bus",
+    "Caller",
     "Ctx",
     "CurrentUser",
     "DbSession",
     "OptionalUser",
     "RuntimeDep",
+    "api_key_or_user",
     "Settings",
     "Storage",
     "TranscriptionClient",
@@ -77,7 +85,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-def context(conn: HTTPConnection) -> GatewayContext:
+async def context(conn: HTTPConnection) -> GatewayContext:
     """The replica's context (set by ``GatewayService.start``).
 
     Raises:
@@ -98,35 +106,35 @@ async def db_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _storage(ctx: Ctx) -> ObjectStorage:
+async def _storage(ctx: Ctx) -> ObjectStorage:
     return ctx.runtime.storage
 
 
-def _bus(ctx: Ctx) -> EventBus:
+async def _bus(ctx: Ctx) -> EventBus:
     return ctx.runtime.bus
 
 
-def _settings(ctx: Ctx) -> PlatformSettings:
+async def _settings(ctx: Ctx) -> PlatformSettings:
     return ctx.runtime.settings
 
 
-def _runtime(ctx: Ctx) -> Runtime:
+async def _runtime(ctx: Ctx) -> Runtime:
     return ctx.runtime
 
 
-def _auth_client(ctx: Ctx) -> _AuthClient:
+async def _auth_client(ctx: Ctx) -> _AuthClient:
     return ctx.clients.auth
 
 
-def _transcription_client(ctx: Ctx) -> _TranscriptionClient:
+async def _transcription_client(ctx: Ctx) -> _TranscriptionClient:
     return ctx.clients.transcription
 
 
-def _anc_client(ctx: Ctx) -> _AncClient:
+async def _anc_client(ctx: Ctx) -> _AncClient:
     return ctx.clients.anc
 
 
-def _analysis_client(ctx: Ctx) -> _AnalysisClient:
+async def _analysis_client(ctx: Ctx) -> _AnalysisClient:
     if ctx.clients.analysis is None:
         raise ApiError(503, "Analysis unavailable", ctx.clients.analysis_missing or "no analysis client")
     return ctx.clients.analysis
@@ -143,7 +151,7 @@ AncClient = Annotated[_AncClient, Depends(_anc_client)]
 AnalysisClient = Annotated[_AnalysisClient, Depends(_analysis_client)]
 
 
-def verifier(conn: HTTPConnection) -> TokenVerifier:
+async def verifier(conn: HTTPConnection) -> TokenVerifier:
     """The replica's token verifier (``app.state.tokens``, created at start).
 
     Raises:
@@ -207,10 +215,79 @@ CurrentUser = Annotated[AuthenticatedUser, Depends(current_user)]
 OptionalUser = Annotated[AuthenticatedUser | None, Depends(optional_user)]
 """The verified caller when a token is sent, else ``None``."""
 
-ApiKeyOrUser = Annotated[AuthenticatedUser | None, Depends(optional_user)]
-"""Stateless routes that ``EARSHOT_API_KEYS`` may lock: for now exactly :data:`OptionalUser`
-(open without a token; a token that is sent must be valid). The API-key check replaces the
-dependency here, so the routes that take it need no change."""
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key from EARSHOT_API_KEYS."
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called a stateless route (:func:`api_key_or_user`).
+
+    Attributes:
+        kind: ``"open"`` (no keys configured: nobody is checked), ``"api_key"`` or ``"user"``.
+        user: the verified user when ``kind == "user"``.
+        key_id: first 8 hex digits of the matching key's SHA-256 when ``kind == "api_key"``
+            (safe to log: it names the key without revealing it).
+    """
+
+    kind: Literal["open", "api_key", "user"]
+    user: AuthenticatedUser | None = None
+    key_id: str | None = None
+
+
+def _looks_like_jwt(value: str) -> bool:
+    return value.count(".") == 2 and value.startswith("ey")
+
+
+async def api_key_or_user(
+    conn: HTTPConnection,
+    settings: Settings,
+    _bearer_credentials: Any = Security(_bearer),
+    _api_key: Any = Security(_api_key_header),
+) -> Caller:
+    """Dependency of the stateless routes (``POST /analyze-audio``, ``POST /api/ml/classify``,
+    ``POST /v1/audio/transcriptions``, ``GET /v1/models``).
+
+    With ``EARSHOT_API_KEYS`` unset every request passes and its headers are ignored (the
+    OpenAI SDK always sends ``Authorization: Bearer <api_key>``). Set, the request needs an
+    API key -- ``X-API-Key: <key>`` or ``Authorization: Bearer <key>`` -- compared as SHA-256
+    digests in constant time (:func:`services.common.api_keys.matching_key`), or a valid
+    access token in ``Authorization: Bearer`` (verified as for :data:`CurrentUser`).
+
+    Raises:
+        ApiError: 401 with ``WWW-Authenticate`` when keys are set and neither is valid.
+    """
+    digests = settings.api_key_hashes
+    if not digests:
+        return Caller("open")
+    header_key = conn.headers.get("x-api-key")
+    if header_key is not None:
+        digest = matching_key(header_key.strip(), digests)
+        if digest is None:
+            raise unauthorized("the API key is not valid", error=None)
+        return Caller("api_key", key_id=digest[:8])
+    authorization = conn.headers.get("authorization")
+    if authorization is None:
+        raise unauthorized(
+            "an API key or access token is required (Authorization: Bearer <key or token>, or X-API-Key)",
+            error=None,
+        )
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise unauthorized("use the header 'Authorization: Bearer <API key or access token>'", error=None)
+    digest = matching_key(value, digests)
+    if digest is not None:
+        return Caller("api_key", key_id=digest[:8])
+    if not _looks_like_jwt(value):
+        raise unauthorized("the API key is not valid", error=None)
+    tokens = await verifier(conn)
+    return Caller("user", user=await tokens.verify(value))
+
+
+ApiKeyOrUser = Annotated[Caller, Depends(api_key_or_user)]
+"""The caller of a stateless route: open, an API key, or a verified user (401 otherwise)."""
 
 
 WEBSOCKET_BEARER = "bearer"

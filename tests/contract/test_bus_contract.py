@@ -175,6 +175,24 @@ async def test_order_kept_per_key(bus: EventBus, topic: str) -> None:
     assert all(v == list(range(30)) for v in seen.values())
 
 
+async def test_publish_many_keeps_order_and_writes_nothing_when_one_event_is_invalid(
+    bus: EventBus, topic: str
+) -> None:
+    seen: list[int] = []
+
+    async def handler(e: Envelope) -> None:
+        seen.append(e.data["n"])
+
+    await bus.subscribe([topic], group(topic), handler)
+    bad = Envelope(type="test.event.v1", source="/tests", key="a", data={"n": object()})
+    with pytest.raises(ValueError, match="not JSON"):
+        await bus.publish_many(topic, [event("a", 0), bad])
+    await bus.publish_many(topic, [event("a", n) for n in range(1, 101)])
+    await wait_until(lambda: len(seen) == 100)
+    assert seen == list(range(1, 101))  # the batch before the invalid event was not written
+    assert metric("earshot_events_produced_total", topic=topic) == 100
+
+
 async def test_failed_handler_gets_event_again(bus: EventBus, topic: str) -> None:
     calls: list[int] = []
 

@@ -305,6 +305,7 @@ async def test_live_stream_over_websocket(
             while True:
                 msg = await asyncio.wait_for(ws.recv(), 10)
                 if isinstance(msg, bytes):
+                    assert events[-1]["event"] == "processed_audio"  # announced right before
                     return msg
                 events.append(json.loads(msg))
 
@@ -331,6 +332,11 @@ async def test_live_stream_over_websocket(
     assert updates[-1]["convergence_time_ms"] is not None
     assert "noise_type" in updates[-1] and updates[-1]["emergency"] is False
     assert events[-1]["metrics"] is not None
+    # Round-trip time is measured by benchmarks/, never asserted here. Each processed block is
+    # announced by a processed_audio event right before its binary frame.
+    announced = [e for e in events if e["event"] == "processed_audio"]
+    assert [e["sequence"] for e in announced] == list(range(1, len(out) + 1))
+    assert all(e["session_id"] == sid and e["samples"] == block for e in announced)
     session = (await client.get(f"/api/audio/sessions/{sid}")).json()
     assert session["status"] == "closed" and session["samples"] == len(out) * block
     stored = (await client.get(f"/api/metrics/sessions/{sid}")).json()

@@ -110,7 +110,7 @@ def test_probes_http_for_the_gateway_grpc_for_grpc_services(overlay: str) -> Non
             assert probe in c, (name, probe)
         ready, live = c["readinessProbe"], c["livenessProbe"]
         if name == "gateway":
-            assert ready["httpGet"]["path"] == "/ready" and live["httpGet"]["path"] == "/health"
+            assert ready["httpGet"]["path"] == "/ready" and live["httpGet"]["path"] == "/livez"
         elif name in GRPC_PORTS:
             assert ready["grpc"]["port"] == live["grpc"]["port"] == GRPC_PORTS[name], name
             assert GRPC_PORTS[name] in {p["containerPort"] for p in c["ports"]}

@@ -49,7 +49,7 @@ class PageParams(BaseModel):
     offset: int = Field(0, description="Items to skip, >= 0.")
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(description="Items per page, 1..500.")] = 50,
     offset: Annotated[int, Query(description="Items to skip.")] = 0,
 ) -> PageParams:
@@ -100,7 +100,7 @@ class CursorParams(BaseModel):
     cursor: list[str] | None = None
 
 
-def cursor_params(
+async def cursor_params(
     limit: Annotated[int, Query(description="Items per page, 1..500.")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> CursorParams:

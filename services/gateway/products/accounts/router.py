@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from services.gateway.deps import Verifier
+from services.gateway.products.accounts.schemas import JwkSet
 
 router = APIRouter()
 
 
-@router.get("/.well-known/jwks.json")
+@router.get("/.well-known/jwks.json", response_model=JwkSet)
 async def jwks(response: Response, tokens: Verifier) -> dict[str, Any]:
     """The public keys that verify Earshot's access tokens (JWKS, RFC 7517)."""
     await tokens.ensure_ready()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class UserOut(BaseModel):
@@ -72,3 +72,24 @@ class AuthUrl(BaseModel):
 
     auth_url: str
     state: str
+
+
+class Jwk(BaseModel):
+    """One public key (RFC 7517): Ed25519 (``kty: OKP``, ``crv``, ``x``) or RSA (``n``, ``e``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kty: str = Field(description="OKP (Ed25519) or RSA.")
+    kid: str = Field(description="RFC 7638 thumbprint; the access token's header names it.")
+    alg: str | None = Field(None, description="EdDSA or RS256.")
+    use: str | None = Field(None, description="sig.")
+    crv: str | None = None
+    x: str | None = None
+    n: str | None = None
+    e: str | None = None
+
+
+class JwkSet(BaseModel):
+    """``GET /.well-known/jwks.json``: every key that may have signed a live access token."""
+
+    keys: list[Jwk]

@@ -78,7 +78,7 @@ class AccountsProduct(Product):
         self._profiles.pop(user_id, None)
 
 
-def accounts_product(conn: HTTPConnection) -> AccountsProduct:
+async def accounts_product(conn: HTTPConnection) -> AccountsProduct:
     """Dependency: this replica's :class:`AccountsProduct`."""
     product: AccountsProduct = conn.app.state.products[AccountsProduct.name]
     return product

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common import db
@@ -140,6 +140,17 @@ class AncRepository:
                 row.noise_class = m.get("noise_type")
                 row.emergency = bool(row.emergency or m.get("emergency"))
                 row.samples = int(m.get("samples") or row.samples)
+
+    async def claim_stream(self, session_id: str) -> bool:
+        """``open`` -> ``active`` in one UPDATE; ``False`` when the session was not ``open``
+        (another connection claimed it first, or it is closed)."""
+        async with self.sessions() as s, s.begin():
+            result = await s.execute(
+                update(AncSession)
+                .where(AncSession.id == session_id, AncSession.status == "open")
+                .values(status="active")
+            )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def set_status(self, session_id: str, status: str, samples: int | None = None) -> None:
         """Move a session to ``status`` (``closed``/``failed`` also set ``ended_at``)."""

@@ -31,7 +31,14 @@ from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from services.common import db
-from services.gateway.deps import CurrentUser, Settings, Verifier, refuse_websocket, websocket_user
+from services.gateway.deps import (
+    ApiKeyOrUser,
+    CurrentUser,
+    Settings,
+    Verifier,
+    refuse_websocket,
+    websocket_user,
+)
 from services.gateway.products.anc.inputs import (
     MAX_PROCESS_S,
     decode,
@@ -43,9 +50,12 @@ from services.gateway.products.anc.inputs import (
 from services.gateway.products.anc.models import AncSession
 from services.gateway.products.anc.schemas import (
     BatchQueued,
+    ClassifyForm,
     ClassifyResult,
     MetricsSummary,
     ModelList,
+    OpenStreamBody,
+    ProcessAudioForm,
     ProcessResult,
     SessionDetail,
     SessionList,
@@ -59,8 +69,9 @@ from services.gateway.products.anc.schemas import (
     ws_url,
 )
 from services.gateway.products.anc.service import URL_EXPIRY, AncDep, AncProduct
-from services.gateway.products.anc.stream import LiveStream
+from services.gateway.products.anc.stream import LiveStream, SessionTaken
 from services.gateway.shared.errors import ApiError, ErrorBody
+from services.gateway.shared.openapi import request_body
 from services.gateway.shared.pagination import PageDep
 from services.gateway.shared.timefmt import utc_timestamp
 from services.gateway.shared.uploads import receive_audio
@@ -86,12 +97,24 @@ PROCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": BatchQueued, "description": "Over 60 s: a queued batch job"},
     **ERRORS,
 }
+PROCESS_ROUTE: dict[str, Any] = {
+    "response_model": ProcessResult,
+    "responses": PROCESS_RESPONSES,
+    "openapi_extra": request_body(form=ProcessAudioForm),
+}
+STREAM_ROUTE: dict[str, Any] = {
+    "status_code": 201,
+    "response_model": StreamOpened,
+    "responses": ERRORS,
+    "openapi_extra": request_body(json=OpenStreamBody, required=False),
+}
+CLASSIFY_BODY = request_body(form=ClassifyForm)
 SPARSE: dict[str, Any] = {"response_model_exclude_unset": True}
 """Keys that do not apply to a session (``websocket_url``, ``progress``, ``error``) are left out."""
 
 
 # --- files -----------------------------------------------------------------------------------
-@router.post("/api/audio/process", response_model=ProcessResult, responses=PROCESS_RESPONSES)
+@router.post("/api/audio/process", **PROCESS_ROUTE)
 async def process_audio(
     request: Request, product: AncDep, settings: Settings, user: CurrentUser
 ) -> dict[str, Any] | JSONResponse:
@@ -113,7 +136,7 @@ async def process_audio(
 
 
 # --- streams ---------------------------------------------------------------------------------
-@router.post("/api/audio/stream", status_code=201, response_model=StreamOpened, responses=ERRORS)
+@router.post("/api/audio/stream", **STREAM_ROUTE)
 async def open_stream(request: Request, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Open a live session: JSON body (optional) with ``algorithm``, ``taps``, ``mu``,
     ``block_size``, ``delay``, ``constrained``, ``sample_rate``. Connect to the returned
@@ -162,9 +185,30 @@ async def stream_socket(ws: WebSocket, session_id: str, product: AncDep, tokens:
     if row.status != "open":
         await refuse_websocket(ws, ApiError(409, "Conflict", f"session is {row.status}"))
         return
+
+    async def send_audio(sequence: int, pcm: bytes) -> None:
+        # Announced as a processed_audio event, then the binary block (kept together by the core's lock).
+        await ws.send_json(
+            {
+                "event": "processed_audio",
+                "session_id": session_id,
+                "sequence": sequence,
+                "samples": len(pcm) // 4,
+                "format": "f32le",
+                "channels": 1,
+            }
+        )
+        await ws.send_bytes(pcm)
+
+    stream = LiveStream(row, product.repo, product.client.stream, ws.send_json, send_audio)
+    try:
+        await stream.claim()  # refused before the socket is accepted
+    except SessionTaken:
+        await refuse_websocket(ws, ApiError(409, "Conflict", "the session is already streaming or closed"))
+        return
     await ws.accept(subprotocol=subprotocol)
-    stream = LiveStream(row, product.repo, product.client.stream, ws.send_json, ws.send_bytes)
     await stream.start()
+    product.live.add(stream)
     client_gone = False
     try:
         while True:
@@ -185,6 +229,7 @@ async def stream_socket(ws: WebSocket, session_id: str, product: AncDep, tokens:
     except WebSocketDisconnect:
         client_gone = True
     finally:
+        product.live.discard(stream)
         final = await stream.finish()
         if not client_gone:
             try:
@@ -305,8 +350,10 @@ async def list_models(product: AncDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/ml/classify", response_model=ClassifyResult)
-async def classify(request: Request, product: AncDep, settings: Settings) -> dict[str, Any]:
+@router.post("/api/ml/classify", response_model=ClassifyResult, openapi_extra=CLASSIFY_BODY)
+async def classify(
+    request: Request, product: AncDep, settings: Settings, _caller: ApiKeyOrUser
+) -> dict[str, Any]:
     """Classify the noise in a recording (multipart field ``audio``; stereo is mixed down)."""
     with product.runtime.temp_dir("anc-ml-") as tmp:
         received = await receive_audio(request, "audio", settings, tmp)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from earshot.anc.v1 import anc_pb2
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from services.gateway.products.anc.models import AncMetric, AncSession
+from services.gateway.shared.openapi import FileField, OptionalFileField
 from services.gateway.shared.timefmt import iso_z
 
 __all__ = [
+    "ClassifyForm",
+    "OpenStreamBody",
+    "ProcessAudioForm",
     "classification_json",
     "metric_json",
     "metrics_json",
@@ -333,3 +337,59 @@ class ModelList(BaseModel):
     models: list[ModelInfo]
     default_algorithm: str
     fft_backend: str
+
+
+# --- request bodies (OpenAPI documentation; the routes parse and validate) ---------------------
+Algorithm = Literal["nlms", "fdaf", "fxnlms", "lms", "ale"]
+
+
+class FilterFields(BaseModel):
+    """Adaptive-filter parameters; unset ones take the anc service's defaults (ranges are
+    checked there, ``ResolveParams``: 400 with the reason)."""
+
+    algorithm: Algorithm | None = Field(
+        None, description="Adaptive filter (default ANC_DEFAULT_ALGORITHM, nlms); ale needs a mono input."
+    )
+    taps: int | None = Field(
+        None, ge=1, le=16384, description="Filter length (default ANC_FILTER_TAPS, 512)."
+    )
+    mu: float | None = Field(
+        None,
+        gt=0,
+        description="Step size (default EARSHOT_ANC_MU, 0.5; ale 0.05, fxnlms 0.1); at most 2 unless lms.",
+    )
+    block_size: int | None = Field(
+        None, ge=1, le=65536, description="fdaf block, a power of two (default ANC_BLOCK_SIZE, 1024)."
+    )
+    delay: int | None = Field(
+        None, ge=1, le=65536, description="ale decorrelation delay, samples (default 64)."
+    )
+    constrained: bool | None = Field(None, description="fdaf gradient constraint (default true).")
+
+
+class ProcessAudioForm(FilterFields):
+    """``multipart/form-data``: either ``audio`` (stereo: channel 0 the primary/error microphone,
+    channel 1 the reference; mono with ``algorithm=ale``) or ``primary`` + ``reference`` (two
+    mono files of the same rate and length). WAV, FLAC, MP3, OGG or M4A (``ALLOWED_EXTENSIONS``),
+    each at most ``MAX_FILE_SIZE`` MB (25); up to 60 s are processed at once, longer recordings
+    (up to 4 h) become a batch job (202)."""
+
+    audio: OptionalFileField = Field(None, description="Stereo recording, or mono with ale.")
+    primary: OptionalFileField = Field(None, description="Primary (error) microphone, mono.")
+    reference: OptionalFileField = Field(None, description="Reference microphone, mono.")
+    classify: bool | None = Field(None, description="Also classify the noise (default false).")
+
+
+class OpenStreamBody(FilterFields):
+    """Optional JSON object; an empty body takes every default."""
+
+    sample_rate: int | None = Field(
+        None, gt=0, description="Hz of the PCM the client will stream (default ANC_SAMPLE_RATE, 48000)."
+    )
+
+
+class ClassifyForm(BaseModel):
+    """``multipart/form-data`` with one recording (stereo is mixed down), at most 60 s and
+    ``MAX_FILE_SIZE`` MB."""
+
+    audio: FileField = Field(description="WAV, FLAC, MP3, OGG or M4A.")

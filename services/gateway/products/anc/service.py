@@ -30,6 +30,7 @@ from services.gateway.products.anc.inputs import Saved, check_channels, check_lo
 from services.gateway.products.anc.models import AncSession
 from services.gateway.products.anc.repository import AncRepository, metric_row
 from services.gateway.products.anc.schemas import classification_json, metrics_json, params_dict
+from services.gateway.products.anc.stream import LiveStream
 from services.gateway.shared.consumers import ConsumerTable
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.timefmt import utc_timestamp
@@ -52,11 +53,22 @@ class AncProduct(Product):
         super().__init__(ctx)
         self.repo = AncRepository(ctx.sessions)
         self.batch = BatchResults(self.repo, ctx.runtime.storage)
+        self.live: set[LiveStream] = set()
+        """Streams running on this replica (either transport); closed at stop."""
 
     @property
     def client(self) -> AncClient:
         """The anc service's client."""
         return self.ctx.clients.anc
+
+    async def stop(self) -> None:
+        """Finish every live stream (final metrics stored, sessions closed) before the clients close."""
+        for stream in list(self.live):
+            try:
+                await stream.finish()
+            except Exception as exc:  # keep closing the others
+                log.warning("anc.stream_close_failed", session_id=stream.session_id, error=str(exc))
+        self.live.clear()
 
     def consumers(self) -> Sequence[ConsumerTable]:
         """Batch results (group ``gateway-anc``)."""
@@ -275,7 +287,7 @@ class AncProduct(Product):
         }
 
 
-def anc_product(conn: HTTPConnection) -> AncProduct:
+async def anc_product(conn: HTTPConnection) -> AncProduct:
     """Dependency: this replica's :class:`AncProduct`."""
     product: AncProduct = conn.app.state.products[AncProduct.name]
     return product

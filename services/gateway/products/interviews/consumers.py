@@ -193,7 +193,7 @@ def _guess_extension(upload: UploadFile) -> str:
     return {"mpeg": "mp3", "x-wav": "wav", "wave": "wav", "mp4": "m4a", "x-m4a": "m4a"}.get(subtype, subtype)
 
 
-def interviews_product(conn: HTTPConnection) -> InterviewsProduct:
+async def interviews_product(conn: HTTPConnection) -> InterviewsProduct:
     """Dependency: this replica's :class:`InterviewsProduct`."""
     product: InterviewsProduct = conn.app.state.products[InterviewsProduct.name]
     return product

@@ -27,9 +27,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from services.common.logging import get_logger
-from services.gateway.products.openai.schemas import SYNC_LIMIT_S, Invalid, openai_error, render
+from services.gateway.deps import ApiKeyOrUser
+from services.gateway.products.openai.schemas import (
+    SYNC_LIMIT_S,
+    Invalid,
+    ModelList,
+    ModelObject,
+    TranscriptionForm,
+    TranscriptionOut,
+    openai_error,
+    render,
+)
 from services.gateway.products.openai.service import OpenAIDep
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import request_body
 
 log = get_logger("earshot.gateway.openai")
 
@@ -47,7 +58,10 @@ class OpenAIRoute(APIRoute):
                 return openai_error(exc.status, exc.details, param=exc.param, code=exc.code)
             except ApiError as exc:
                 return openai_error(
-                    exc.status, f"{exc.error}: {exc.details}", code=exc.error.lower().replace(" ", "_")
+                    exc.status,
+                    f"{exc.error}: {exc.details}",
+                    code=exc.error.lower().replace(" ", "_"),
+                    headers=exc.headers,
                 )
             except RequestValidationError as exc:
                 return openai_error(400, "; ".join(str(e.get("msg")) for e in exc.errors()))
@@ -63,14 +77,27 @@ TRANSCRIBE: dict[str, Any] = {
     "summary": "Transcribe audio (OpenAI-compatible)",
     "response_model": None,
     "responses": {
+        200: {
+            "model": TranscriptionOut,
+            "description": "The transcript in the requested response_format",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/x-subrip": {"schema": {"type": "string"}},
+                "text/vtt": {"schema": {"type": "string"}},
+            },
+        },
         400: {"description": "Invalid parameter or audio"},
+        401: {"description": "EARSHOT_API_KEYS is set and no valid key or token was sent"},
         413: {"description": "File over MAX_FILE_SIZE"},
     },
+    "openapi_extra": request_body(form=TranscriptionForm),
 }
+MODELS: dict[str, Any] = {"summary": "List models (OpenAI-compatible)", "response_model": ModelList}
+MODEL: dict[str, Any] = {"summary": "Retrieve a model (OpenAI-compatible)", "response_model": ModelObject}
 
 
 @router.post("/audio/transcriptions", **TRANSCRIBE)
-async def create_transcription(request: Request, product: OpenAIDep) -> Response:
+async def create_transcription(request: Request, product: OpenAIDep, _caller: ApiKeyOrUser) -> Response:
     """OpenAI's ``POST /v1/audio/transcriptions``, served by Earshot's engines (module docstring)."""
     with product.runtime.temp_dir("openai-") as tmp:
         params, path, info = await product.receive(request, tmp)
@@ -89,14 +116,14 @@ async def create_transcription(request: Request, product: OpenAIDep) -> Response
     return render(transcript, params)
 
 
-@router.get("/models", summary="List models (OpenAI-compatible)")
-async def list_models(product: OpenAIDep) -> dict[str, Any]:
+@router.get("/models", **MODELS)
+async def list_models(product: OpenAIDep, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """OpenAI's ``GET /v1/models``: the speech-to-text models the platform serves."""
     return {"object": "list", "data": await product.models()}
 
 
-@router.get("/models/{model_id:path}", summary="Retrieve a model (OpenAI-compatible)")
-async def get_model(model_id: str, product: OpenAIDep) -> dict[str, Any]:
+@router.get("/models/{model_id:path}", **MODEL)
+async def get_model(model_id: str, product: OpenAIDep, _caller: ApiKeyOrUser) -> dict[str, Any]:
     """OpenAI's ``GET /v1/models/{model}``; 404 for an unknown id."""
     for model in await product.models():
         if model["id"] == model_id:

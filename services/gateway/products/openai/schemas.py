@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from services.common import languages, subtitles
 from services.common.transcript import Segment, Transcript
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import FileField
 from services.gateway.shared.timefmt import utc_timestamp
 
 __all__ = [
@@ -43,9 +45,15 @@ _ERROR_TYPES = {
 
 
 def openai_error(
-    status: int, message: str, *, param: str | None = None, code: str | None = None
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """An error in OpenAI's shape plus Earshot's ``details`` / ``timestamp``."""
+    """An error in OpenAI's shape plus Earshot's ``details`` / ``timestamp`` (``headers``:
+    e.g. the ``WWW-Authenticate`` challenge of a 401)."""
     return JSONResponse(
         {
             "error": {
@@ -60,6 +68,7 @@ def openai_error(
             "timestamp": utc_timestamp(),
         },
         status_code=status,
+        headers=headers,
     )
 
 
@@ -252,3 +261,88 @@ def _avg_logprob(segment: Segment) -> float:
     if not segment.words:
         return 0.0
     return round(sum(math.log(max(w.probability, 1e-6)) for w in segment.words) / len(segment.words), 4)
+
+
+class TranscriptionForm(BaseModel):
+    """``multipart/form-data`` as OpenAI's ``POST /v1/audio/transcriptions`` (plus Earshot's
+    ``diarize``, ``min_speakers``, ``max_speakers``, ``engine``). The file: WAV, MP3, M4A, FLAC
+    or OGG, at most ``MAX_FILE_SIZE`` MB (25); recordings over 60 s run as a job."""
+
+    file: FileField = Field(description="The recording.")
+    model: str = Field(description="whisper-1 or a model id from GET /v1/models.")
+    language: str | None = Field(None, description="ISO-639-1 code, e.g. en.")
+    prompt: str | None = Field(None, description="Text to guide the model's style.")
+    response_format: Literal["json", "text", "srt", "verbose_json", "vtt"] = "json"
+    temperature: float | None = Field(None, ge=0, le=1)
+    timestamp_granularities: list[Literal["word", "segment"]] | None = Field(
+        None,
+        alias="timestamp_granularities[]",
+        description="word and/or segment; only with response_format=verbose_json.",
+    )
+    diarize: bool | None = Field(None, description="Earshot: label speakers.")
+    min_speakers: int | None = Field(None, ge=1, le=32, description="Earshot: diarization lower bound.")
+    max_speakers: int | None = Field(None, ge=1, le=32, description="Earshot: diarization upper bound.")
+    engine: Literal["local", "openai", "gemini"] | None = Field(None, description="Earshot: engine to use.")
+
+
+# --- response models (OpenAI's shapes) ------------------------------------------------------------
+class ModelObject(BaseModel):
+    """One model, as OpenAI's model object."""
+
+    id: str = Field(description="whisper-1, or an engine's model id.")
+    object: Literal["model"] = "model"
+    created: int = Field(description="Unix seconds (0: not known).")
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    """``GET /v1/models``."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+class Usage(BaseModel):
+    """Billing-style usage: the audio's duration, whole seconds."""
+
+    type: Literal["duration"] = "duration"
+    seconds: int
+
+
+class SegmentOut(BaseModel):
+    """A ``verbose_json`` segment (``speaker`` with ``diarize``)."""
+
+    id: int
+    seek: int
+    start: float = Field(description="Seconds.")
+    end: float = Field(description="Seconds.")
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    speaker: str | None = None
+
+
+class WordOut(BaseModel):
+    """A ``verbose_json`` word (``timestamp_granularities[]=word``)."""
+
+    word: str
+    start: float = Field(description="Seconds.")
+    end: float = Field(description="Seconds.")
+    speaker: str | None = None
+
+
+class TranscriptionOut(BaseModel):
+    """``response_format=json`` (``text``, ``usage``) or ``verbose_json`` (also ``task``,
+    ``language``, ``duration``, ``segments``, ``words``); ``text``, ``srt`` and ``vtt`` answer
+    plain text."""
+
+    text: str
+    usage: Usage | None = None
+    task: Literal["transcribe"] | None = None
+    language: str | None = Field(None, description="English name of the language, e.g. english.")
+    duration: float | None = Field(None, description="Seconds.")
+    segments: list[SegmentOut] | None = None
+    words: list[WordOut] | None = None

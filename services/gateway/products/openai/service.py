@@ -245,7 +245,7 @@ class OpenAIProduct(Product):
         return [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by} for m in reply.models]
 
 
-def openai_product(conn: HTTPConnection) -> OpenAIProduct:
+async def openai_product(conn: HTTPConnection) -> OpenAIProduct:
     """Dependency: this replica's :class:`OpenAIProduct`."""
     product: OpenAIProduct = conn.app.state.products[OpenAIProduct.name]
     return product

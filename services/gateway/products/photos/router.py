@@ -44,9 +44,18 @@ from services.common.storage import LocalObjectStorage
 from services.gateway.deps import AuthenticatedUser, OptionalUser, Verifier, websocket_user
 from services.gateway.products.photos.models import PHOTO_OWNER_ANONYMOUS, PhotoTask
 from services.gateway.products.photos.repository import TERMINAL
-from services.gateway.products.photos.schemas import Library, Task, TaskStatus, Uploaded, summary
+from services.gateway.products.photos.schemas import (
+    Library,
+    Task,
+    TaskStatus,
+    Uploaded,
+    UploadPhotoForm,
+    UploadPhotoJson,
+    summary,
+)
 from services.gateway.products.photos.service import PhotoProduct, PhotosDep, read_photo
 from services.gateway.shared.errors import ApiError, ErrorBody, unauthorized
+from services.gateway.shared.openapi import file_responses, request_body
 from services.gateway.shared.timefmt import iso_z, utc_timestamp
 
 router = APIRouter()
@@ -58,6 +67,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "Download before the task is done"},
     413: {"model": ErrorBody, "description": "Photo over EARSHOT_PHOTO_MAX_FILE_SIZE"},
 }
+UPLOAD_BODY = request_body(json=UploadPhotoJson, form=UploadPhotoForm)
+VIDEO_RESPONSES = {**file_responses("video/mp4"), **ERRORS}
+MUSIC_RESPONSES = {**file_responses("audio/mpeg"), **ERRORS}
 
 
 def _owner(user: AuthenticatedUser | None) -> str:
@@ -85,7 +97,7 @@ async def _task(product: PhotoProduct, user: AuthenticatedUser | None, task_id: 
     return task
 
 
-@router.post("/upload-photo", response_model=Uploaded, responses=ERRORS)
+@router.post("/upload-photo", response_model=Uploaded, responses=ERRORS, openapi_extra=UPLOAD_BODY)
 async def upload_photo(request: Request, product: PhotosDep, user: OptionalUser) -> dict[str, Any]:
     """Upload a photo (base64 JSON or multipart) and start its music video.
 
@@ -144,7 +156,7 @@ async def _serve(
     return RedirectResponse(url, status_code=307)
 
 
-@router.get("/photos/{task_id}/download", response_model=None, responses=ERRORS)
+@router.get("/photos/{task_id}/download", response_class=Response, responses=VIDEO_RESPONSES)
 async def download_video(
     product: PhotosDep,
     user: OptionalUser,
@@ -156,7 +168,7 @@ async def download_video(
     return await _serve(product, task, task.video_key, "video/mp4", f"earshot-{task.id}.mp4", redirect)
 
 
-@router.get("/photos/{task_id}/music", response_model=None, responses=ERRORS)
+@router.get("/photos/{task_id}/music", response_class=Response, responses=MUSIC_RESPONSES)
 async def download_music(
     product: PhotosDep,
     user: OptionalUser,

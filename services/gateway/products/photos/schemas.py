@@ -7,9 +7,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from services.gateway.products.photos.models import PhotoTask
+from services.gateway.shared.openapi import FileField
 from services.gateway.shared.timefmt import iso_z
 
-__all__ = ["Library", "Task", "TaskStatus", "Uploaded", "summary"]
+__all__ = ["Library", "Task", "TaskStatus", "UploadPhotoForm", "UploadPhotoJson", "Uploaded", "summary"]
 
 
 def summary(task: PhotoTask, *, full: bool = False) -> dict[str, Any]:
@@ -146,3 +147,21 @@ class Library(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+# --- request bodies (OpenAPI documentation; read_photo parses and validates) -------------------
+class UploadPhotoJson(BaseModel):
+    """JSON as the glasses app sends it (``image``, ``image_data``, ``photo_data`` and ``data``
+    are accepted for ``photo`` too). The decoded photo: JPEG, PNG, WebP, GIF, BMP or TIFF, at
+    most ``EARSHOT_PHOTO_MAX_FILE_SIZE`` (10 MB)."""
+
+    photo: str = Field(description="The photo, base64 or a data: URL.")
+    captions: bool = Field(True, description="Burn the lyrics into the video as captions.")
+
+
+class UploadPhotoForm(BaseModel):
+    """``multipart/form-data`` with the photo file (``file`` and ``image`` are accepted names
+    too): JPEG, PNG, WebP, GIF, BMP or TIFF, at most ``EARSHOT_PHOTO_MAX_FILE_SIZE`` (10 MB)."""
+
+    photo: FileField = Field(description="The photo.")
+    captions: bool = Field(True, description="Burn the lyrics into the video as captions.")

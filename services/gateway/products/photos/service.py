@@ -380,7 +380,7 @@ async def read_photo(request: Request, settings: PhotoSettings) -> tuple[bytes, 
     )
 
 
-def photo_product(conn: HTTPConnection) -> PhotoProduct:
+async def photo_product(conn: HTTPConnection) -> PhotoProduct:
     """Dependency: this replica's :class:`PhotoProduct`."""
     product: PhotoProduct = conn.app.state.products[PhotoProduct.name]
     return product

@@ -14,6 +14,12 @@ class Health(BaseModel):
     timestamp: str = Field(description="ISO 8601 UTC, with Z.")
 
 
+class Liveness(BaseModel):
+    """``GET /livez``: the process answers (nothing else is checked)."""
+
+    status: str = Field(description="Always 'alive'.")
+
+
 class Readiness(BaseModel):
     """``GET /ready``: every dependency's check ('ok' or the error)."""
 

@@ -7,6 +7,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from services.gateway.shared.errors import ErrorBody
+from services.gateway.shared.openapi import FileField
+
+
+class AnalyzeAudioForm(BaseModel):
+    """``multipart/form-data`` with the recording of a conversation: WAV, MP3, M4A, FLAC or OGG
+    (``ALLOWED_EXTENSIONS``), at most ``MAX_FILE_SIZE`` MB (25) and
+    ``EARSHOT_MAX_AUDIO_DURATION_S`` (300 s)."""
+
+    audio: FileField = Field(description="The recording.")
 
 
 class TemperatureResponse(BaseModel):

@@ -191,7 +191,7 @@ async def _cleanup(storage: Any, *keys: str) -> None:
             log.error("gateway.cleanup_failed", key=key, error=str(exc))
 
 
-def temperature_product(conn: HTTPConnection) -> TemperatureProduct:
+async def temperature_product(conn: HTTPConnection) -> TemperatureProduct:
     """Dependency: this replica's :class:`TemperatureProduct`."""
     product: TemperatureProduct = conn.app.state.products[TemperatureProduct.name]
     return product
