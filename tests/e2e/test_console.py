@@ -266,6 +266,7 @@ def test_meetings_page(console: Console) -> None:
     console.find("#meeting-form input[name=audio_file]").send_keys(str(FIXTURES / "weekly_sync.wav"))
     console.find("#meeting-form button[type=submit]").click()
     console.wait(900).until(lambda d: "#/meetings/" in d.current_url)
+    console.wait(60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#speaker-list li"))
     speakers = console.driver.find_elements(By.CSS_SELECTOR, "#speaker-list li")
     assert len(speakers) == 3
     assert console.driver.find_elements(By.CSS_SELECTOR, "#action-items tbody tr")
