@@ -52,6 +52,6 @@ ENV PATH=/opt/earshot/bin:$PATH \
 WORKDIR /tmp
 USER 10001:10001
 # HTTP (gateway), gRPC (auth, transcription, analysis, media, anc), Prometheus metrics.
-EXPOSE 8000 50051 50052 50053 50054 50055 9464
+EXPOSE 8000 50051 50052 50053 50055 9464
 ENTRYPOINT ["earshot"]
 CMD ["serve", "gateway"]

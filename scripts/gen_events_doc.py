@@ -5,6 +5,7 @@ Usage: python scripts/gen_events_doc.py [OUT]   (default docs/events.md)
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 from pathlib import Path
@@ -38,11 +39,85 @@ Delivery is at least once; consumers are idempotent by job id. A message whose
 handler keeps failing is parked on `<topic>.dlq` with headers `x-earshot-error`,
 `x-earshot-attempts` and `x-earshot-original-topic`.
 
-Consumer groups: `transcription`, `analysis`, `gateway` (orchestration, one member
-handles each event) and `gateway.<instance>` (one per gateway replica, to resolve
-the replica's waiting HTTP requests).
-
 """
+
+
+def consumer_groups(root: Path = ROOT / "services") -> dict[str, list[str]]:
+    """Every consumer group the code joins, found in the source: ``{group: [module, ...]}``.
+
+    Reads (with :mod:`ast`, nothing is imported) the group argument of every
+    ``ConsumerTable(group, ...)`` and every ``<bus>.subscribe(topics, group, handler)``
+    call under ``root``: a string literal, or a module-level constant of that file. A
+    group built at run time (an f-string) is listed with its variable parts as ``<job>``.
+    ``{instance}`` (a replica's instance id) is written ``<instance>``. A bare name that
+    is no module constant is a parameter passed through (the bus itself) and is skipped.
+
+    Raises:
+        ValueError: a group argument of any other form (the catalogue would miss it).
+    """
+    groups: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Name) and func.id == "ConsumerTable" and node.args:
+                arg = node.args[0]
+            elif isinstance(func, ast.Attribute) and func.attr == "subscribe" and len(node.args) >= 3:
+                arg = node.args[1]
+            else:
+                continue
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                name = arg.value
+            elif isinstance(arg, ast.Name) and arg.id in constants:
+                name = constants[arg.id]
+            elif isinstance(arg, ast.Name):
+                continue  # a parameter passed through (the bus, ConsumerTable.subscribe)
+            elif isinstance(arg, ast.JoinedStr):
+                name = "".join(str(v.value) if isinstance(v, ast.Constant) else "<job>" for v in arg.values)
+            else:
+                raise ValueError(f"{path}:{node.lineno}: consumer group {ast.unparse(arg)} is not a literal")
+            name = name.replace("{instance}", "<instance>")
+            if module not in groups.setdefault(name, []):
+                groups[name].append(module)
+    return dict(sorted(groups.items()))
+
+
+def _groups_section() -> list[str]:
+    """The consumer-group table (every group :func:`consumer_groups` finds)."""
+    out = [
+        "## Consumer groups\n",
+        "Every group the code joins (found in the source by the generator). A group named",
+        "with `<instance>` is one per replica (the instance id, `EARSHOT_INSTANCE_ID`, else",
+        "host name and process id): every replica sees every event, the group starts at the",
+        "log end and is deleted on the broker when the replica stops (a group left behind",
+        "would show growing lag). `cli-<job>` groups belong to one CLI command. Topics and groups are",
+        "prefixed with `<EARSHOT_BUS_NAMESPACE>.` when that is set.\n",
+        "| group | kind | joined in |",
+        "| --- | --- | --- |",
+    ]
+    for name, modules in consumer_groups().items():
+        if "<instance>" in name:
+            kind = "per replica"
+        elif "<job>" in name:
+            kind = "per command run"
+        else:
+            kind = "shared (members split the partitions)"
+        where = ", ".join(f"`{m}`" for m in modules)
+        out.append(f"| `{name}` | {kind} | {where} |")
+    out.append("")
+    return out
 
 
 def _ref(prop: dict) -> str:
@@ -61,6 +136,7 @@ def render() -> str:
         types = ", ".join(f"`{m.event_type}`" for m in models)
         out.append(f"| `{topic}` | {types} | `{dead_letter_topic(topic)}` |")
     out.append("")
+    out.extend(_groups_section())
     for model in CATALOGUE:
         schema = model.model_json_schema()
         out.append(f"## `{model.event_type}`\n")

@@ -10,8 +10,8 @@ Services run on uvloop when it is installed (:mod:`services.common.eventloop`).
 
 from __future__ import annotations
 
-import asyncio
 import sys
+import traceback
 from collections.abc import Coroutine
 from typing import Any
 
@@ -42,13 +42,18 @@ def _check_settings(services: tuple[str, ...] | list[str]) -> None:
         raise typer.Exit(2) from None
 
 
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    """Run the platform; a port that another server holds ends it with one line and exit 1."""
+def _run(main: Coroutine[Any, Any, None], *, debug: bool = False) -> None:
+    """Run the platform; a port that another server holds, or a dependency that stayed
+    unreachable for EARSHOT_STARTUP_TIMEOUT_S, ends it with one line and exit 1 (the
+    traceback too when ``debug``: EARSHOT_LOG_LEVEL=debug)."""
     from services.common.rpc import PortInUse
+    from services.common.startup import DependencyUnavailable
 
     try:
         eventloop.run(main)  # uvloop when installed
-    except PortInUse as exc:
+    except (PortInUse, DependencyUnavailable) as exc:
+        if debug:
+            traceback.print_exception(exc)
         typer.echo(f"earshot: {exc}", err=True)
         raise typer.Exit(1) from None
 
@@ -63,7 +68,7 @@ def up(
 
     settings = _settings(host=host, port=port)
     _check_settings(SERVICES)
-    _run(serve(settings, SERVICES, run_migrations=True))
+    _run(serve(settings, SERVICES, run_migrations=True), debug=settings.log_level == "debug")
 
 
 @app.command("serve")
@@ -80,16 +85,19 @@ def serve_one(
         raise typer.Exit(2)
     settings = _settings(host=host, port=port)
     _check_settings([service])
-    _run(serve(settings, [service], run_migrations=False))
+    _run(serve(settings, [service], run_migrations=False), debug=settings.log_level == "debug")
 
 
 @app.command()
 def migrate() -> None:
-    """Upgrade every service's tables to the newest migration."""
+    """Upgrade every service's tables to the newest migration (waits for the database for
+    EARSHOT_STARTUP_TIMEOUT_S, then exits 1 with one line)."""
+    from services.common.logging import configure_logging
     from services.platform import migrate as run
 
     settings = _settings()
-    asyncio.run(run(settings))
+    configure_logging(settings.log_level, settings.log_format)
+    _run(run(settings), debug=settings.log_level == "debug")
     typer.echo("migrations applied")
 
 

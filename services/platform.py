@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings
 from services.common.logging import configure_logging, get_logger
 from services.common.runtime import Runtime, Service, create_runtime
 from services.common.settings import Settings, load_settings_class
+from services.common.startup import wait_for_database, wait_for_grpc
 from services.common.telemetry import configure_tracing, shutdown_tracing
 
 log = get_logger("earshot.platform")
@@ -100,8 +101,20 @@ def check_settings(services: Sequence[str]) -> None:
         load_settings_class(model, label)
 
 
+# Services that keep tables (they wait for the database at start-up), and the gRPC services
+# each service calls (it waits for those not running in the same process).
+DATABASE_USERS: frozenset[str] = frozenset({"gateway", "auth"})
+GRPC_CALLS: dict[str, tuple[str, ...]] = {"gateway": ("auth", "transcription", "analysis", "anc")}
+
+
 async def migrate(settings: Settings) -> None:
-    """Run every service's database migrations (``earshot migrate``)."""
+    """Run every service's database migrations (``earshot migrate``), after waiting for the
+    database for up to ``settings.startup_timeout_s``.
+
+    Raises:
+        DependencyUnavailable: the database stayed unreachable (one line).
+    """
+    await wait_for_database(settings.effective_database_url, settings.startup_timeout_s)
     from services.gateway.service import migrate as migrate_gateway
 
     await migrate_gateway(settings.effective_database_url)
@@ -132,13 +145,23 @@ class Platform:
         return self.services.get("gateway")
 
     async def start(self) -> Runtime:
-        """Build the runtime, migrate (embedded mode), start every service."""
+        """Wait for the dependencies, build the runtime, migrate (embedded mode), start every
+        service (each after the gRPC services it calls that run elsewhere answer).
+
+        Raises:
+            DependencyUnavailable: Kafka, the database, object storage or a configured gRPC
+                target stayed unreachable for ``EARSHOT_STARTUP_TIMEOUT_S`` (one line).
+        """
+        timeout_s = self.settings.startup_timeout_s
+        if DATABASE_USERS.intersection(self.names):
+            await wait_for_database(self.settings.effective_database_url, timeout_s)
         if self.run_migrations and "gateway" in self.services:
             await migrate(self.settings)
         self.runtime = await create_runtime(self.settings, client_id=f"earshot-{'-'.join(self.names)}")
         started: list[str] = []
         try:
             for name, service in self.services.items():
+                await self._wait_for_callees(name, self.runtime)
                 await service.start(self.runtime)
                 started.append(name)
                 log.info("service.started", service=name)
@@ -148,6 +171,24 @@ class Platform:
             await self.stop()
             raise
         return self.runtime
+
+    async def _wait_for_callees(self, name: str, runtime: Runtime) -> None:
+        """Wait for every gRPC service ``name`` calls that runs in another process and has a
+        target; a callee with no target is logged (its routes answer 503)."""
+        for callee in GRPC_CALLS.get(name, ()):
+            if callee in runtime.grpc_targets:
+                continue  # served by this process
+            target = getattr(self.settings, f"{callee}_grpc_target", None)
+            if not target:
+                log.warning(
+                    "startup.no_grpc_target",
+                    service=name,
+                    callee=callee,
+                    setting=f"EARSHOT_{callee.upper()}_GRPC_TARGET",
+                    effect="routes that need it answer 503",
+                )
+                continue
+            await wait_for_grpc(callee, str(target), self.settings.startup_timeout_s)
 
     async def stop(self) -> None:
         """Stop services in reverse order, then the runtime."""

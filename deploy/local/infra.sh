@@ -4,13 +4,14 @@
 #   deploy/local/infra.sh up     start all three (in parallel), wait, write $EARSHOT_INFRA_DIR/env
 #   deploy/local/infra.sh down   stop all three
 #   deploy/local/infra.sh env    print `export ...` lines for the test and service variables
-#   deploy/local/infra.sh tools  install kcat (apt) and kustomize (go install), for the tests
+#   deploy/local/infra.sh tools  install kcat (apt), kustomize and kube-score (go install), for the tests
 #
 # Idempotent: servers already running are reused; downloads and builds are cached in
 # $EARSHOT_CACHE. `make infra-up` / `make infra-down` call this script.
 source "$(dirname "$0")/common.sh"
 
 ENV_FILE="$EARSHOT_INFRA_DIR/env"
+KUBE_SCORE_VERSION=${KUBE_SCORE_VERSION:-v1.20.0}
 
 tools() {
   command -v kcat >/dev/null || apt_install kcat
@@ -20,6 +21,13 @@ tools() {
     (cd "$tmp" && GOBIN="$tmp" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION") >&2
     mv "$tmp/kustomize" "$GOBIN/kustomize-$KUSTOMIZE_VERSION"; rm -rf "$tmp"
   fi
+  if [ ! -x "$GOBIN/kube-score-$KUBE_SCORE_VERSION" ]; then
+    log "go install github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+    local tmp2; tmp2=$(mktemp -d)
+    (cd "$tmp2" && GOBIN="$tmp2" go install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION") >&2
+    mv "$tmp2/kube-score" "$GOBIN/kube-score-$KUBE_SCORE_VERSION"; rm -rf "$tmp2"
+  fi
+  echo "$GOBIN/kube-score-$KUBE_SCORE_VERSION"
   echo "$GOBIN/kustomize-$KUSTOMIZE_VERSION"
 }
 
@@ -32,6 +40,7 @@ export EARSHOT_TEST_KAFKA='$kafka'
 export EARSHOT_TEST_DATABASE_URL='$db'
 export EARSHOT_TEST_S3='$s3'
 export EARSHOT_KUSTOMIZE='$GOBIN/kustomize-$KUSTOMIZE_VERSION'
+export EARSHOT_KUBE_SCORE='$GOBIN/kube-score-$KUBE_SCORE_VERSION'
 ENV
   chmod 600 "$ENV_FILE.tmp"; mv "$ENV_FILE.tmp" "$ENV_FILE"
 }

@@ -6,7 +6,10 @@ Semantics, the same for both (they share the retry/dead-letter code):
   ``envelope.key`` (the job id). Events with one key land on one partition and keep
   their order.
 * ``subscribe(topics, group, handler)`` joins consumer group ``group``. Each event is
-  handled by one member of each group; members of a group split the partitions.
+  handled by one member of each group; members of a group split the partitions. The
+  handler runs inside a span whose parent is the event's ``traceparent``
+  (:func:`services.common.telemetry.traced_handler`), so what it publishes or calls joins
+  the producer's trace.
 * At-least-once delivery: the offset is committed only after the handler returns.
   A handler that raises is retried with exponential backoff and jitter
   (``base * 2**attempt + jitter``, capped); after ``max_attempts`` the event is parked
@@ -30,8 +33,10 @@ from urllib.parse import urlparse
 
 from cloudevents.kafka import KafkaMessage
 
-from services.common import event_codec, metrics
+from services.common import event_codec, metrics, telemetry
 from services.common.events import Envelope, dead_letter_topic
+from services.common.kafka_groups import delete_group
+from services.common.kafka_lag import poll_lag
 from services.common.logging import get_logger
 
 Handler = Callable[[Envelope], Awaitable[None]]
@@ -263,6 +268,11 @@ class EventBus(abc.ABC):
     @abc.abstractmethod
     async def _publish_raw(self, topic: str, message: KafkaMessage) -> None: ...
 
+    async def delete_group(self, group: str) -> None:
+        """Forget consumer group ``group`` and its committed offsets once no member is left
+        (per-replica groups, at stop). The memory bus forgets a group with its last member."""
+        return None
+
 
 @dataclass(slots=True, frozen=True)
 class _ConsumerMetrics:
@@ -455,6 +465,7 @@ class MemoryBus(EventBus):
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
     ) -> Subscription:
+        handler = telemetry.traced_handler(handler, group)  # the event's trace around the handler
         g = self._groups.get(group)
         if g is None:
             g = self._groups[group] = _Group(group)
@@ -570,6 +581,7 @@ class KafkaBus(EventBus):
         self._producer: Any = None
         self._subscriptions: list[Subscription] = []
         self.assign_timeout_s = 30.0
+        self.lag_interval_s = 15.0  # how often consumer lag is read from the broker, seconds
         self.commit_interval_s = 0.2
         self.max_poll_records = 500
 
@@ -650,6 +662,7 @@ class KafkaBus(EventBus):
     async def subscribe(
         self, topics: Sequence[str], group: str, handler: Handler, *, from_latest: bool = False
     ) -> Subscription:
+        handler = telemetry.traced_handler(handler, group)  # the event's trace around the handler
         from aiokafka import AIOKafkaConsumer, TopicPartition
         from aiokafka.errors import CommitFailedError
 
@@ -755,11 +768,14 @@ class KafkaBus(EventBus):
                     await asyncio.sleep(1.0)
 
         task = asyncio.create_task(run(), name=f"kafka:{group}:{','.join(topics)}")
+        # broker-side lag of every owned partition, idle ones included (services.common.kafka_lag)
+        lag_task = asyncio.create_task(poll_lag(consumer, group, prefix, self.lag_interval_s))
 
         async def close() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in (lag_task, task):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
             await consumer.stop()
             if sub in self._subscriptions:
                 self._subscriptions.remove(sub)
@@ -770,6 +786,14 @@ class KafkaBus(EventBus):
         sub = Subscription(close, assignment)
         self._subscriptions.append(sub)
         return sub
+
+    async def delete_group(self, group: str) -> None:
+        """Delete the group on the broker (``DeleteGroups``; see services.common.kafka_groups).
+
+        Raises:
+            GroupNotDeleted: it still has members; aiokafka errors when the broker is away.
+        """
+        await delete_group(self.bootstrap, self._prefix + group, self.client_id)
 
 
 def create_bus(

@@ -8,6 +8,7 @@ in-memory bus); in the distributed mode each process builds its own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import tempfile
@@ -20,6 +21,7 @@ from typing import Protocol
 
 from services.common.bus import EventBus, RetryPolicy, create_bus
 from services.common.settings import Settings
+from services.common.startup import Dependency, address_of, wait_for
 from services.common.storage import ObjectStorage, create_storage
 
 
@@ -95,25 +97,58 @@ def signing_key(settings: Settings) -> bytes:
 async def create_runtime(settings: Settings, client_id: str = "earshot") -> Runtime:
     """Build and start the adapters named by the settings' URLs.
 
+    Kafka and a remote object store are retried with backoff for
+    ``settings.startup_timeout_s`` (see :mod:`services.common.startup`).
+
     Raises:
         ValueError: for an unknown URL scheme.
-        Exception: whatever the broker client raises when Kafka cannot be reached.
+        DependencyUnavailable: Kafka or the object store stayed unreachable (one line).
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    bus = create_bus(
-        settings.bus_url,
-        partitions=settings.bus_partitions,
-        replication=settings.bus_replication,
-        retry=RetryPolicy(max_attempts=settings.bus_max_attempts, base_s=settings.bus_retry_backoff_s),
-        client_id=client_id,
-        namespace=settings.bus_namespace,
-    )
-    await bus.start()
+
+    def new_bus() -> EventBus:
+        return create_bus(
+            settings.bus_url,
+            partitions=settings.bus_partitions,
+            replication=settings.bus_replication,
+            retry=RetryPolicy(max_attempts=settings.bus_max_attempts, base_s=settings.bus_retry_backoff_s),
+            client_id=client_id,
+            namespace=settings.bus_namespace,
+        )
+
+    new_bus()  # a bad URL raises ValueError now, not after the start-up timeout
+
+    async def start_bus() -> EventBus:
+        bus = new_bus()
+        try:
+            await bus.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await bus.stop()
+            raise
+        return bus
+
+    if settings.bus_url.startswith("memory:"):
+        bus = await start_bus()
+    else:
+        kafka = Dependency("Kafka", address_of(settings.bus_url), "EARSHOT_BUS_URL")
+        bus = await wait_for(kafka, start_bus, timeout_s=settings.startup_timeout_s)
     storage = create_storage(
         settings.effective_storage_url,
         public_base_url=settings.effective_public_url,
         signing_key=signing_key(settings),
     )
+    if not settings.effective_storage_url.startswith("file:"):
+        # a remote store (MinIO, S3): reachable, credentials accepted, bucket present
+        store = Dependency(
+            "object storage", address_of(settings.effective_storage_url), "EARSHOT_STORAGE_URL"
+        )
+        try:
+            await wait_for(store, storage.check, timeout_s=settings.startup_timeout_s)
+        except BaseException:
+            await bus.stop()
+            await storage.close()
+            raise
     instance = settings.instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
     return Runtime(settings=settings, bus=bus, storage=storage, instance_id=instance)
 

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9464, ge=0, le=65535, validation_alias=_env("METRICS_PORT"))
     bus_max_attempts: int = Field(4, ge=1, le=100, validation_alias=_env("BUS_MAX_ATTEMPTS"))
     bus_retry_backoff_s: float = Field(0.2, gt=0, le=60, validation_alias=_env("BUS_RETRY_BACKOFF_S"))
+    # How long start-up (and `earshot migrate`) keeps retrying Kafka, the database, object
+    # storage and the gRPC targets it calls before exiting with one line naming the one down.
+    startup_timeout_s: float = Field(30.0, ge=0, le=3600, validation_alias=_env("STARTUP_TIMEOUT_S"))
 
     # --- gRPC ----------------------------------------------------------------------------
     grpc_host: str = Field("127.0.0.1", validation_alias=_env("GRPC_HOST"))
@@ -79,12 +82,10 @@ class Settings(BaseSettings):
         50052, ge=0, le=65535, validation_alias=_env("TRANSCRIPTION_GRPC_PORT")
     )
     analysis_grpc_port: int = Field(50053, ge=0, le=65535, validation_alias=_env("ANALYSIS_GRPC_PORT"))
-    media_grpc_port: int = Field(50054, ge=0, le=65535, validation_alias=_env("MEDIA_GRPC_PORT"))
     anc_grpc_port: int = Field(50055, ge=0, le=65535, validation_alias=_env("ANC_GRPC_PORT"))
     auth_grpc_target: str | None = Field(None, validation_alias=_env("AUTH_GRPC_TARGET"))
     transcription_grpc_target: str | None = Field(None, validation_alias=_env("TRANSCRIPTION_GRPC_TARGET"))
     analysis_grpc_target: str | None = Field(None, validation_alias=_env("ANALYSIS_GRPC_TARGET"))
-    media_grpc_target: str | None = Field(None, validation_alias=_env("MEDIA_GRPC_TARGET"))
     anc_grpc_target: str | None = Field(None, validation_alias=_env("ANC_GRPC_TARGET"))
     grpc_deadline_s: float = Field(60.0, gt=0, validation_alias=_env("GRPC_DEADLINE_S"))
 

@@ -7,7 +7,7 @@ they are exported over OTLP only when ``EARSHOT_OTLP_ENDPOINT`` (or
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -69,3 +69,38 @@ def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: A
     ctx = extract(carrier)
     with tracer(scope).start_as_current_span(name, context=ctx, attributes=attributes) as span:
         yield span
+
+
+def traced_handler(handler: Callable[[Any], Awaitable[None]], group: str) -> Callable[[Any], Awaitable[None]]:
+    """Wrap an event handler so that it runs inside a CONSUMER span whose parent is the
+    event's ``traceparent`` (CloudEvents distributed-tracing extension): the handler's
+    gRPC calls and the events it publishes join the producer's trace.
+
+    Span name ``<event type> process`` (kind CONSUMER) with the OpenTelemetry messaging
+    semantic-convention attributes (``messaging.system``, ``messaging.consumer.group.name``,
+    ``messaging.message.id``); an event without ``traceparent`` starts a new trace.
+    Exceptions pass through (recorded on the span).
+
+    Args:
+        handler: ``async (Envelope) -> None``.
+        group: the consumer group (a span attribute).
+    """
+
+    async def run(envelope: Any) -> None:
+        ctx = extract(envelope.extensions)
+        with tracer("earshot.bus").start_as_current_span(
+            f"{envelope.type} process",
+            context=ctx,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": group,
+                "messaging.message.id": envelope.id,
+                "cloudevents.event_type": envelope.type,
+                "cloudevents.event_subject": envelope.subject or "",
+            },
+        ):
+            await handler(envelope)
+
+    return run

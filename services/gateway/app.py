@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.utils import generate_unique_id
 
 from services.common import metrics
+from services.common.access_log import AccessLogMiddleware
 from services.common.asgi import RequestContextMiddleware
 from services.gateway.products.accounts import anc as accounts_anc
 from services.gateway.products.accounts import interview_coach as accounts_interview_coach
@@ -149,6 +150,8 @@ def create_app(gateway: Any = None) -> FastAPI:
     app.state.health_contributors = []
     install_error_handlers(app)
     app.add_middleware(metrics.MetricsMiddleware, service="gateway")
+    # inside the request context (request id and trace ids in the log context): one line per request
+    app.add_middleware(AccessLogMiddleware)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
     # Pure ASGI (no BaseHTTPMiddleware): request id, log context and the request's span.

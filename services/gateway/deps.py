@@ -195,7 +195,9 @@ async def current_user(
     token = bearer_token(conn)
     if token is None:
         raise unauthorized("an access token is required (Authorization: Bearer <token>)", error=None)
-    return await tokens.verify(token)
+    user = await tokens.verify(token)
+    conn.state.user_id = user.id  # for the access log line
+    return user
 
 
 async def optional_user(
@@ -206,7 +208,11 @@ async def optional_user(
     A token that is present but invalid is still refused (401), never ignored.
     """
     token = bearer_token(conn)
-    return None if token is None else await tokens.verify(token)
+    if token is None:
+        return None
+    user = await tokens.verify(token)
+    conn.state.user_id = user.id  # for the access log line
+    return user
 
 
 CurrentUser = Annotated[AuthenticatedUser, Depends(current_user)]

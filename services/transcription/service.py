@@ -457,6 +457,7 @@ class TranscriptionService:
         events on the service's loop, at most every ``PROGRESS_STEP`` percentage points."""
         loop = asyncio.get_running_loop()
         last = [-PROGRESS_STEP]
+        trace_context = telemetry.inject()  # the job's trace, read here: the engine's thread has none
 
         def report(done_s: float, total_s: float) -> None:
             percent = 100.0 if total_s <= 0 else min(100.0, max(0.0, 100.0 * done_s / total_s))
@@ -471,7 +472,7 @@ class TranscriptionService:
                 processed_s=round(max(done_s, 0.0), 3),
                 duration_s=round(max(total_s, 0.0), 3),
             )
-            envelope = Envelope.of(payload, self.runtime.source(self.name))
+            envelope = Envelope.of(payload, self.runtime.source(self.name), **trace_context)
             asyncio.run_coroutine_threadsafe(self.runtime.bus.publish(payload.topic, envelope), loop)
 
         return report

@@ -92,7 +92,15 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert ISO_Z.match(health.json()["timestamp"])
     ready = await client.get("/ready")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"bus": "ok", "database": "ok", "storage": "ok"}
+    assert ready.json()["checks"] == {
+        "bus": "ok",
+        "database": "ok",
+        "storage": "ok",
+        "grpc.auth": "ok",
+        "grpc.transcription": "ok",
+        "grpc.analysis": "ok",
+        "grpc.anc": "ok",
+    }
 
 
 async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:

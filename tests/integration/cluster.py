@@ -101,6 +101,7 @@ class Cluster:
                 "EARSHOT_METRICS_HOST": "127.0.0.1",
                 "EARSHOT_METRICS_PORT": str(self.metrics_ports.get(service, 0)),
                 "EARSHOT_WHISPER_THREADS": "2",
+                "EARSHOT_STARTUP_TIMEOUT_S": "180",
                 **{f"EARSHOT_{w.upper()}_GRPC_PORT": str(p) for w, p in self.grpc_ports.items()},
                 **{f"EARSHOT_{w.upper()}_GRPC_TARGET": f"127.0.0.1:{p}" for w, p in self.grpc_ports.items()},
             }

@@ -204,6 +204,15 @@ def kustomize() -> str:
     return _script("tools").strip().splitlines()[-1]
 
 
+def kube_score() -> str:
+    """Path of the pinned kube-score binary (``EARSHOT_KUBE_SCORE``, else installed by
+    ``deploy/local/infra.sh tools`` with ``go install``)."""
+    path = os.environ.get("EARSHOT_KUBE_SCORE")
+    if path and Path(path).is_file():
+        return path
+    return next(line for line in _script("tools").strip().splitlines() if "/kube-score-" in line)
+
+
 def kcat() -> str:
     """Path of Debian's ``kcat`` (installed by ``deploy/local/infra.sh tools`` when missing)."""
     found = shutil.which("kcat")

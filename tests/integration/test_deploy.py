@@ -5,6 +5,7 @@ needed: the rendered objects and parsed files are checked one by one.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from functools import cache
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.common.events import ANALYSIS_REQUESTS, MEDIA_REQUESTS, TRANSCRIPTION_REQUESTS
+from services.common.events import ANALYSIS_REQUESTS, ANC_REQUESTS, MEDIA_REQUESTS, TRANSCRIPTION_REQUESTS
 from services.platform import SERVICES
 from tests.integration import infra
 
@@ -26,6 +27,7 @@ WORKER_TOPICS = {
     "transcription": TRANSCRIPTION_REQUESTS,
     "analysis": ANALYSIS_REQUESTS,
     "media": MEDIA_REQUESTS,
+    "anc": ANC_REQUESTS,
 }
 NAME = "app.kubernetes.io/name"
 
@@ -115,7 +117,24 @@ def test_probes_http_for_the_gateway_grpc_for_grpc_services(overlay: str) -> Non
             assert ready["grpc"]["port"] == live["grpc"]["port"] == GRPC_PORTS[name], name
             assert GRPC_PORTS[name] in {p["containerPort"] for p in c["ports"]}
         else:  # a Kafka worker without a server: its metrics port answers once started
-            assert ready["httpGet"]["port"] == live["httpGet"]["port"] == "metrics", name
+            assert ready["httpGet"]["port"] == live["tcpSocket"]["port"] == "metrics", name
+        assert ready != live, name  # kube-score: identical probes restart a merely busy pod
+
+
+def test_every_container_requests_and_limits_ephemeral_storage(overlay: str) -> None:
+    for where, spec in pod_specs(overlay):
+        for c in spec["containers"]:
+            assert "ephemeral-storage" in c["resources"]["requests"], where
+            assert "ephemeral-storage" in c["resources"]["limits"], where
+
+
+def test_keda_reaches_kafka_by_its_fully_qualified_name(overlay: str) -> None:
+    namespace = "earshot-dev" if overlay == "dev" else "earshot"
+    for name, obj in objects(overlay, "ScaledObject").items():
+        servers = obj["spec"]["triggers"][0]["metadata"]["bootstrapServers"]
+        assert servers == f"kafka.{namespace}.svc.cluster.local:9092", name
+    # the HPA alone sets the gateway's replica count
+    assert "replicas" not in objects(overlay, "Deployment")["gateway"]["spec"]
 
 
 def test_settings_come_from_a_configmap_and_a_secret(overlay: str) -> None:
@@ -188,7 +207,7 @@ def test_overlays_differ_where_they_should() -> None:
         "earshot-dev"
     }
     assert {o["metadata"].get("namespace") for o in render("prod") if o["kind"] != "Namespace"} == {"earshot"}
-    assert objects("prod", "Deployment")["gateway"]["spec"]["replicas"] >= 2
+    assert objects("prod", "HorizontalPodAutoscaler")["gateway"]["spec"]["minReplicas"] >= 2
     assert "gateway" in objects("prod", "PodDisruptionBudget")
     dev_cfg = next(iter(objects("dev", "ConfigMap").values()))["data"]
     prod_cfg = next(iter(objects("prod", "ConfigMap").values()))["data"]
@@ -262,3 +281,52 @@ def test_operations_doc_lists_every_platform_setting() -> None:
     for name, info in Settings.model_fields.items():
         choices = getattr(info.validation_alias, "choices", None) or [f"EARSHOT_{name.upper()}"]
         assert f"`{choices[0]}" in doc, f"{choices[0]} is not documented in docs/operations.md"
+
+
+# --- schema validation (kubeconform's job, with the schemas of the kubernetes-validate package) ---
+
+CRD_KINDS = {"ScaledObject"}  # KEDA's custom resource: no schema in the package (checked above)
+
+
+def test_rendered_overlays_are_valid_kubernetes_objects(overlay: str) -> None:
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    for obj in render(overlay):
+        if obj["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)  # strict: unknown fields fail
+        except kubernetes_validate.ValidationError as exc:
+            raise AssertionError(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message}") from None
+
+
+def test_schema_validation_can_fail() -> None:
+    import kubernetes_validate
+
+    [deployment] = [
+        o for o in render("dev") if o["kind"] == "Deployment" and o["metadata"]["name"] == "media"
+    ]
+    broken = json.loads(json.dumps(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["ephemeral_storage"] = "1Gi"
+    broken["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
+
+
+# kube-score: ImagePullPolicy Always is not wanted (images are pinned by tag or digest);
+# workers start at one replica and scale on lag (KEDA), so "few replicas" is by design.
+KUBE_SCORE_IGNORED = ("container-image-pull-policy",)
+
+
+def test_kube_score_finds_no_critical_problem(overlay: str) -> None:
+    manifests = yaml.safe_dump_all(render(overlay))
+    args = [infra.kube_score(), "score", "--output-format", "ci", "-"]
+    for test in KUBE_SCORE_IGNORED:
+        args[2:2] = ["--ignore-test", test]
+    result = subprocess.run(args, input=manifests, capture_output=True, text=True, timeout=120)
+    critical = [line for line in result.stdout.splitlines() if line.startswith("[CRITICAL]")]
+    if overlay == "dev":  # no PodDisruptionBudget in a throwaway cluster
+        critical = [line for line in critical if "PodDisruptionBudget" not in line]
+    assert critical == [], "\n".join(critical)
+    assert "[OK]" in result.stdout  # it did score the objects

@@ -10,6 +10,7 @@ a channel the container opens and closes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -19,7 +20,7 @@ from services.common.runtime import Runtime
 from services.gateway.clients.analysis import AnalysisClient
 from services.gateway.clients.anc import AncClient
 from services.gateway.clients.auth import AuthClient
-from services.gateway.clients.base import GrpcClient
+from services.gateway.clients.base import GrpcClient, health_check
 from services.gateway.clients.transcription import TranscriptionClient
 
 __all__ = ["AnalysisClient", "AncClient", "AuthClient", "Clients", "GrpcClient", "TranscriptionClient"]
@@ -55,6 +56,17 @@ class Clients:
             analysis_channel=analysis_channel,
             analysis_missing=missing,
         )
+
+    def readiness_checks(self, deadline_s: float = 1.0) -> dict[str, Callable[[], Awaitable[None]]]:
+        """One readiness check per gRPC service the gateway calls, named ``grpc.<service>``
+        (``grpc.health.v1`` over the open channel, ``deadline_s`` seconds; no target: fails
+        naming the setting). For ``/ready`` with :func:`services.common.health`-style runners."""
+        return {
+            "grpc.auth": lambda: self.auth.check(deadline_s),
+            "grpc.transcription": lambda: self.transcription.check(deadline_s),
+            "grpc.analysis": lambda: health_check(self.analysis_channel, self.analysis_missing, deadline_s),
+            "grpc.anc": lambda: self.anc.check(deadline_s),
+        }
 
     async def close(self) -> None:
         """Close every channel."""

@@ -7,13 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common import rpc
 from services.common.runtime import Runtime
 from services.gateway.clients.errors import api_error
 from services.gateway.shared.errors import ApiError
 
-__all__ = ["GrpcClient"]
+__all__ = ["GrpcClient", "health_check"]
 
 StubT = TypeVar("StubT")
 
@@ -87,8 +88,37 @@ class GrpcClient(Generic[StubT]):
                 exc, self.label, invalid_status=invalid_status, invalid_title=invalid_title
             ) from None
 
+    async def check(self, deadline_s: float = 1.0) -> None:
+        """Readiness: the service's ``grpc.health.v1`` check answers SERVING within ``deadline_s``.
+
+        Raises:
+            LookupError: the service has no target (``EARSHOT_<SERVICE>_GRPC_TARGET`` unset).
+            ConnectionError: it answered, but not SERVING.
+            grpc.aio.AioRpcError: it is down, unreachable or past the deadline.
+        """
+        await health_check(self._channel, self._missing or f"the {self.label} is closed", deadline_s)
+
     async def close(self) -> None:
         """Close the channel (calls in flight are cancelled)."""
         if self._channel is not None:
             await self._channel.close()
             self._channel, self._stub = None, None
+
+
+async def health_check(channel: grpc.aio.Channel | None, missing: str, deadline_s: float) -> None:
+    """Ask ``channel``'s server for its overall ``grpc.health.v1`` status.
+
+    Raises:
+        LookupError: ``channel`` is None (``missing`` says why).
+        ConnectionError: the answer is not SERVING.
+        grpc.aio.AioRpcError: no answer (down, unreachable, deadline exceeded).
+    """
+    if channel is None:
+        raise LookupError(missing)
+    reply = await health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(), timeout=deadline_s
+    )
+    if reply.status != health_pb2.HealthCheckResponse.SERVING:
+        raise ConnectionError(
+            f"health status {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}"
+        )

@@ -16,7 +16,8 @@ consumer group, and one dispatcher calls the typed handler with the parsed paylo
 
 Events of a type no row names are acknowledged and ignored (other consumers' business).
 ``{instance}`` in a group name becomes the replica's instance id: such groups give every
-replica every event (they usually start ``from_latest``).
+replica every event (they usually start ``from_latest``) and are deleted on the broker
+when the replica stops (closing the subscription).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from typing import Any
 
 from services.common.bus import EventBus, Subscription
 from services.common.events import Envelope, EventPayload
+from services.common.logging import get_logger
 
 __all__ = ["ConsumerTable", "On"]
+
+log = get_logger("earshot.gateway.consumers")
 
 
 @dataclass(frozen=True)
@@ -84,4 +88,17 @@ class ConsumerTable:
         """Join the group on the bus (topics are created first)."""
         await bus.ensure_topics(self.topics)
         group = self.group.replace("{instance}", instance_id)
-        return await bus.subscribe(self.topics, group, self.dispatch, from_latest=self.from_latest)
+        sub = await bus.subscribe(self.topics, group, self.dispatch, from_latest=self.from_latest)
+        if "{instance}" not in self.group:
+            return sub
+
+        async def close() -> None:
+            # a per-replica group dies with its replica: nobody would ever consume it again,
+            # and its lag would grow on the broker until offsets expire
+            await sub.close()
+            try:
+                await bus.delete_group(group)
+            except Exception as exc:  # best effort: the broker expires it after offset retention
+                log.warning("gateway.group_not_deleted", group=group, error=f"{type(exc).__name__}: {exc}")
+
+        return Subscription(close, sub.assignment)

@@ -71,6 +71,9 @@ class FakeAnc:
     """The anc service: ``ResolveParams`` fills defaults (``bogus`` is refused), ``Process``
     halves the primary channel, ``Classify`` says ``hvac``."""
 
+    async def check(self, deadline_s: float = 1.0) -> None:
+        """Readiness (``/ready``'s ``grpc.<service>``): a fake always serves."""
+
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.streams: list[FakeStreamCall] = []
@@ -120,6 +123,9 @@ class FakeAnc:
 class FakeTranscription:
     """The transcription service: every clip says ``hello world``; model ``whisper-1`` exists."""
 
+    async def check(self, deadline_s: float = 1.0) -> None:
+        """Readiness (``/ready``'s ``grpc.<service>``): a fake always serves."""
+
     def __init__(self) -> None:
         self.requests: list[transcription_pb2.TranscribeRequest] = []
 
@@ -147,6 +153,9 @@ class FakeTranscription:
 
 class FakeAuth:
     """The auth service: register/login answer a session for the email; ``GetUser`` knows them."""
+
+    async def check(self, deadline_s: float = 1.0) -> None:
+        """Readiness (``/ready``'s ``grpc.<service>``): a fake always serves."""
 
     def __init__(self) -> None:
         self.users: dict[str, auth_pb2.User] = {}

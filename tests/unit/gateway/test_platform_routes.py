@@ -12,10 +12,23 @@ async def test_health_merges_every_product_section(gw: UnitGateway) -> None:
     assert body["photos"]["queue_depth"] >= 0  # the photo product's health section
 
 
-async def test_ready_checks_bus_database_and_storage(gw: UnitGateway) -> None:
+async def test_ready_checks_bus_database_storage_and_each_grpc_service(gw: UnitGateway) -> None:
     reply = await gw.client.get("/ready")
-    assert reply.status_code == 200, reply.text
-    assert reply.json()["checks"] == {"bus": "ok", "database": "ok", "storage": "ok"}
+    checks = reply.json()["checks"]
+    assert {k: checks[k] for k in ("bus", "database", "storage")} == {
+        "bus": "ok",
+        "database": "ok",
+        "storage": "ok",
+    }
+    assert (
+        checks["grpc.auth"] == checks["grpc.transcription"] == checks["grpc.anc"] == "ok"
+    )  # the fakes serve
+    # nothing serves analysis in the unit tier: not ready, and the answer says which and why
+    assert reply.status_code == 503
+    assert (
+        checks["grpc.analysis"].startswith("error: LookupError")
+        and "EARSHOT_ANALYSIS_GRPC_TARGET" in checks["grpc.analysis"]
+    )
 
 
 async def test_root_describes_the_service(gw: UnitGateway) -> None:

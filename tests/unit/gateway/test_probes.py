@@ -41,7 +41,12 @@ async def gateway(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SimpleNamesp
 
     monkeypatch.setattr(platform.db, "check", db_check)
     app = create_app()
-    ctx = SimpleNamespace(runtime=SimpleNamespace(bus=bus, storage=storage), engine=object())
+    grpc_auth = Probe()
+    ctx = SimpleNamespace(
+        runtime=SimpleNamespace(bus=bus, storage=storage),
+        engine=object(),
+        clients=SimpleNamespace(readiness_checks=lambda deadline_s: {"grpc.auth": grpc_auth.check}),
+    )
     app.dependency_overrides[deps.context] = lambda: ctx
     contributions = 0
 
@@ -104,4 +109,4 @@ async def test_ready_reports_each_dependency_with_a_deadline_and_is_reused(gatew
     gateway.app.state.probes["ready"].clear()
     reply = await gateway.client.get("/ready")
     assert reply.status_code == 200
-    assert reply.json()["checks"] == {"bus": "ok", "database": "ok", "storage": "ok"}
+    assert reply.json()["checks"] == {"bus": "ok", "database": "ok", "storage": "ok", "grpc.auth": "ok"}

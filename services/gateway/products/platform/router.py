@@ -36,7 +36,8 @@ HealthContributor = Callable[[], Awaitable[dict[str, Any]]]
 PROBE_TTL_S = 1.0
 """How long ``/ready`` and the products' ``/health`` details are served again, seconds."""
 CHECK_DEADLINE_S = 1.0
-"""Time allowed to each readiness check (bus, database, storage), seconds."""
+"""Time allowed to each readiness check (bus, database, storage, each gRPC service's
+health check), seconds."""
 CONTRIBUTOR_DEADLINE_S = 2.0
 """Time allowed to each product's ``/health`` details, seconds."""
 
@@ -86,8 +87,9 @@ async def health(request: Request) -> dict[str, Any]:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
 async def ready(request: Request, ctx: Ctx) -> JSONResponse:
-    """Readiness: the bus, the database and object storage answer, each within a second
-    (the answer is reused for a second)."""
+    """Readiness: the bus, the database, object storage and every gRPC service the gateway
+    calls (``grpc.<service>``: ``grpc.health.v1``) answer, each within a second; ``checks``
+    names the one down (the answer is reused for a second)."""
 
     state = request.app.state
     state.ready_ctx = ctx  # the newest context: a restarted gateway has a new one
@@ -99,6 +101,7 @@ async def ready(request: Request, ctx: Ctx) -> JSONResponse:
                 "bus": current.runtime.bus.check,
                 "database": lambda: db.check(current.engine),
                 "storage": current.runtime.storage.check,
+                **current.clients.readiness_checks(CHECK_DEADLINE_S),
             },
             CHECK_DEADLINE_S,
         )
