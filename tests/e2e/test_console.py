@@ -348,7 +348,7 @@ def test_interview_page(console: Console, tmp_path: Path) -> None:
     console.find("input[name=answer]").send_keys(str(JFK))
     console.find("#send-answer").click()
     console.wait(300).until(lambda d: "words per minute" in d.find_element(By.ID, "card-pace").text)
-    assert "ask not what your country" in console.find("#answer-text").text.lower()
+    assert "what your country can do for you" in console.find("#answer-text").text.lower()
     for card in ("domain", "communication", "pause"):
         assert "Score" in console.find(f"#card-{card}").text
     console.wait(60).until(lambda d: d.find_element(By.ID, "answer-wave").get_attribute("data-pauses"))
@@ -364,7 +364,7 @@ def test_interview_page(console: Console, tmp_path: Path) -> None:
     time.sleep(12)  # let the microphone hear the whole recording (11 s)
     console.find("#record").click()
     console.wait(300).until(lambda d: "words per minute" in d.find_element(By.ID, "card-pace").text)
-    assert "ask not what your country" in console.find("#answer-text").text.lower()
+    assert "what your country can do for you" in console.find("#answer-text").text.lower()
     console.find("#finish-now").click()
     score = console.text_of("#overall-score", 300)
     assert score == "n/a" or 0 <= int(score) <= 100
