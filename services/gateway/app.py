@@ -28,6 +28,7 @@ from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
 from services.gateway.products.anc.socketio import SOCKETIO_PATH, socketio_app
 from services.gateway.products.anc.stream import PROTOCOLS_MARKDOWN
+from services.gateway.products.console import router as console
 from services.gateway.products.docs import router as docs
 from services.gateway.products.interviews import router as interviews
 from services.gateway.products.interviews.consumers import InterviewsProduct
@@ -84,6 +85,10 @@ class Mount:
 
 
 ROUTERS: tuple[Mount, ...] = (
+    # Browser-only routes first: a request whose Accept does not prefer HTML falls through
+    # to the product route with the same path (GET /, the web OAuth callbacks).
+    Mount(console.browser_router, tags=["console"]),
+    Mount(console.router, tags=["console"]),
     Mount(platform.router, tags=["platform"]),
     Mount(docs.router),  # /docs, /redoc (offline assets), /api/docs and /swagger aliases
     Mount(temperature.router, tags=["conversation temperature"]),
