@@ -11,12 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.common.db import UTCDateTime, utcnow
 from services.gateway.models import Base
 
-__all__ = ["ANC_OWNER_ANONYMOUS", "AncMetric", "AncSession"]
+__all__ = ["AncMetric", "AncSession"]
 
 # --- ANC sessions and metrics (seed 004) -------------------------------------------------
-
-ANC_OWNER_ANONYMOUS = "anonymous"
-"""Owner stored on ANC sessions until requests carry an authenticated user."""
 
 
 class AncSession(Base):
@@ -24,7 +21,8 @@ class AncSession(Base):
 
     Attributes:
         id: UUID string.
-        owner: user id (``"anonymous"`` until the auth issue); every query filters by it.
+        owner: the user id of the signed-in caller who created it; every query filters by it
+            (rows written before ownership keep the old placeholder and are reachable by no one).
         kind: ``"file"`` or ``"stream"``.
         status: ``"open"`` (stream created, no socket yet), ``"active"`` (socket
             connected), ``"queued"`` / ``"processing"`` (a long file's batch job),
@@ -50,7 +48,7 @@ class AncSession(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64), index=True, default=ANC_OWNER_ANONYMOUS)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     algorithm: Mapped[str] = mapped_column(String(16))

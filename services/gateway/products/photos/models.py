@@ -16,7 +16,8 @@ __all__ = ["PHOTO_OWNER_ANONYMOUS", "PHOTO_STATUSES", "PhotoTask"]
 # --- photo tasks (seed 002, issue 7) ----------------------------------------------------------
 
 PHOTO_OWNER_ANONYMOUS = "anonymous"
-"""Owner stored on photo tasks until requests carry an authenticated user."""
+"""Owner of a task uploaded without a token (seed 002's glasses app): reachable by its id only,
+listed only when ``EARSHOT_PHOTOS_PUBLIC_LIBRARY=true``."""
 
 PHOTO_STATUSES = ("queued", "analyzing", "composing", "rendering", "done", "failed")
 """Every status a photo task can have, in order; ``done`` and ``failed`` are terminal."""
@@ -27,7 +28,7 @@ class PhotoTask(Base):
 
     Attributes:
         id: the task id (UUID string); also the event key.
-        owner: user id (``"anonymous"`` until the auth issue); every query filters by it.
+        owner: the uploader's user id, or :data:`PHOTO_OWNER_ANONYMOUS` for an upload without a token.
         status: one of :data:`PHOTO_STATUSES`.
         progress: overall percentage, 0-100.
         attempt: 1, or more after a stuck task was requested again.
