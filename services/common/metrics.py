@@ -46,6 +46,7 @@ from prometheus_client import (
 )
 
 __all__ = [
+    "consumer_lag",
     "CONSUMER_LAG",
     "EVENTS_CONSUMED",
     "EVENTS_DEAD_LETTERED",
@@ -120,6 +121,19 @@ JOB_SECONDS = Histogram(
 def observe_job(service: str, kind: str, outcome: str, seconds: float) -> None:
     """Record one finished job (``seconds`` >= 0) in ``earshot_job_duration_seconds``."""
     JOB_SECONDS.labels(service=service, kind=kind, outcome=outcome).observe(max(seconds, 0.0))
+
+
+def consumer_lag(group: str, topic: str) -> int | None:
+    """Events of ``topic`` not yet committed by ``group``, summed over the partitions this
+    process's members of the group own (what ``earshot_consumer_lag`` shows), or ``None`` when
+    this process has no series for them (no member here, or not measured yet).
+    """
+    total, seen = 0.0, False
+    for metric in CONSUMER_LAG.collect():
+        for sample in metric.samples:
+            if sample.labels.get("group") == group and sample.labels.get("topic") == topic:
+                total, seen = total + sample.value, True
+    return int(total) if seen else None
 
 
 def render(registry: CollectorRegistry = REGISTRY) -> bytes:

@@ -243,6 +243,7 @@ async def test_background_and_templates_routes(client: httpx.AsyncClient, world:
     h = world.alice
     status = (await client.get(f"{prefix}/meetings/transcription/status", headers=h)).json()
     assert status["running"] is True and status["scope"] == "user" and status["completed"] >= 1
+    assert isinstance(status["consumer_lag"], int) and status["consumer_lag"] >= 0  # measured, not unknown
     for action in ("start-background", "process-all", "restart-background"):
         assert (await client.post(f"{prefix}/meetings/transcription/{action}", headers=h)).status_code == 200
     defaults = (await client.get(f"{prefix}/templates/defaults", headers=h)).json()

@@ -27,7 +27,7 @@ from earshot.transcription.v1 import transcription_pb2
 from fastapi import Depends, UploadFile
 from starlette.requests import HTTPConnection
 
-from services.common import audio
+from services.common import audio, metrics
 from services.common.events import (
     ANALYSIS_EVENTS,
     ANALYSIS_REQUESTS,
@@ -289,7 +289,7 @@ class MeetingService:
             "failed": counts.get("FAILED", 0),
             "last_error": last.error if last else None,
             "last_error_meeting_id": last.id if last else None,
-            "consumer_lag": None,
+            "consumer_lag": metrics.consumer_lag("gateway.meetings", MEETING_REQUESTS),
             "websocket_clients": self.pipeline.hub.connections,
         }
 
