@@ -25,8 +25,8 @@ import numpy as np
 
 from services.common import audio
 from services.common.logging import get_logger
-from services.common.transcript import Segment, Transcript, Word
-from services.transcription import diarization, models
+from services.common.transcript import Segment, SpeechInterval, Transcript, Word
+from services.transcription import diarization, models, vad
 from services.transcription.models import ModelError
 
 __all__ = ["ModelError"]  # re-exported: callers catch engine.ModelError
@@ -116,6 +116,9 @@ class TranscribeOptions:
         model: engine-specific model name; None uses the engine's default.
         num_speakers: the exact speaker count when known (diarization only; wins over
             the bounds).
+        voice_activity: fill ``Transcript.speech`` with the pause-analysis speech intervals
+            (:mod:`services.transcription.vad`); the local engine reads them from the same
+            Silero pass as its VAD filter. Engines that cannot leave ``speech`` None.
     """
 
     language: str | None = None
@@ -127,6 +130,7 @@ class TranscribeOptions:
     max_speakers: int | None = None
     model: str | None = None
     num_speakers: int | None = None
+    voice_activity: bool = False
 
 
 ProgressCallback = Callable[[float, float], None]
@@ -281,6 +285,7 @@ class WhisperEngine:
         prompt: str | None = None,
         temperature: float | None = None,
         progress: ProgressCallback | None = None,
+        voice_activity: bool = False,
     ) -> Transcript:
         """Transcribe mono float32 audio at 16 kHz with the sequential decoder (blocking).
 
@@ -291,6 +296,8 @@ class WhisperEngine:
             prompt: initial prompt for the decoder.
             temperature: None/0 greedy, else sampling at that temperature.
             progress: called with ``(end of last segment, duration)`` in seconds.
+            voice_activity: also fill ``speech`` (Silero runs once, for both the silence
+                check and the intervals).
 
         Returns:
             The transcript; empty text (and ``duration`` set) when there is no speech.
@@ -299,15 +306,23 @@ class WhisperEngine:
             ValueError: ``samples`` is not 1-D.
             EngineError: a language the model cannot transcribe.
         """
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
+        from faster_whisper.vad import VadOptions
 
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples of shape (n,), got {samples.shape}")
         duration = float(len(samples)) / SAMPLE_RATE
         language = self.check_language(language)
         samples = samples.astype(np.float32, copy=False)
-        if not _loud(samples) and not get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=500)):
-            return Transcript(language=language or "en", duration=duration, text="", segments=[])
+        n = int(samples.shape[0])
+        loud = _loud(samples)
+        probs = vad.speech_probabilities(samples) if voice_activity or (not loud and n) else None
+        speech = vad.intervals_from_probabilities(probs, n) if voice_activity and probs is not None else None
+        if not loud and (
+            probs is None or not vad.speech_timestamps(probs, n, VadOptions(min_silence_duration_ms=500))
+        ):
+            return Transcript(
+                language=language or "en", duration=duration, text="", segments=[], speech=speech
+            )
         with self._lock:
             segments_iter, info = self._model.transcribe(
                 samples,
@@ -330,7 +345,11 @@ class WhisperEngine:
         segments = self._segments(raw)
         text = " ".join(s.text for s in segments).strip()
         return Transcript(
-            language=info.language or (language or "en"), duration=duration, text=text, segments=segments
+            language=info.language or (language or "en"),
+            duration=duration,
+            text=text,
+            segments=segments,
+            speech=speech,
         )
 
     async def transcribe(
@@ -368,6 +387,7 @@ class WhisperEngine:
                 prompt=options.prompt,
                 temperature=options.temperature,
                 progress=progress,
+                voice_activity=options.voice_activity,
             )
             if options.diarize:
                 low, high = _speaker_bounds(options, self.max_speakers)
@@ -430,10 +450,11 @@ class WhisperEngine:
 
         language = self.check_language(options.language)
         # faster-whisper's own defaults for the batched pipeline.
-        vad = VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)
+        tail_vad = VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)
         tail_scan_n = 45 * SAMPLE_RATE
         tail_n = int(0.5 * SAMPLE_RATE)
         segments: list[Segment] = []
+        speech: list[SpeechInterval] = []
         windows: list[diarization.SpeechWindow] = []
         detected: str | None = None
         carry = np.zeros(0, dtype=np.float32)
@@ -454,14 +475,19 @@ class WhisperEngine:
                 # Find the last utterance in the window's tail; if it runs into the next
                 # window, cut before it and carry it over (so no word is split).
                 tail_at = max(0, len(window) - tail_scan_n)
-                tail = get_speech_timestamps(window[tail_at:], vad)
+                tail = get_speech_timestamps(window[tail_at:], tail_vad)
                 if tail and tail[-1]["end"] >= len(window) - tail_at - tail_n:
                     cut = tail_at + _pause_before(tail)
                     if cut <= 0:  # one unbroken utterance: never carry a whole window
                         cut = len(window)
             if cut > 0:
+                # One Silero pass per window: the decoder's VAD filter and the pause
+                # intervals are both read from these probabilities.
+                probs = vad.speech_probabilities(window[:cut])
+                if options.voice_activity:
+                    speech.extend(vad.intervals_from_probabilities(probs, cut, start_s))
                 new, language_found = self._decode_window(
-                    window[:cut], start_s, language, options, len(segments)
+                    window[:cut], start_s, language, options, len(segments), probs
                 )
                 detected = detected or language_found
                 segments.extend(new)
@@ -480,6 +506,7 @@ class WhisperEngine:
             duration=decoded / SAMPLE_RATE,
             text=" ".join(s.text for s in segments).strip(),
             segments=segments,
+            speech=speech if options.voice_activity else None,
         )
         if options.diarize:
             low, high = _speaker_bounds(options, self.max_speakers)
@@ -495,6 +522,7 @@ class WhisperEngine:
         language: str | None,
         options: TranscribeOptions,
         first_id: int,
+        probs: np.ndarray | None = None,
     ) -> tuple[list[Segment], str | None]:
         """Decode one window with the sequential decoder over its Silero VAD speech, with
         Whisper's temperature fallback.
@@ -506,20 +534,33 @@ class WhisperEngine:
         against 16.3 % for the whole-file sequential decode, base 9.7 % for both; on two
         shared cores the batched pipeline was no faster.
 
+        The VAD filter is faster-whisper's own (default ``VadOptions``: its speech chunks
+        are concatenated, decoded, and the times mapped back), but read from ``probs``
+        (:func:`vad.speech_probabilities` of ``samples``) when the caller already has them,
+        so Silero does not run twice over the same audio.
+
         Args:
             samples: float32 ``(n,)`` 16 kHz, starting at ``start_s`` seconds.
             first_id: id of the first segment returned.
+            probs: Silero frame probabilities of ``samples``; None computes them.
 
         Returns:
             ``(segments with absolute times, detected language)``.
         """
+        from faster_whisper.transcribe import restore_speech_timestamps
+        from faster_whisper.vad import VadOptions, collect_chunks
+
+        if probs is None:
+            probs = vad.speech_probabilities(samples)
+        chunks = vad.speech_timestamps(probs, int(samples.shape[0]), VadOptions())
+        speech_audio = np.concatenate(collect_chunks(samples, chunks)[0], axis=0)
         with self._lock:
             seg_iter, info = self._model.transcribe(
-                samples,
+                speech_audio,
                 language=language,
                 beam_size=self.config.beam_size,
                 word_timestamps=True,
-                vad_filter=True,
+                vad_filter=False,
                 condition_on_previous_text=False,
                 initial_prompt=options.prompt or None,
                 temperature=self._temperatures(options.temperature),
@@ -527,7 +568,7 @@ class WhisperEngine:
                 log_prob_threshold=LOG_PROB_THRESHOLD,
                 no_speech_threshold=NO_SPEECH_THRESHOLD,
             )
-            raw = list(seg_iter)
+            raw = list(restore_speech_timestamps(seg_iter, chunks, SAMPLE_RATE) if chunks else seg_iter)
         return self._segments(raw, start_s, first_id), info.language
 
 

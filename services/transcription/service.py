@@ -132,6 +132,7 @@ class _Servicer(transcription_pb2_grpc.TranscriptionServiceServicer):
             diarize=request.diarize,
             min_speakers=request.min_speakers or None,
             max_speakers=request.max_speakers or None,
+            voice_activity=request.voice_activity,
         )
         try:
             check_options(options)
@@ -163,7 +164,7 @@ class _Servicer(transcription_pb2_grpc.TranscriptionServiceServicer):
                     )
                 started = time.perf_counter()
                 transcript = await asyncio.to_thread(engine.transcribe_file, path, options)
-                if request.voice_activity:
+                if request.voice_activity and transcript.speech is None:  # a cloud engine's
                     speech = await asyncio.to_thread(vad.file_speech_intervals, path)
                     transcript = transcript.model_copy(update={"speech": speech})
             except audio.AudioError as exc:
@@ -406,6 +407,7 @@ class TranscriptionService:
             diarize=request.diarize,
             min_speakers=request.min_speakers,
             max_speakers=request.max_speakers,
+            voice_activity=request.voice_activity,
         )
         try:
             check_options(options)
@@ -428,7 +430,7 @@ class TranscriptionService:
             report = self._progress_reporter(request.job_id)
             try:
                 transcript = await asyncio.to_thread(engine.transcribe_file, path, options, report)
-                if request.voice_activity:
+                if request.voice_activity and transcript.speech is None:  # a cloud engine's
                     speech = await asyncio.to_thread(vad.file_speech_intervals, path)
                     transcript = transcript.model_copy(update={"speech": speech})
             except audio.AudioError as exc:
