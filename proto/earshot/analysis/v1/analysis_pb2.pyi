@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -315,7 +316,7 @@ class TemplateSuggestion(_message.Message):
     def __init__(self, suggested_template_id: _Optional[str] = ..., suggested_template_name: _Optional[str] = ..., confidence: _Optional[float] = ..., reason: _Optional[str] = ..., alternative_templates: _Optional[_Iterable[_Union[AlternativeTemplate, _Mapping]]] = ..., analyzer: _Optional[str] = ..., processing_s: _Optional[float] = ...) -> None: ...
 
 class MeetingAnalysis(_message.Message):
-    __slots__ = ("language", "language_confidence", "title", "description", "summary", "key_points", "keyphrases", "action_items", "template_suggestion", "template_id", "meeting_date", "chunks", "analyzer", "processing_s")
+    __slots__ = ("language", "language_confidence", "title", "description", "summary", "key_points", "keyphrases", "action_items", "template_suggestion", "template_id", "meeting_date", "chunks", "analyzer", "processing_s", "speaker_names", "analytics")
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -330,6 +331,8 @@ class MeetingAnalysis(_message.Message):
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     ANALYZER_FIELD_NUMBER: _ClassVar[int]
     PROCESSING_S_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_NAMES_FIELD_NUMBER: _ClassVar[int]
+    ANALYTICS_FIELD_NUMBER: _ClassVar[int]
     language: str
     language_confidence: float
     title: str
@@ -344,7 +347,21 @@ class MeetingAnalysis(_message.Message):
     chunks: int
     analyzer: str
     processing_s: float
-    def __init__(self, language: _Optional[str] = ..., language_confidence: _Optional[float] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., summary: _Optional[str] = ..., key_points: _Optional[_Iterable[str]] = ..., keyphrases: _Optional[_Iterable[str]] = ..., action_items: _Optional[_Iterable[_Union[ActionItem, _Mapping]]] = ..., template_suggestion: _Optional[_Union[TemplateSuggestion, _Mapping]] = ..., template_id: _Optional[str] = ..., meeting_date: _Optional[str] = ..., chunks: _Optional[int] = ..., analyzer: _Optional[str] = ..., processing_s: _Optional[float] = ...) -> None: ...
+    speaker_names: _containers.RepeatedCompositeFieldContainer[SpeakerName]
+    analytics: _struct_pb2.Struct
+    def __init__(self, language: _Optional[str] = ..., language_confidence: _Optional[float] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., summary: _Optional[str] = ..., key_points: _Optional[_Iterable[str]] = ..., keyphrases: _Optional[_Iterable[str]] = ..., action_items: _Optional[_Iterable[_Union[ActionItem, _Mapping]]] = ..., template_suggestion: _Optional[_Union[TemplateSuggestion, _Mapping]] = ..., template_id: _Optional[str] = ..., meeting_date: _Optional[str] = ..., chunks: _Optional[int] = ..., analyzer: _Optional[str] = ..., processing_s: _Optional[float] = ..., speaker_names: _Optional[_Iterable[_Union[SpeakerName, _Mapping]]] = ..., analytics: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class SpeakerName(_message.Message):
+    __slots__ = ("label", "name", "confidence", "evidence")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    name: str
+    confidence: float
+    evidence: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, label: _Optional[str] = ..., name: _Optional[str] = ..., confidence: _Optional[float] = ..., evidence: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PaceWindow(_message.Message):
     __slots__ = ("start", "end", "words", "wpm", "band")
