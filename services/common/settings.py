@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         validation_alias=_env("ALLOWED_EXTENSIONS", "ALLOWED_EXTENSIONS"),
     )
     max_audio_duration_s: float = Field(300, gt=0, validation_alias=_env("MAX_AUDIO_DURATION_S"))
+    openai_max_audio_duration_s: float = Field(
+        7200, gt=0, validation_alias=_env("OPENAI_MAX_AUDIO_DURATION_S")
+    )
+    """Longest recording ``POST /v1/audio/transcriptions`` accepts (s, default 2 h), measured on
+    the decoded stream."""
     request_timeout_s: float = Field(120, gt=0, validation_alias=_env("REQUEST_TIMEOUT_S"))
 
     # --- speech to text ------------------------------------------------------------------

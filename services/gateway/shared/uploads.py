@@ -177,7 +177,14 @@ async def save_audio(
     if size == 0:
         raise ApiError(400, "Empty file", f"{prefix}the uploaded file has no content")
     try:
-        info = await asyncio.to_thread(audio.probe, path)
+        # the limit is enforced on the decoded stream: decoding stops as soon as it passes
+        info = await asyncio.to_thread(audio.probe, path, max_duration_s=max_duration_s)
+    except audio.AudioTooLong as exc:
+        raise ApiError(
+            400,
+            "Audio too long",
+            f"{prefix}the recording lasts more than {max_duration_s / 60:g} minutes ({exc.details})",
+        ) from None
     except audio.EmptyAudio as exc:
         raise ApiError(400, "Empty audio", f"{prefix}{exc.details}") from None
     except audio.CorruptAudio as exc:
