@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     """Longest recording ``POST /v1/audio/transcriptions`` accepts (s, default 2 h), measured on
     the decoded stream."""
     request_timeout_s: float = Field(120, gt=0, validation_alias=_env("REQUEST_TIMEOUT_S"))
+    max_json_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_JSON_BYTES"))
+    """Largest JSON request body (bytes); larger answers 413 before parsing."""
+    max_json_depth: int = Field(64, ge=2, le=10_000, validation_alias=_env("MAX_JSON_DEPTH"))
+    """Deepest nesting of arrays/objects in a JSON request body; deeper answers 400 before parsing."""
 
     # --- speech to text ------------------------------------------------------------------
     whisper_model: str | None = Field(None, validation_alias=_env("WHISPER_MODEL"))
