@@ -130,7 +130,9 @@ async def _drain(receive: Any) -> None:
             return
 
 
-def _is_json(scope: Scope) -> bool:
+def is_json_request(scope: Scope) -> bool:
+    """Whether a request's body is JSON for :class:`JsonLimitsMiddleware`: a JSON content type
+    (``application/json``, ``text/json``, ``*+json``) or none at all."""
     for name, value in scope.get("headers") or ():
         if name == b"content-type":
             kind = value.split(b";", 1)[0].strip().lower()
@@ -181,7 +183,7 @@ class JsonLimitsMiddleware:
         if (
             scope["type"] != "http"
             or scope.get("method") in ("GET", "HEAD", "OPTIONS")
-            or not _is_json(scope)
+            or not is_json_request(scope)
         ):
             await self.app(scope, receive, send)
             return

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import audio
+from services.common.asgi import is_json_request
 from services.common.settings import Settings
 from services.gateway.shared.errors import ApiError, error_response
 
@@ -30,6 +31,8 @@ class BodyTooLarge(Exception):
 class BodyLimitMiddleware:
     """Refuse request bodies over ``limit`` bytes with 413, by Content-Length up front or
     by counting while streaming (chunked uploads), before anything is written to disk.
+    JSON bodies are left to :class:`services.common.asgi.JsonLimitsMiddleware` (its own,
+    smaller limit, and it drains the body so the client reads the 413).
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -37,7 +40,12 @@ class BodyLimitMiddleware:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT", "PATCH"}:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") not in {"POST", "PUT", "PATCH"}
+            # JSON bodies are bounded (and drained before their 413) by JsonLimitsMiddleware
+            or is_json_request(scope)
+        ):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
