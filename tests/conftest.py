@@ -4,6 +4,7 @@ loopback port) started once per test session, and paths to the real recordings.
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,10 @@ from services.common.logging import configure_logging
 from services.common.settings import Settings, load_settings
 from services.platform import Platform, running
 from tests.integration import infra
+
+# Every test signs up from 127.0.0.1: the per-address sign-up limit is off for the suite
+# (tests/embedded/test_hostile_input.py turns it on for its own test).
+os.environ.setdefault("EARSHOT_AUTH_ADDRESS_MAX_SIGNUPS", "0")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JFK = FIXTURES / "jfk.flac"

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import functools
 import io
+import uuid
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from fractions import Fraction
 from typing import Any
 
 import av
+import httpx
 import numpy as np
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import Embedded, SignedIn
+from tests.conftest import PASSWORD, Embedded, SignedIn
+from tests.embedded.test_auth_api import replica  # noqa: F401
 
 TABLES = ("users", "jobs", "photo_tasks", "anc_sessions")
 
@@ -202,3 +205,41 @@ def test_the_silence_fixture_is_small_and_declares_four_hours() -> None:
     rate = word >> 44
     total = word & ((1 << 36) - 1)
     assert (rate, total) == (1000, 4 * 3600 * 1000)
+
+
+@pytest.fixture
+def signup_limit(embedded: Embedded) -> Iterator[Any]:
+    """3 sign-ups per address, then a 1 s lockout; the address's counter is cleared after."""
+    auth: Any = embedded.platform.services["auth"]
+    core = auth.core
+    before = core.config
+    core.reconfigure(before.model_copy(update={"address_max_signups": 3, "lockout_base_s": 1.0}))
+    try:
+        yield core
+    finally:
+        core.reconfigure(before)
+
+
+async def test_sign_ups_are_limited_per_address_across_replicas(
+    embedded: Embedded,
+    client: httpx.AsyncClient,
+    replica: httpx.AsyncClient,  # noqa: F811 (the fixture imported above)
+    signup_limit: Any,
+) -> None:
+    def body(i: int) -> dict[str, str]:
+        return {"email": f"burst-{uuid.uuid4().hex[:8]}-{i}@example.com", "password": PASSWORD, "name": "B"}
+
+    try:
+        for i in range(3):
+            assert (await client.post("/api/auth/register", json=body(i))).status_code == 201
+        users_before = (await _stored(embedded))[0]
+        refused = await client.post("/api/users", json=body(4))  # another route, same address
+        assert refused.status_code == 429, refused.text
+        assert int(refused.headers["retry-after"]) >= 1
+        assert set(refused.json()) == {"error", "details", "timestamp"}
+        # the count is in the database: a second gateway replica refuses too
+        assert (await replica.post("/api/auth/register", json=body(5))).status_code == 429
+        assert (await _stored(embedded))[0] == users_before
+        assert (await client.get("/health")).status_code == 200
+    finally:
+        await signup_limit.limiter.reset("signup:127.0.0.1")
