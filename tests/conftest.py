@@ -61,9 +61,15 @@ class Embedded:
         return self.platform.runtime
 
     def temp_leftovers(self) -> list[Path]:
-        """Files or folders left in the platform's temp folder."""
+        """Files or folders left in the platform's temp folders (inside each process's own
+        folder, ``Runtime.temp_root``; anything else directly under ``tmp`` counts too)."""
         root = self.settings.data_dir / "tmp"
-        return sorted(root.iterdir()) if root.exists() else []
+        if not root.exists():
+            return []
+        found: list[Path] = []
+        for entry in root.iterdir():
+            found.extend(entry.iterdir() if entry.is_dir() and entry.name.count("~") == 3 else [entry])
+        return sorted(found)
 
 
 @pytest.fixture(scope="session")
