@@ -14,7 +14,7 @@ from services.gateway.products.accounts.schemas import JwkSet
 router = APIRouter()
 
 
-@router.get("/.well-known/jwks.json", response_model=JwkSet)
+@router.get("/.well-known/jwks.json", response_model=JwkSet, response_model_exclude_none=True)
 async def jwks(response: Response, tokens: Verifier) -> dict[str, Any]:
     """The public keys that verify Earshot's access tokens (JWKS, RFC 7517)."""
     await tokens.ensure_ready()
