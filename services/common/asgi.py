@@ -1,4 +1,6 @@
-"""Pure ASGI middleware for every request: request id, log context and the request's span.
+"""Pure ASGI middleware for every request: request id, log context and the request's span
+(:class:`RequestContextMiddleware`); JSON body size and depth limits before parsing
+(:class:`JsonLimitsMiddleware`).
 
 Replaces a Starlette ``@app.middleware("http")`` function (``BaseHTTPMiddleware``), which
 runs the rest of the app in a separate task and streams the response through a memory
