@@ -39,6 +39,7 @@ demo: $(STAMP)
 # Every tier on real Kafka, PostgreSQL and MinIO (started here, stopped after unless they
 # were already running); prints the time of each tier. The single CI entry (.ci/run).
 test: $(STAMP)
+	scripts/install_browser.sh
 	scripts/install_promtool.sh
 	@was_up=0; deploy/local/kafka.sh status >/dev/null 2>&1 && was_up=1; \
 	start=$$(date +%s); deploy/local/infra.sh up || exit 1; \

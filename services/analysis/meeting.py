@@ -48,6 +48,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from services.analysis.providers import StructuredProvider, estimate_tokens
+from services.analysis.speakers import meeting_analytics, name_speakers, relabel
 from services.analysis.text import (
     Utterance,
     chunk_lines,
@@ -62,6 +63,7 @@ from services.common.analysis_results import (
     AlternativeTemplate,
     MeetingAnalysis,
     MeetingRequest,
+    SpeakerName,
     Template,
     TemplateSuggestion,
 )
@@ -187,6 +189,26 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
         ],
     ),
     Template(
+        id=_tid("one-on-one"),
+        title="One-on-One",
+        description="A manager and a report talk about progress, feedback, goals and growth",
+        summary_prompt="Summarise the progress discussed, the feedback given both ways and the agreed goals.",
+        key_points_prompt=["Progress", "Feedback", "Goals"],
+        keywords=[
+            "feedback",
+            "career",
+            "growth",
+            "goals",
+            "one-on-one",
+            "manager",
+            "promotion",
+            "workload",
+            "wellbeing",
+            "mentor",
+            "performance",
+        ],
+    ),
+    Template(
         id=_tid("lecture"),
         title="Lecture",
         description="A talk or class that teaches concepts",
@@ -204,6 +226,14 @@ DEFAULT_TEMPLATES: tuple[Template, ...] = (
             "homework",
             "exam",
         ],
+    ),
+    Template(
+        id=_tid("general"),
+        title="General",
+        description="Any conversation: a neutral summary, the main points and the follow-ups",
+        summary_prompt="Summarise what was discussed and decided.",
+        key_points_prompt=["Main topics", "Decisions", "Follow-ups"],
+        keywords=["discuss", "meeting", "conversation", "talk"],
     ),
 )
 
@@ -479,6 +509,16 @@ class MeetingAnalyzer(ABC):
         """Analyse ``transcript``; an empty transcript gives an empty analysis, never an error."""
 
 
+def name_and_measure(
+    transcript: Transcript, request: MeetingRequest
+) -> tuple[Transcript, list[SpeakerName], dict[str, Any]]:
+    """Speaker naming then analytics: the transcript relabelled with names, the names chosen,
+    and the analytics of the named transcript (see :mod:`services.analysis.speakers`)."""
+    names = name_speakers(transcript, request.participants)
+    named = relabel(transcript, {n.label: n.name for n in names})
+    return named, names, meeting_analytics(named)
+
+
 def _meeting_date(request: MeetingRequest) -> date:
     return request.meeting_date or date.today()
 
@@ -507,11 +547,12 @@ class LocalMeetingAnalyzer(MeetingAnalyzer):
         return await asyncio.to_thread(self.run, transcript, request or MeetingRequest())
 
     def run(self, transcript: Transcript, request: MeetingRequest) -> MeetingAnalysis:
-        """Synchronous analysis."""
+        """Synchronous analysis (speakers named first, see :func:`name_and_measure`)."""
+        transcript, names, analytics = name_and_measure(transcript, request)
         turns = utterances(transcript)
         text = " ".join(u.text for u in turns)
         if not words(text):
-            return _empty(request, self.name)
+            return _empty(request, self.name).model_copy(update={"analytics": analytics})
         language, lang_p = detect_language(text)
         sentences = [s for u in turns for s in split_sentences(u.text)]
         speakers = {u.speaker for u in turns if u.speaker}
@@ -553,6 +594,8 @@ class LocalMeetingAnalyzer(MeetingAnalyzer):
             template_id=template.id if template else None,
             meeting_date=_meeting_date(request).isoformat(),
             analyzer=self.name,
+            speaker_names=names,
+            analytics=analytics,
         )
 
     @staticmethod
@@ -656,10 +699,11 @@ class LLMMeetingAnalyzer(MeetingAnalyzer):
             services.analysis.providers.ProviderError: when the provider fails for good.
         """
         request = request or MeetingRequest()
+        transcript, names, analytics = name_and_measure(transcript, request)
         lines = transcript_lines(transcript)
         text = "\n".join(lines)
         if not words(text):
-            return _empty(request, self.name)
+            return _empty(request, self.name).model_copy(update={"analytics": analytics})
         language, lang_p = detect_language(text)
         instructions = self._instructions(request)
         budget = self.provider.input_budget_tokens - estimate_tokens(instructions)
@@ -704,6 +748,8 @@ class LLMMeetingAnalyzer(MeetingAnalyzer):
             meeting_date=_meeting_date(request).isoformat(),
             chunks=len(chunks),
             analyzer=self.name,
+            speaker_names=names,
+            analytics=analytics,
         )
 
     async def suggest(self, text: str, templates: list[Template]) -> TemplateSuggestion:

@@ -10,7 +10,7 @@ fill them are documented in ``services/analysis/{temperature,meeting,interview}.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -69,6 +69,15 @@ class TemplateSuggestion(BaseModel):
     alternative_templates: list[AlternativeTemplate] = Field(default_factory=list)
 
 
+class SpeakerName(BaseModel):
+    """The name chosen for one diarization label (services.analysis.speakers)."""
+
+    label: str = Field(description="Diarization label, e.g. SPEAKER_00.")
+    name: str = Field(description="Participant name, or 'Speaker N' when unknown.")
+    confidence: float = Field(ge=0, le=1, description="Votes for this name / all votes for the label.")
+    evidence: list[str] = Field(default_factory=list, description="The cues that named it.")
+
+
 class MeetingAnalysis(BaseModel):
     """Everything the meeting product shows about one recording."""
 
@@ -85,6 +94,12 @@ class MeetingAnalysis(BaseModel):
     meeting_date: str = Field(description="ISO date due dates were resolved against.")
     chunks: int = Field(1, description="How many parts the transcript was analysed in.")
     analyzer: str = "local"
+    speaker_names: list[SpeakerName] = Field(
+        default_factory=list, description="Name chosen for each diarization label (analysis.speakers)."
+    )
+    analytics: dict[str, Any] = Field(
+        default_factory=dict, description="Talk time, turns, interruptions... (speakers.meeting_analytics)."
+    )
 
 
 # --------------------------------------------------------------------------- interview (seed 001)
@@ -251,6 +266,9 @@ class MeetingRequest(BaseModel):
     meeting_date: date | None = None
     template: Template | None = None
     templates: list[Template] | None = Field(None, description="Candidates for the suggestion.")
+    participants: list[str] = Field(
+        default_factory=list, description="Names the user listed; hints for speaker naming."
+    )
 
 
 class InterviewRequest(BaseModel):

@@ -549,6 +549,59 @@ class AncProcessFailed(JobFailed):
     topic: ClassVar[str] = ANC_EVENTS
 
 
+# --- meetings (issue 12, seed 003) ---------------------------------------------------------
+MEETING_REQUESTS = "earshot.meetings.requests"
+MEETING_EVENTS = "earshot.meetings.events"
+
+MeetingStage = Literal["queued", "transcribing", "naming", "analyzing", "completed", "failed"]
+
+
+class MeetingProcessingRequested(EventPayload):
+    """Process an uploaded meeting (``job_id`` = meeting id): transcription with diarization,
+    speaker naming, analysis. Consumed by the gateway's meeting pipeline (group ``gateway.meetings``)."""
+
+    event_type: ClassVar[str] = "earshot.meeting.processing_requested.v1"
+    topic: ClassVar[str] = MEETING_REQUESTS
+
+    user_id: str = Field(description="Owner of the meeting.")
+    attempt: int = Field(1, ge=1, description="1 for the first run; higher for a retry.")
+
+
+class MeetingProgress(EventPayload):
+    """A meeting moved on: its stage and overall percentage (pushed to its WebSocket)."""
+
+    event_type: ClassVar[str] = "earshot.meeting.progress.v1"
+    topic: ClassVar[str] = MEETING_EVENTS
+
+    stage: MeetingStage
+    percent: float = Field(ge=0, le=100, description="Overall percentage done, 0-100.")
+    attempt: int = Field(1, ge=1)
+
+
+class MeetingCompleted(EventPayload):
+    """A meeting's transcript, summary, action items and analytics are stored (status COMPLETED)."""
+
+    event_type: ClassVar[str] = "earshot.meeting.completed.v1"
+    topic: ClassVar[str] = MEETING_EVENTS
+
+    user_id: str
+    title: str
+    duration_s: float = Field(ge=0, description="Recording duration, seconds.")
+    speakers: list[str] = Field(description="Speaker names as stored.")
+    action_items: int = Field(ge=0, description="How many action items were found.")
+    analyzer: str = Field(description="Which analyzer produced the summary, e.g. 'local'.")
+
+
+class MeetingFailed(JobFailed):
+    """A meeting failed for good after its retries (status FAILED with this error)."""
+
+    event_type: ClassVar[str] = "earshot.meeting.failed.v1"
+    topic: ClassVar[str] = MEETING_EVENTS
+
+    user_id: str
+    attempt: int = Field(1, ge=1, description="The attempt that failed last.")
+
+
 CATALOGUE: tuple[type[EventPayload], ...] = (
     TranscriptionRequested,
     TranscriptionProgress,
@@ -569,6 +622,10 @@ CATALOGUE: tuple[type[EventPayload], ...] = (
     AncProgress,
     AncProcessCompleted,
     AncProcessFailed,
+    MeetingProcessingRequested,
+    MeetingProgress,
+    MeetingCompleted,
+    MeetingFailed,
 )
 """Every event type Earshot publishes (docs/events.md is generated from this)."""
 

@@ -28,9 +28,15 @@ from services.gateway.products.anc import router as anc
 from services.gateway.products.anc.service import AncProduct
 from services.gateway.products.anc.socketio import SOCKETIO_PATH, socketio_app
 from services.gateway.products.anc.stream import PROTOCOLS_MARKDOWN
+from services.gateway.products.console import router as console
 from services.gateway.products.docs import router as docs
 from services.gateway.products.interviews import router as interviews
 from services.gateway.products.interviews.consumers import InterviewsProduct
+from services.gateway.products.meetings import crm as meetings_crm
+from services.gateway.products.meetings import debug as meetings_debug
+from services.gateway.products.meetings import router as meetings
+from services.gateway.products.meetings import templates as meetings_templates
+from services.gateway.products.meetings.service import MeetingsProduct
 from services.gateway.products.openai import router as openai
 from services.gateway.products.openai.service import OpenAIProduct
 from services.gateway.products.photos import router as photos
@@ -79,6 +85,10 @@ class Mount:
 
 
 ROUTERS: tuple[Mount, ...] = (
+    # Browser-only routes first: a request whose Accept does not prefer HTML falls through
+    # to the product route with the same path (GET /, the web OAuth callbacks).
+    Mount(console.browser_router, tags=["console"]),
+    Mount(console.router, tags=["console"]),
     Mount(platform.router, tags=["platform"]),
     Mount(docs.router),  # /docs, /redoc (offline assets), /api/docs and /swagger aliases
     Mount(temperature.router, tags=["conversation temperature"]),
@@ -99,6 +109,22 @@ ROUTERS: tuple[Mount, ...] = (
         operation_id=accounts_surface.surface_operation_id,
     ),
     Mount(photos.router, tags=["photo to music video"]),
+    Mount(meetings.router, "/api/v1/mobile", ["meeting memos (mobile)"], meetings.surface_operation_id),
+    Mount(meetings.router, "/api/v1/web", ["meeting memos (web)"], meetings.surface_operation_id),
+    Mount(
+        meetings_templates.router,
+        "/api/v1/mobile",
+        ["meeting templates (mobile)"],
+        meetings.surface_operation_id,
+    ),
+    Mount(
+        meetings_templates.router,
+        "/api/v1/web",
+        ["meeting templates (web)"],
+        meetings.surface_operation_id,
+    ),
+    Mount(meetings_crm.router, "/api/v1/crm", ["meeting memos: CRM"]),
+    Mount(meetings_debug.router, tags=["meeting memos: debug"]),
     Mount(openai.router, prefix="/v1", tags=["OpenAI-compatible speech to text"]),
     Mount(interviews.router, tags=["interview coach"]),
 )
@@ -117,6 +143,7 @@ PRODUCTS: tuple[type[Product], ...] = (
     PhotoProduct,
     OpenAIProduct,
     InterviewsProduct,
+    MeetingsProduct,
 )
 """Every product lifecycle, started in this order and stopped in reverse."""
 
@@ -143,7 +170,7 @@ def create_app(gateway: Any = None) -> FastAPI:
     app.state.gateway = gateway
     app.state.products = {}
     app.state.health_contributors = []
-    install_error_handlers(app)
+    install_error_handlers(app, seed_detail_prefixes=meetings.SEED_ERROR_PREFIXES)
     app.add_middleware(metrics.MetricsMiddleware, service="gateway")
     # inside the request context (request id and trace ids in the log context): one line per request
     app.add_middleware(AccessLogMiddleware)

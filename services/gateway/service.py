@@ -83,10 +83,6 @@ class GatewayService:
         self.tokens = TokenVerifier(runtime, clients.auth, auth_config)
         self.app.state.ctx = ctx
         self.app.state.tokens = self.tokens
-        if self.app.middleware_stack is None:  # not yet serving: the limit comes from settings
-            self.app.add_middleware(
-                BodyLimitMiddleware, limit=runtime.settings.max_file_size_bytes + MULTIPART_OVERHEAD
-            )
         try:
             for product_type in PRODUCTS:
                 product = product_type(ctx)
@@ -98,6 +94,13 @@ class GatewayService:
                 self.products[product.name] = product
                 await product.start()
                 self.health_contributors.append(product.health)
+            if self.app.middleware_stack is None:  # not yet serving: the limits come from settings
+                overrides = {k: v for p in self.products.values() for k, v in p.body_limits().items()}
+                self.app.add_middleware(
+                    BodyLimitMiddleware,
+                    limit=runtime.settings.max_file_size_bytes + MULTIPART_OVERHEAD,
+                    overrides=overrides,
+                )
         except BaseException:
             await self.stop()
             raise

@@ -6,6 +6,8 @@ routes and (never expected) unhandled exceptions, uses this JSON body.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -74,29 +76,61 @@ def error_response(
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Route every exception type the app can raise to :func:`error_response`."""
+def _with_detail(response: JSONResponse, detail: Any) -> JSONResponse:
+    body = json.loads(bytes(response.body))
+    body["detail"] = detail
+    headers = {
+        k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+    }
+    return JSONResponse(body, status_code=response.status_code, headers=headers)
+
+
+def install_error_handlers(app: FastAPI, *, seed_detail_prefixes: Sequence[str] = ()) -> None:
+    """Route every exception type the app can raise to :func:`error_response`.
+
+    Args:
+        seed_detail_prefixes: paths whose errors also carry the FastAPI-style ``detail`` (a
+            string; for a 422 the list of ``{loc, msg, type}``) beside ``error``, ``details`` and
+            ``timestamp``, for clients written against a seed that documents that shape (seed 003).
+    """
+    prefixes = tuple(seed_detail_prefixes)
+
+    def seed(request: Request) -> bool:
+        return bool(prefixes) and request.url.path.startswith(prefixes)
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.error, exc.details, exc.headers)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        response = error_response(exc.status, exc.error, exc.details, exc.headers)
+        return _with_detail(response, exc.details) if seed(request) else response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
         )
-        return error_response(422, "Invalid request", problems)
+        response = error_response(422, "Invalid request", problems)
+        if not seed(request):
+            return response
+        detail = [
+            {
+                "loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
+                "msg": str(e.get("msg")),
+                "type": str(e.get("type")),
+            }
+            for e in exc.errors()
+        ]
+        return _with_detail(response, detail)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed"}
-        return error_response(
+        response = error_response(
             exc.status_code,
             titles.get(exc.status_code, "HTTP error"),
             str(exc.detail),
             dict(exc.headers or {}),
         )
+        return _with_detail(response, str(exc.detail)) if seed(request) else response
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -95,6 +95,11 @@ class Product:
     async def stop(self) -> None:
         """Stop background work (before the consumers are closed)."""
 
+    def body_limits(self) -> dict[str, int]:
+        """``{path prefix: bytes}`` request-body limits of the product's routes that differ from
+        ``MAX_FILE_SIZE`` (the gateway's body-limit middleware); none by default."""
+        return {}
+
     async def health(self) -> dict[str, Any]:
         """Keys added to ``GET /health`` (e.g. queue depths); empty by default."""
         return {}

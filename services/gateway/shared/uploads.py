@@ -8,12 +8,14 @@ removed by the caller's context manager and the multipart form is closed.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import audio
@@ -33,11 +35,23 @@ class BodyLimitMiddleware:
     by counting while streaming (chunked uploads), before anything is written to disk.
     JSON bodies are left to :class:`services.common.asgi.JsonLimitsMiddleware` (its own,
     smaller limit, and it drains the body so the client reads the 413).
+
+    Args:
+        limit: bytes allowed by default.
+        overrides: ``{path prefix: bytes}`` for routes with their own limit (the longest
+            matching prefix wins), e.g. the meeting uploads' two files of ``MAX_AUDIO_FILE_SIZE``.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.overrides:
+            if path.startswith(prefix):
+                return limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -48,9 +62,10 @@ class BodyLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _too_large(self.limit)(scope, receive, send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _too_large(limit, own=limit != self.limit)(scope, receive, send)
                 return
         seen = 0
 
@@ -59,16 +74,21 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise BodyTooLarge()
             return message
 
         await self.app(scope, counted, send)
 
 
-def _too_large(limit: int) -> ASGIApp:
+def _too_large(limit: int, *, own: bool = False) -> ASGIApp:
     mb = (limit - MULTIPART_OVERHEAD) / (1024 * 1024)
-    return error_response(413, "File too large", f"the maximum file size is {mb:g} MB (MAX_FILE_SIZE)")
+    if not own:
+        return error_response(413, "File too large", f"the maximum file size is {mb:g} MB (MAX_FILE_SIZE)")
+    details = f"the request body is over this route's limit of {mb:g} MB"
+    response = error_response(413, "File too large", details)
+    body = json.loads(bytes(response.body))
+    return JSONResponse({**body, "detail": details}, status_code=413)
 
 
 def too_large_error(settings: Settings) -> ApiError:

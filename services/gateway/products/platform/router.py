@@ -78,11 +78,11 @@ async def health(request: Request) -> dict[str, Any]:
 
         merged: dict[str, Any] = {}
         for extra in await asyncio.gather(*(one(c) for c in contributors)):
-            merged.update({k: v for k, v in extra.items() if k not in ("status", "timestamp")})
+            merged.update({k: v for k, v in extra.items() if k not in ("status", "timestamp", "version")})
         return merged
 
     extra = await _cached(request, "health", details).get()
-    return {"status": "healthy", "timestamp": utc_timestamp(), **extra}
+    return {"status": "healthy", "timestamp": utc_timestamp(), "version": earshot_version(), **extra}
 
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})

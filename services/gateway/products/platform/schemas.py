@@ -12,6 +12,7 @@ class Health(BaseModel):
 
     status: str = Field(description="Always 'healthy' when the process answers.")
     timestamp: str = Field(description="ISO 8601 UTC, with Z.")
+    version: str = Field(description="Earshot's version (seed 003's health field).")
 
 
 class Liveness(BaseModel):

@@ -1,0 +1,554 @@
+"""The meeting processing pipeline, as event handlers (never inside an HTTP request).
+
+1. ``earshot.meeting.processing_requested.v1`` (topic ``earshot.meetings.requests``, group
+   ``gateway.meetings``): PENDING -> PROCESSING (conditional, so a redelivery does nothing),
+   then ``earshot.transcription.requested.v1`` with ``job_id`` = meeting id, ``purpose``
+   ``meeting``, ``diarize`` (by channel for a dual-audio stereo master, by voice otherwise:
+   the transcription service decides from the channels), the participants and the
+   template's ``speaker_diarization`` text as the decoder prompt, and the participant count
+   as the speaker-count bounds.
+2. ``earshot.transcription.completed.v1`` for a meeting: ``earshot.analysis.requested.v1``
+   (kind ``meeting``: meeting date, template, participants), which names the speakers
+   (services.analysis.speakers), summarises, finds action items and measures analytics.
+3. ``earshot.analysis.completed.v1`` (kind ``meeting``): the transcript is read from
+   storage, relabelled with the names, and everything is stored in one conditional update
+   PROCESSING -> COMPLETED; then ``earshot.meeting.completed.v1`` and the dashboard sync.
+4. Failures (``transcription.failed`` / ``analysis.failed``): below ``max_attempts`` the
+   meeting goes back to PENDING (attempt + 1) and is requested again after
+   ``min(2 s * 2^attempt + jitter, 60 s)``; then FAILED with its error and
+   ``earshot.meeting.failed.v1``.
+
+Each step is idempotent by meeting id: the transcription service reuses a stored transcript
+(``transcripts/<meeting id>.json``), and every write is conditional on the status, so a
+redelivered event never duplicates segments or items. A watchdog (and start-up) re-requests
+or fails meetings that stopped moving (never left PROCESSING): see :meth:`recover`.
+Progress (``earshot.meeting.progress.v1``) is pushed to this replica's WebSocket listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.common import telemetry
+from services.common.bus import Subscription
+from services.common.events import (
+    ANALYSIS_EVENTS,
+    MEETING_EVENTS,
+    MEETING_REQUESTS,
+    TRANSCRIPTION_EVENTS,
+    AnalysisCompleted,
+    AnalysisCompletedV2,
+    AnalysisFailed,
+    AnalysisRequestedV2,
+    Envelope,
+    EventPayload,
+    MeetingCompleted,
+    MeetingFailed,
+    MeetingProcessingRequested,
+    MeetingProgress,
+    TranscriptionCompleted,
+    TranscriptionFailed,
+    TranscriptionProgress,
+    TranscriptionRequested,
+)
+from services.common.logging import get_logger
+from services.common.runtime import Runtime
+from services.common.storage import ObjectNotFound
+from services.common.transcript import Transcript
+from services.gateway.products.meetings import dashboard
+from services.gateway.products.meetings.exports import clock
+from services.gateway.products.meetings.models import MeetingRecord, MeetingTemplate
+from services.gateway.products.meetings.repository import (
+    UNFINISHED,
+    MeetingRepository,
+    ProfileRepository,
+    TemplateRepository,
+)
+from services.gateway.products.meetings.schemas import MeetingOut
+from services.gateway.products.meetings.settings import MeetingSettings
+
+log = get_logger("earshot.gateway.meetings")
+
+GENERIC_NAME = re.compile(r"^Speaker \d+$")
+PURPOSE = "meeting"
+
+
+def transcript_key(meeting_id: str) -> str:
+    """Where the transcription service stores a meeting's transcript (``transcripts/<job id>.json``)."""
+    return f"transcripts/{meeting_id}.json"
+
+
+def template_options(row: MeetingTemplate | None, custom_points: str | None = None) -> dict[str, Any] | None:
+    """The analysis ``template`` option from a template row and the user's custom points."""
+    if row is None and not custom_points:
+        return None
+    points = list(row.key_points_prompt or []) if row else []
+    points += [p.strip() for p in (custom_points or "").replace("\n", ",").split(",") if p.strip()]
+    return {
+        "id": row.id if row else "custom",
+        "title": row.title if row else "Custom",
+        "description": (row.description or "") if row else "",
+        "summary_prompt": (row.summary_prompt or "") if row else "",
+        "key_points_prompt": points,
+        "keywords": list(row.keywords or []) if row else [],
+    }
+
+
+class ProgressHub:
+    """Per-meeting queues of this replica's WebSocket listeners."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+
+    def listen(self, meeting_id: str) -> asyncio.Queue[dict[str, Any]]:
+        """A new queue receiving the meeting's progress messages."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
+        self._listeners.setdefault(meeting_id, set()).add(queue)
+        return queue
+
+    def forget(self, meeting_id: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        """Stop delivering to ``queue``."""
+        queues = self._listeners.get(meeting_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                self._listeners.pop(meeting_id, None)
+
+    def push(self, meeting_id: str, message: dict[str, Any]) -> None:
+        """Deliver ``message`` to every listener of the meeting (dropped for a full queue)."""
+        for queue in self._listeners.get(meeting_id, ()):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(message)
+
+    @property
+    def connections(self) -> int:
+        """Open listeners."""
+        return sum(len(q) for q in self._listeners.values())
+
+
+class MeetingPipeline:
+    """The pipeline's handlers, consumer groups and watchdog on one gateway replica.
+
+    Args:
+        runtime: the platform kernel (bus, storage, settings).
+        meetings, templates: the repositories.
+        settings: :class:`MeetingSettings`.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        meetings: MeetingRepository,
+        templates: TemplateRepository,
+        settings: MeetingSettings,
+        profiles: ProfileRepository | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.profiles = profiles
+        self.meetings = meetings
+        self.templates = templates
+        self.settings = settings
+        self.hub = ProgressHub()
+        self.running = False
+        self.started_at = datetime.now(UTC)
+        self._subs: list[Subscription] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+        #: The product's consumer table: (topic, payload model, typed handler).
+        self.handlers: list[tuple[str, type[EventPayload], Callable[[Any], Awaitable[None]]]] = [
+            (MEETING_REQUESTS, MeetingProcessingRequested, self.on_requested),
+            (TRANSCRIPTION_EVENTS, TranscriptionProgress, self.on_transcription_progress),
+            (TRANSCRIPTION_EVENTS, TranscriptionCompleted, self.on_transcribed),
+            (TRANSCRIPTION_EVENTS, TranscriptionFailed, self.on_failed),
+            (ANALYSIS_EVENTS, AnalysisCompleted, self.on_analyzed),
+            (ANALYSIS_EVENTS, AnalysisCompletedV2, self.on_analyzed_v2),
+            (ANALYSIS_EVENTS, AnalysisFailed, self.on_failed),
+        ]
+        #: This replica's push table (group ``gateway.meetings.<instance>``, from the latest event).
+        self.push_handlers: list[tuple[str, type[EventPayload], Callable[[Any], Awaitable[None]]]] = [
+            (MEETING_EVENTS, MeetingProgress, self.on_push),
+            (MEETING_EVENTS, MeetingCompleted, self.on_push),
+            (MEETING_EVENTS, MeetingFailed, self.on_push),
+        ]
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Recover stuck meetings and start the watchdog (the gateway joins the consumer
+        groups of :attr:`handlers` and :attr:`push_handlers` itself, see ``MeetingsProduct``)."""
+        self.started_at = datetime.now(UTC)
+        self.running = True
+        await self.recover(startup=True)
+        self._watchdog = asyncio.create_task(self._watch(), name="meetings:watchdog")
+
+    async def stop(self) -> None:
+        """Stop the watchdog and the retry/sync tasks; leave the consumer groups."""
+        self.running = False
+        tasks = [t for t in (self._watchdog, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._watchdog = None
+        self._tasks.clear()
+        for sub in self._subs:
+            await sub.close()
+        self._subs.clear()
+
+    async def restart(self) -> None:
+        """Leave and rejoin the consumer groups (``restart-background``)."""
+        await self.stop()
+        await self.start()
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> None:
+        """Run ``coro`` in the background, kept until it ends."""
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def publish(self, payload: EventPayload) -> None:
+        """Publish with the current trace context."""
+        await self.runtime.bus.publish(
+            payload.topic, Envelope.of(payload, self.runtime.source("gateway"), **telemetry.inject())
+        )
+
+    # --- steps ------------------------------------------------------------------------------
+    async def request(self, record: MeetingRecord, attempt: int) -> None:
+        """Queue a meeting for processing (``attempt`` is stored with it)."""
+        await self.publish(
+            MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempt)
+        )
+        await self.progress(record.id, "queued", 0, attempt)
+
+    async def progress(self, meeting_id: str, stage: str, percent: float, attempt: int = 1) -> None:
+        """Publish a progress event."""
+        await self.publish(
+            MeetingProgress(job_id=meeting_id, stage=stage, percent=min(100.0, percent), attempt=attempt)  # type: ignore[arg-type]
+        )
+
+    async def on_requested(self, req: MeetingProcessingRequested) -> None:
+        """Step 1: PENDING -> PROCESSING, ask for the transcript."""
+        record = await self.meetings.get(req.job_id)
+        if record is None or record.attempt != req.attempt:
+            return  # deleted, or a request of an older attempt
+        now = datetime.now(UTC)
+        if not await self.meetings.transition(
+            record.id,
+            ("PENDING",),
+            status="PROCESSING",
+            analytics_status="PROCESSING",
+            processing_started_at=now,
+        ):
+            return  # a redelivery: already processing or finished
+        template = (
+            await self.templates.visible(record.templateid, record.user_id) if record.templateid else None
+        )
+        hints = [f"Participants: {', '.join(record.participants)}." if record.participants else ""]
+        if template is not None and template.speaker_diarization:
+            hints.append(template.speaker_diarization)
+        if template is not None and template.transcription_prompt:
+            hints.append(template.transcription_prompt)
+        prompt = " ".join(h for h in hints if h)[:800] or None
+        count = len(record.participants or [])
+        await self.publish(
+            TranscriptionRequested(
+                job_id=record.id,
+                audio_key=record.master_audio_key or record.s3_audio_path or "",
+                purpose=PURPOSE,
+                diarize=True,
+                prompt=prompt,
+                min_speakers=count if 2 <= count <= 32 else None,
+                max_speakers=count if 2 <= count <= 32 else None,
+            )
+        )
+        await self.progress(record.id, "transcribing", 5, record.attempt)
+
+    async def on_transcription_progress(self, p: TranscriptionProgress) -> None:
+        """Forward the transcription's progress as the meeting's (5-80 %)."""
+        record = await self.meetings.get(p.job_id)
+        if record is not None and record.status == "PROCESSING":
+            await self.meetings.transition(record.id, ("PROCESSING",))  # refreshes updated_at
+            await self.progress(record.id, "transcribing", 5 + 0.75 * p.percent, record.attempt)
+
+    async def on_transcribed(self, done: TranscriptionCompleted) -> None:
+        """Step 2: the transcript is ready; ask for naming, analysis and analytics."""
+        if done.purpose != PURPOSE:
+            return
+        record = await self.meetings.get(done.job_id)
+        if record is None or record.status != "PROCESSING":
+            return
+        template = (
+            await self.templates.visible(record.templateid, record.user_id) if record.templateid else None
+        )
+        options: dict[str, Any] = {
+            "meeting_date": record.created_at.date().isoformat(),
+            "participants": list(record.participants or []),
+        }
+        tpl = template_options(template, record.custom_template_points)
+        if tpl is not None:
+            options["template"] = tpl
+        await self.meetings.transition(
+            record.id, ("PROCESSING",), duration_s=done.duration, language=done.language
+        )
+        await self.publish(
+            AnalysisRequestedV2.model_validate(
+                {
+                    "job_id": record.id,
+                    "kind": "meeting",
+                    "transcript_key": done.transcript_key,
+                    "options": options,
+                }
+            )
+        )
+        await self.progress(record.id, "naming", 82, record.attempt)
+        await self.progress(record.id, "analyzing", 85, record.attempt)
+
+    async def on_analyzed_v2(self, done: AnalysisCompletedV2) -> None:
+        """Step 3 for a typed (v2) analysis result."""
+        if done.kind == "meeting":
+            await self.on_analyzed(
+                AnalysisCompleted(
+                    job_id=done.job_id,
+                    kind="meeting",
+                    analyzer=done.analyzer,
+                    result=done.result.model_dump(mode="json"),
+                )
+            )
+
+    async def on_analyzed(self, done: AnalysisCompleted) -> None:
+        """Step 3: store the named transcript, summary, items and analytics; COMPLETED."""
+        if done.kind != "meeting":
+            return
+        record = await self.meetings.get(done.job_id)
+        if record is None or record.status != "PROCESSING":
+            return
+        try:
+            raw = await self.runtime.storage.get(transcript_key(record.id))
+        except ObjectNotFound:
+            await self._failure(record, "transcript_missing", "the transcript is no longer in storage")
+            return
+        transcript = Transcript.model_validate_json(raw)
+        values = completed_values(record, transcript, done.result)
+        if not await self.meetings.transition(record.id, ("PROCESSING",), **values):
+            return
+        aliases = await self.crm_aliases(record.user_id)
+        if aliases:
+            await self.meetings.rename_speakers(record.user_id, aliases, record.id)
+        await self.runtime.storage.delete(transcript_key(record.id))
+        stored = await self.meetings.get(record.id)
+        assert stored is not None
+        await self.publish(
+            MeetingCompleted(
+                job_id=record.id,
+                user_id=record.user_id,
+                title=stored.title,
+                duration_s=stored.duration_s or 0.0,
+                speakers=list(stored.speakers),
+                action_items=len(stored.action_items),
+                analyzer=done.analyzer,
+            )
+        )
+        await self.progress(record.id, "completed", 100, record.attempt)
+        if self.settings.dashboard_base_url:
+            self.spawn(
+                dashboard.push(
+                    self.settings.dashboard_base_url,
+                    self.settings.dashboard_secret,
+                    MeetingOut.of(stored).model_dump(mode="json"),
+                    attempts=self.settings.max_attempts,
+                    base_s=self.settings.retry_base_s,
+                    cap_s=self.settings.retry_max_s,
+                ),
+                f"meetings:dashboard:{record.id}",
+            )
+
+    async def crm_aliases(self, user_id: str) -> dict[str, str]:
+        """``{speaker name: profile full name}`` from the user's CRM mappings, so a speaker mapped
+        once is named after the profile in later meetings too (``Speaker N`` names excluded:
+        they number voices within one meeting only)."""
+        if self.profiles is None:
+            return {}
+        aliases: dict[str, str] = {}
+        for profile in await self.profiles.all(user_id):
+            for name in profile.speaker_names or []:
+                if name != profile.full_name and not GENERIC_NAME.match(name):
+                    aliases[name] = profile.full_name
+        return aliases
+
+    async def on_failed(self, failed: TranscriptionFailed | AnalysisFailed) -> None:
+        """Step 4: a transcription or analysis failure of a meeting: retry or FAILED."""
+        if isinstance(failed, AnalysisFailed) and failed.kind != "meeting":
+            return
+        record = await self.meetings.get(failed.job_id)
+        if record is None or record.status != "PROCESSING":
+            return
+        await self._failure(record, failed.error, failed.details)
+
+    async def _failure(self, record: MeetingRecord, error: str, details: str) -> None:
+        if record.attempt < self.settings.max_attempts:
+            attempt = record.attempt + 1
+            if await self.meetings.transition(
+                record.id,
+                ("PROCESSING",),
+                status="PENDING",
+                attempt=attempt,
+                error=f"{error}: {details}"[:2000],
+            ):
+                delay = dashboard.backoff_s(
+                    record.attempt - 1, self.settings.retry_base_s, self.settings.retry_max_s
+                )
+                log.info("meetings.retry", meeting_id=record.id, attempt=attempt, delay_s=round(delay, 2))
+                self.spawn(self._request_later(record, attempt, delay), f"meetings:retry:{record.id}")
+            return
+        await self.fail(record, error, details, ("PROCESSING",))
+
+    async def _request_later(self, record: MeetingRecord, attempt: int, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        await self.request(record, attempt)
+
+    async def fail(self, record: MeetingRecord, error: str, details: str, allowed: tuple[str, ...]) -> bool:
+        """Mark a meeting FAILED (from ``allowed`` statuses) and announce it."""
+        if not await self.meetings.transition(
+            record.id, allowed, status="FAILED", analytics_status="FAILED", error=f"{error}: {details}"[:2000]
+        ):
+            return False
+        with contextlib.suppress(Exception):
+            await self.runtime.storage.delete(transcript_key(record.id))
+        await self.publish(
+            MeetingFailed(
+                job_id=record.id, user_id=record.user_id, attempt=record.attempt, error=error, details=details
+            )
+        )
+        await self.progress(record.id, "failed", 100, record.attempt)
+        return True
+
+    # --- push ------------------------------------------------------------------------------
+    async def on_push(self, event: MeetingProgress | MeetingCompleted | MeetingFailed) -> None:
+        """Forward meeting events to this replica's WebSocket listeners."""
+        message: dict[str, Any] = {
+            "meeting_id": event.job_id,
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        if isinstance(event, MeetingProgress):
+            message.update(
+                type="progress", stage=event.stage, percent=round(event.percent, 1), attempt=event.attempt
+            )
+        elif isinstance(event, MeetingCompleted):
+            message.update(type="completed", status="COMPLETED")
+        else:
+            message.update(type="failed", status="FAILED", error=event.error, details=event.details)
+        self.hub.push(event.job_id, message)
+
+    # --- stuck meetings ----------------------------------------------------------------------
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.watchdog_interval_s)
+            try:
+                await self.recover()
+            except Exception as exc:  # keep watching
+                log.error("meetings.watchdog_failed", error=str(exc))
+
+    async def recover(self, *, startup: bool = False) -> list[str]:
+        """Re-request or fail meetings that stopped moving; never leaves one PROCESSING.
+
+        Stuck: PENDING or PROCESSING and not updated for ``stale_after_s``; at start-up on the
+        in-memory bus, every unfinished meeting older than this process (its events died with
+        the previous one). Below ``max_attempts`` it goes back to PENDING with attempt + 1 and
+        is requested again; else FAILED (``interrupted``).
+
+        Returns:
+            The ids acted on.
+        """
+        memory_bus = self.runtime.settings.bus_url.startswith("memory://")
+        cutoff = (
+            self.started_at
+            if (startup and memory_bus)
+            else datetime.now(UTC) - timedelta(seconds=self.settings.stale_after_s)
+        )
+        acted = []
+        for record in await self.meetings.stuck(cutoff):
+            acted.append(record.id)
+            if record.attempt < self.settings.max_attempts:
+                attempt = record.attempt + 1
+                if await self.meetings.transition(record.id, UNFINISHED, status="PENDING", attempt=attempt):
+                    await self.request(record, attempt)
+                    log.info("meetings.resumed", meeting_id=record.id, attempt=attempt)
+            else:
+                await self.fail(
+                    record,
+                    "interrupted",
+                    f"processing stopped making progress {record.attempt} time(s) (worker restart or loss)",
+                    UNFINISHED,
+                )
+        return acted
+
+
+def completed_values(record: MeetingRecord, transcript: Transcript, result: dict[str, Any]) -> dict[str, Any]:
+    """The column values of a COMPLETED meeting from its transcript and meeting analysis."""
+    labels = {n["label"]: n["name"] for n in result.get("speaker_names", [])}
+    segments: list[dict[str, Any]] = []
+    for s in transcript.segments:
+        text = s.text.strip()
+        if not text:
+            continue
+        speaker = labels.get(s.speaker, s.speaker) if s.speaker else None
+        segments.append(
+            {
+                "speaker": speaker,
+                "text": text,
+                "start_time": clock(s.start),
+                "end_time": clock(s.end),
+                "start": round(s.start, 2),
+                "end": round(s.end, 2),
+            }
+        )
+    speakers = [str(x) for x in dict.fromkeys(s["speaker"] for s in segments if s["speaker"])]
+    items = [
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"earshot:meeting:{record.id}:item:{i}")),
+            "task": item.get("task", ""),
+            "assigned_to": item.get("assigned_to"),
+            "due_date": item.get("due_date"),
+            "status": "open",
+        }
+        for i, item in enumerate(result.get("action_items", []))
+    ]
+    points = result.get("key_points", [])
+    values: dict[str, Any] = {
+        "status": "COMPLETED",
+        "analytics_status": "COMPLETED",
+        "transcription": segments,
+        "speakers": speakers,
+        "speaker_labels": result.get("speaker_names", []),
+        "summary": result.get("summary", ""),
+        "key_points": "\n".join(f"{i + 1}. {p}" for i, p in enumerate(points)),
+        "action_items": items,
+        "analytics_data": result.get("analytics") or {},
+        "language": result.get("language") or transcript.language,
+        "duration_s": transcript.duration,
+        "error": None,
+        "is_processed": True,
+        "completed_at": datetime.now(UTC),
+    }
+    if not (record.description or "").strip():
+        values["description"] = result.get("description") or None
+    if not (record.title or "").strip():
+        values["title"] = (result.get("title") or "Meeting")[:300]
+    doc = "\n".join(
+        [
+            values.get("title", record.title) or "",
+            values.get("description", record.description) or "",
+            " ".join(record.participants or []),
+            " ".join(speakers),
+            *(str(s["text"]) for s in segments),
+        ]
+    )
+    values["search_text"] = doc
+    return values
