@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 from pydantic_settings import BaseSettings
 
+from services.common.http_server import guarded_protocol
 from services.common.logging import configure_logging, get_logger
 from services.common.runtime import Runtime, Service, create_runtime
 from services.common.settings import Settings, load_settings_class
@@ -229,6 +230,7 @@ async def serve(settings: Settings, services: Sequence[str], *, run_migrations: 
                 log_config=None,
                 access_log=False,
                 lifespan="off",
+                http=_http_protocol(settings),
             )
             server = _Server(config)
             log.info("gateway.listening", url=f"http://{settings.host}:{settings.port}", docs="/docs")
@@ -273,6 +275,7 @@ async def running(
                     log_config=None,
                     access_log=False,
                     lifespan="off",
+                    http=_http_protocol(settings),
                 )
             )
             task = asyncio.create_task(server.serve())
@@ -287,6 +290,13 @@ async def running(
             with contextlib.suppress(BaseException):
                 await task
         await platform.stop()
+
+
+def _http_protocol(settings: Settings) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol with the slow-client guards (:mod:`services.common.http_server`)."""
+    return guarded_protocol(
+        settings.http_header_timeout_s, settings.http_min_body_rate, settings.http_body_grace_s
+    )
 
 
 class _Server(uvicorn.Server):

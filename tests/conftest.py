@@ -4,6 +4,7 @@ loopback port) started once per test session, and paths to the real recordings.
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,10 @@ from services.common.logging import configure_logging
 from services.common.settings import Settings, load_settings
 from services.platform import Platform, running
 from tests.integration import infra
+
+# Every test signs up from 127.0.0.1: the per-address sign-up limit is off for the suite
+# (tests/embedded/test_hostile_input.py turns it on for its own test).
+os.environ.setdefault("EARSHOT_AUTH_ADDRESS_MAX_SIGNUPS", "0")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JFK = FIXTURES / "jfk.flac"
@@ -56,9 +61,15 @@ class Embedded:
         return self.platform.runtime
 
     def temp_leftovers(self) -> list[Path]:
-        """Files or folders left in the platform's temp folder."""
+        """Files or folders left in the platform's temp folders (inside each process's own
+        folder, ``Runtime.temp_root``; anything else directly under ``tmp`` counts too)."""
         root = self.settings.data_dir / "tmp"
-        return sorted(root.iterdir()) if root.exists() else []
+        if not root.exists():
+            return []
+        found: list[Path] = []
+        for entry in root.iterdir():
+            found.extend(entry.iterdir() if entry.is_dir() and entry.name.count("~") == 3 else [entry])
+        return sorted(found)
 
 
 @pytest.fixture(scope="session")

@@ -73,6 +73,9 @@ class AuthConfig(BaseSettings):
     # --- abuse limits ------------------------------------------------------------------
     account_max_failures: int = Field(5, ge=1, le=1000, validation_alias=_env("ACCOUNT_MAX_FAILURES"))
     address_max_failures: int = Field(20, ge=1, le=100000, validation_alias=_env("ADDRESS_MAX_FAILURES"))
+    address_max_signups: int = Field(10, ge=0, le=1_000_000, validation_alias=_env("ADDRESS_MAX_SIGNUPS"))
+    """Sign-ups one client address may make within ``failure_window_s`` before it is locked
+    out like a failed-login address (429 with ``Retry-After``); 0 turns the limit off."""
     lockout_base_s: float = Field(30, gt=0, le=86400, validation_alias=_env("LOCKOUT_BASE_S"))
     lockout_max_s: float = Field(3600, gt=0, le=7 * 86400, validation_alias=_env("LOCKOUT_MAX_S"))
     failure_window_s: float = Field(3600, gt=0, validation_alias=_env("FAILURE_WINDOW_S"))

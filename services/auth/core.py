@@ -173,14 +173,32 @@ class AuthCore:
             )
 
     # --- password accounts -----------------------------------------------------------------
-    async def register(self, email: str, password: str, name: str) -> IssuedSession:
-        """Create a password account and sign it in.
+    async def register(self, email: str, password: str, name: str, client_address: str = "") -> IssuedSession:
+        """Create a password account and sign it in, within the per-address sign-up limit.
+
+        Every sign-up from ``client_address`` counts in :class:`LoginLimiter` under
+        ``signup:<address>`` (``address_max_signups`` per ``failure_window_s``, then the
+        growing lockouts of the login limits; kept in the database, so it holds across
+        replicas).
 
         Raises:
-            AuthError: ``invalid`` (bad email, weak password, bad name), ``exists`` (email taken).
+            AuthError: ``rate_limited`` (with ``retry_after``), ``invalid`` (bad email, weak
+                password, bad name), ``exists`` (email taken).
         """
+        key = f"signup:{client_address[:200]}"
+        limited = bool(client_address) and self.config.address_max_signups > 0
+        if limited:
+            wait = await self.limiter.retry_after([key])
+            if wait:
+                raise AuthError(
+                    "rate_limited",
+                    f"too many sign-ups from this address; try again in {wait} s",
+                    retry_after=wait,
+                )
         issued = await self._create(email, password, name, sign_in=True)
         assert isinstance(issued, IssuedSession)
+        if limited:
+            await self.limiter.record_failure([(key, self.config.address_max_signups)])
         return issued
 
     async def create_user(self, email: str, password: str, name: str) -> User:

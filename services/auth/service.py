@@ -104,7 +104,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.RegisterRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.Session:  # noqa: N802
         """Create a password account and sign in."""
-        issued = await self._run(context, self.core.register(request.email, request.password, request.name))
+        issued = await self._run(
+            context, self.core.register(request.email, request.password, request.name, request.client_address)
+        )
         return session_message(issued)
 
     async def Login(

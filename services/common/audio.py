@@ -72,7 +72,9 @@ import numpy as np
 __all__ = [
     "AudioError",
     "AudioInfo",
+    "AudioTooLong",
     "CorruptAudio",
+    "MIN_SAMPLE_RATE",
     "EmptyAudio",
     "SUPPORTED_FORMATS",
     "UnsupportedAudio",
@@ -89,6 +91,10 @@ __all__ = [
 ]
 
 StrPath = str | os.PathLike[str]
+
+#: Lowest native sample rate accepted (Hz): a header claiming less (e.g. a 3 KB WAV "at 1 Hz",
+#: lasting an hour) would make every resampling to 16 kHz allocate and compute for nothing.
+MIN_SAMPLE_RATE = 1000
 
 #: Canonical container names :func:`sniff_format` can return.
 SUPPORTED_FORMATS: tuple[str, ...] = ("wav", "flac", "ogg", "mp3", "m4a", "webm", "aiff")
@@ -176,6 +182,30 @@ class EmptyAudio(AudioError):
     """The file has zero bytes, no audio stream, or an audio stream without samples."""
 
     code = "empty_audio"
+
+
+class AudioTooLong(AudioError):
+    """The recording lasts longer than the caller's limit (``max_duration_s`` of :func:`probe`).
+
+    Raised as soon as the declared duration or the audio decoded so far passes the limit,
+    so a small file holding hours of silence is refused after decoding the limit, not all of it.
+
+    Attributes:
+        duration_s: the declared duration, or the seconds decoded when the limit was passed.
+        limit_s: the limit (s).
+    """
+
+    code = "audio_too_long"
+    duration_s: float = 0.0
+    limit_s: float = 0.0
+
+    @classmethod
+    def over(cls, label: str, duration_s: float, limit_s: float, *, decoded: bool) -> AudioTooLong:
+        """The error for ``duration_s`` over ``limit_s`` (``decoded``: counted while decoding)."""
+        what = f"more than {duration_s:.1f} s decoded" if decoded else f"{duration_s:.1f} s declared"
+        exc = cls(f"The {label} recording is too long ({what}); the maximum is {limit_s:g} s.")
+        exc.duration_s, exc.limit_s = duration_s, limit_s
+        return exc
 
 
 # --------------------------------------------------------------------------------------
@@ -607,6 +637,12 @@ class _Source:
             self.stream = self._audio_stream()
             if self.stream.codec_context is None:  # FFmpeg has no decoder for this codec
                 raise UnsupportedAudio(f"The {self.label} file uses an audio codec that cannot be decoded.")
+            rate = int(self.stream.codec_context.sample_rate or 0)
+            if 0 < rate < MIN_SAMPLE_RATE:
+                raise UnsupportedAudio(
+                    f"The {self.label} file declares a sample rate of {rate} Hz; "
+                    f"the minimum is {MIN_SAMPLE_RATE} Hz."
+                )
             self.declared_s = self._declared_duration()
         except BaseException:
             self.container.close()
@@ -662,11 +698,12 @@ class _Source:
             return "unknown"
         return getattr(codec, "canonical_name", None) or codec.name
 
-    def frames(self) -> Iterator[Any]:
+    def frames(self, max_duration_s: float | None = None) -> Iterator[Any]:
         """Decode the audio stream, yielding native ``av.AudioFrame`` objects.
 
         Raises CorruptAudio on decoder/demuxer errors or when the decoded length falls
-        short of what the headers promise, EmptyAudio when no samples come out.
+        short of what the headers promise, EmptyAudio when no samples come out,
+        AudioTooLong as soon as more than ``max_duration_s`` seconds are decoded.
         """
         counts = self._decoded  # samples per channel, by sample rate
         stream = self.stream
@@ -683,6 +720,8 @@ class _Source:
                     if not frame.samples or not frame.sample_rate:
                         continue
                     counts[frame.sample_rate] = counts.get(frame.sample_rate, 0) + frame.samples
+                    if max_duration_s is not None and self.decoded_s > max_duration_s:
+                        raise AudioTooLong.over(self.label, self.decoded_s, max_duration_s, decoded=True)
                     yield frame
         except _UNSUPPORTED_ERRORS as exc:
             raise _map_error(exc, self.header.format, "decoding") from exc
@@ -855,7 +894,7 @@ class AudioInfo:
     channels: int
 
 
-def probe(path: StrPath, *, verify: bool = True) -> AudioInfo:
+def probe(path: StrPath, *, verify: bool = True, max_duration_s: float | None = None) -> AudioInfo:
     """Validate an audio file and describe it.
 
     With ``verify=True`` (the default) the audio stream is decoded once, without
@@ -868,6 +907,9 @@ def probe(path: StrPath, *, verify: bool = True) -> AudioInfo:
     Args:
         path: file path (``str`` or ``os.PathLike``).
         verify: decode the whole stream to validate it.
+        max_duration_s: refuse a recording longer than this (s): its declared duration
+            is checked first, then decoding stops as soon as the decoded audio passes it
+            (a header may understate the length; the decoded stream decides).
 
     Returns:
         An :class:`AudioInfo` with the sniffed format, codec, duration (s), native
@@ -878,15 +920,19 @@ def probe(path: StrPath, *, verify: bool = True) -> AudioInfo:
         UnsupportedAudio: unrecognised content (text, images, unknown containers) or an
             undecodable codec.
         CorruptAudio: truncated or damaged data.
+        AudioTooLong: longer than ``max_duration_s`` (declared or decoded).
         OSError: the path cannot be opened (missing, permission, directory).
     """
     with _Source(path) as source:
+        declared = source.declared_s
+        if max_duration_s is not None and declared is not None and declared > max_duration_s:
+            raise AudioTooLong.over(source.label, declared, max_duration_s, decoded=False)
         context = source.stream.codec_context
         sample_rate = int(context.sample_rate or 0)
         channels = int(context.channels or 0)
         duration: float | None = None if verify else source.declared_s
         if duration is None:
-            for frame in source.frames():
+            for frame in source.frames(max_duration_s):
                 if not sample_rate:
                     sample_rate = frame.sample_rate
                 if not channels:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -20,9 +22,12 @@ from pathlib import Path
 from typing import Protocol
 
 from services.common.bus import EventBus, RetryPolicy, create_bus
+from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.startup import Dependency, address_of, wait_for
 from services.common.storage import ObjectStorage, create_storage
+
+log = get_logger("earshot.runtime")
 
 
 @dataclass
@@ -65,18 +70,78 @@ class Runtime:
         """CloudEvents ``source`` for events a service publishes."""
         return f"/earshot/{service}"
 
+    temp_token: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def temp_root(self) -> Path:
+        """This process's own temp folder, ``<data_dir>/tmp/<instance>~<host>~<pid>~<token>``
+        (:func:`temp_folder_name`): created on first use, removed by :meth:`close`; a folder
+        left by a dead process is removed by the next start (:func:`sweep_temp_folders`)."""
+        return self.settings.data_dir / TEMP_FOLDER / temp_folder_name(self.instance_id, self.temp_token)
+
     @contextmanager
     def temp_dir(self, prefix: str) -> Iterator[Path]:
-        """A private temporary folder, removed with its contents on every path."""
-        root = self.settings.data_dir / "tmp"
+        """A private temporary folder inside :attr:`temp_root`, removed with its contents on
+        every path."""
+        root = self.temp_root
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=prefix, dir=root) as name:
             yield Path(name)
 
     async def close(self) -> None:
-        """Stop the bus and release storage clients."""
-        await self.bus.stop()
-        await self.storage.close()
+        """Stop the bus, release storage clients and remove this process's temp folder."""
+        try:
+            await self.bus.stop()
+            await self.storage.close()
+        finally:
+            shutil.rmtree(self.temp_root, ignore_errors=True)
+
+
+TEMP_FOLDER = "tmp"
+"""Folder of ``data_dir`` holding every process's temp folder."""
+
+
+def temp_folder_name(instance_id: str, token: str, *, host: str | None = None, pid: int | None = None) -> str:
+    """``<instance>~<host>~<pid>~<token>``: the temp folder of one process (``~`` in the
+    instance id or host name is replaced by ``-``)."""
+    host = socket.gethostname() if host is None else host
+    pid = os.getpid() if pid is None else pid
+    return "~".join((instance_id.replace("~", "-"), host.replace("~", "-"), str(pid), token))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def sweep_temp_folders(root: Path) -> list[Path]:
+    """Remove the temp folders (:func:`temp_folder_name`) of processes of this host that are no
+    longer running (pid check); other hosts' folders (a shared volume) and unrecognised
+    entries are left alone.
+
+    Args:
+        root: ``<data_dir>/tmp``.
+
+    Returns:
+        The folders removed.
+    """
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    host = socket.gethostname().replace("~", "-")
+    for entry in root.iterdir():
+        parts = entry.name.rsplit("~", 3)
+        if len(parts) != 4 or not entry.is_dir() or parts[1] != host or not parts[2].isdigit():
+            continue
+        if not _pid_alive(int(parts[2])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def signing_key(settings: Settings) -> bytes:
@@ -105,6 +170,9 @@ async def create_runtime(settings: Settings, client_id: str = "earshot") -> Runt
         DependencyUnavailable: Kafka or the object store stayed unreachable (one line).
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    swept = sweep_temp_folders(settings.data_dir / TEMP_FOLDER)
+    if swept:
+        log.info("runtime.temp_swept", folders=[p.name for p in swept])
 
     def new_bus() -> EventBus:
         return create_bus(

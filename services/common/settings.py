@@ -103,7 +103,22 @@ class Settings(BaseSettings):
         validation_alias=_env("ALLOWED_EXTENSIONS", "ALLOWED_EXTENSIONS"),
     )
     max_audio_duration_s: float = Field(300, gt=0, validation_alias=_env("MAX_AUDIO_DURATION_S"))
+    openai_max_audio_duration_s: float = Field(
+        7200, gt=0, validation_alias=_env("OPENAI_MAX_AUDIO_DURATION_S")
+    )
+    """Longest recording ``POST /v1/audio/transcriptions`` accepts (s, default 2 h), measured on
+    the decoded stream."""
     request_timeout_s: float = Field(120, gt=0, validation_alias=_env("REQUEST_TIMEOUT_S"))
+    http_header_timeout_s: float = Field(10, gt=0, validation_alias=_env("HTTP_HEADER_TIMEOUT_S"))
+    """Seconds a request's line and headers may take before 408 and close (slow clients)."""
+    http_min_body_rate: float = Field(1024, ge=0, validation_alias=_env("HTTP_MIN_BODY_RATE"))
+    """Bytes/s a request body must keep up with after the grace, else the connection closes (0: off)."""
+    http_body_grace_s: float = Field(10, ge=0, validation_alias=_env("HTTP_BODY_GRACE_S"))
+    """Seconds at the start of a request body before ``EARSHOT_HTTP_MIN_BODY_RATE`` applies."""
+    max_json_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_JSON_BYTES"))
+    """Largest JSON request body (bytes); larger answers 413 before parsing."""
+    max_json_depth: int = Field(64, ge=2, le=10_000, validation_alias=_env("MAX_JSON_DEPTH"))
+    """Deepest nesting of arrays/objects in a JSON request body; deeper answers 400 before parsing."""
 
     # --- speech to text ------------------------------------------------------------------
     whisper_model: str | None = Field(None, validation_alias=_env("WHISPER_MODEL"))

@@ -18,7 +18,7 @@ from fastapi.utils import generate_unique_id
 
 from services.common import metrics
 from services.common.access_log import AccessLogMiddleware
-from services.common.asgi import RequestContextMiddleware
+from services.common.asgi import JsonLimitsMiddleware, RequestContextMiddleware
 from services.gateway.products.accounts import anc as accounts_anc
 from services.gateway.products.accounts import interview_coach as accounts_interview_coach
 from services.gateway.products.accounts import router as accounts
@@ -176,6 +176,9 @@ def create_app(gateway: Any = None) -> FastAPI:
     app.add_middleware(AccessLogMiddleware)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
+    # JSON bodies: size (413) and nesting (400) checked before any route parses them
+    # (limits from settings, app.state.json_limits, set at start).
+    app.add_middleware(JsonLimitsMiddleware)
     # Pure ASGI (no BaseHTTPMiddleware): request id, log context and the request's span.
     app.add_middleware(RequestContextMiddleware, scope_name="earshot.gateway")
 

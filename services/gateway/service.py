@@ -67,6 +67,8 @@ class GatewayService:
             ConfigurationError: an invalid gateway or product setting.
         """
         auth_config = load_gateway_auth_config()
+        settings = runtime.settings
+        self.app.state.json_limits = (settings.max_json_bytes, settings.max_json_depth)
         engine = db.create_engine(runtime.settings.effective_database_url)
         clients = Clients.open(runtime, auth_timeout_s=auth_config.rpc_timeout_s)
         sessions = db.session_factory(engine)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from services.common.processes import die_with_parent
 from services.media.config import MediaSettings
 from services.media.lyrics import ClaudeLyricist, LocalLyricist, Lyricist, LyricsError, SongText
 from services.media.music import (
@@ -132,6 +134,9 @@ class MediaPipeline:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.settings.max_concurrent_tasks,
                 mp_context=multiprocessing.get_context("spawn"),
+                # workers end with this process, however it ends (no orphans holding models)
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

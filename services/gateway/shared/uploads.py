@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import audio
+from services.common.asgi import is_json_request
 from services.common.settings import Settings
 from services.gateway.shared.errors import ApiError, error_response
 
@@ -32,6 +33,8 @@ class BodyTooLarge(Exception):
 class BodyLimitMiddleware:
     """Refuse request bodies over ``limit`` bytes with 413, by Content-Length up front or
     by counting while streaming (chunked uploads), before anything is written to disk.
+    JSON bodies are left to :class:`services.common.asgi.JsonLimitsMiddleware` (its own,
+    smaller limit, and it drains the body so the client reads the 413).
 
     Args:
         limit: bytes allowed by default.
@@ -51,7 +54,12 @@ class BodyLimitMiddleware:
         return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT", "PATCH"}:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") not in {"POST", "PUT", "PATCH"}
+            # JSON bodies are bounded (and drained before their 413) by JsonLimitsMiddleware
+            or is_json_request(scope)
+        ):
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope.get("path", ""))
@@ -197,7 +205,14 @@ async def save_audio(
     if size == 0:
         raise ApiError(400, "Empty file", f"{prefix}the uploaded file has no content")
     try:
-        info = await asyncio.to_thread(audio.probe, path)
+        # the limit is enforced on the decoded stream: decoding stops as soon as it passes
+        info = await asyncio.to_thread(audio.probe, path, max_duration_s=max_duration_s)
+    except audio.AudioTooLong as exc:
+        raise ApiError(
+            400,
+            "Audio too long",
+            f"{prefix}the recording lasts more than {max_duration_s / 60:g} minutes ({exc.details})",
+        ) from None
     except audio.EmptyAudio as exc:
         raise ApiError(400, "Empty audio", f"{prefix}{exc.details}") from None
     except audio.CorruptAudio as exc:

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+"""Pattern of names and emails: no C0 control character (NUL, newline...) and no DEL (422)."""
+
 
 class UserOut(BaseModel):
     """A user as the API shows it."""
@@ -36,15 +39,15 @@ class TokenResponse(BaseModel):
 class RegisterBody(BaseModel):
     """``POST /api/users`` and ``POST /api/auth/register``."""
 
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, pattern=NO_CONTROL_CHARACTERS)
     password: str = Field(max_length=4096)
-    name: str = Field("", max_length=500)
+    name: str = Field("", max_length=500, pattern=NO_CONTROL_CHARACTERS)
 
 
 class LoginBody(BaseModel):
     """``POST /api/login`` and ``POST /api/auth/login``."""
 
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, pattern=NO_CONTROL_CHARACTERS)
     password: str = Field(max_length=4096)
 
 

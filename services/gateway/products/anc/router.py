@@ -28,7 +28,9 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from services.common import db
 from services.gateway.deps import (
@@ -136,6 +138,11 @@ async def process_audio(
 
 
 # --- streams ---------------------------------------------------------------------------------
+STREAM_NUMBERS = ("sample_rate", "taps", "mu", "block_size", "delay")
+"""The numeric fields of ``POST /api/audio/stream``, bounded by :class:`OpenStreamBody` (422);
+the other parameters are checked by the anc service (400)."""
+
+
 @router.post("/api/audio/stream", **STREAM_ROUTE)
 async def open_stream(request: Request, product: AncDep, user: CurrentUser) -> dict[str, Any]:
     """Open a live session: JSON body (optional) with ``algorithm``, ``taps``, ``mu``,
@@ -153,6 +160,10 @@ async def open_stream(request: Request, product: AncDep, user: CurrentUser) -> d
     rate_raw = body.get("sample_rate", 0) or 0
     if isinstance(rate_raw, bool) or not isinstance(rate_raw, int | float) or rate_raw != int(rate_raw):
         raise ApiError(400, "Invalid parameter", f"sample_rate must be an integer (Hz), got {rate_raw!r}")
+    try:  # bounds of every numeric field (no value may overflow a proto field): 422
+        OpenStreamBody.model_validate({k: body[k] for k in STREAM_NUMBERS if k in body})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
     session_id, resolved = await product.open_stream(user.id, body, int(rate_raw))
     return {
         "session_id": session_id,

@@ -343,6 +343,13 @@ class ModelList(BaseModel):
 Algorithm = Literal["nlms", "fdaf", "fxnlms", "lms", "ale"]
 
 
+MIN_STREAM_RATE = 1000
+"""Lowest PCM rate a stream may announce (Hz)."""
+MAX_STREAM_RATE = 384_000
+"""Highest PCM rate a stream may announce (Hz); anything above would overflow nothing but
+is no audio a microphone produces (and 2**31 would overflow the 32-bit proto field)."""
+
+
 class FilterFields(BaseModel):
     """Adaptive-filter parameters; unset ones take the anc service's defaults (ranges are
     checked there, ``ResolveParams``: 400 with the reason)."""
@@ -356,6 +363,7 @@ class FilterFields(BaseModel):
     mu: float | None = Field(
         None,
         gt=0,
+        le=1000,
         description="Step size (default EARSHOT_ANC_MU, 0.5; ale 0.05, fxnlms 0.1); at most 2 unless lms.",
     )
     block_size: int | None = Field(
@@ -384,7 +392,10 @@ class OpenStreamBody(FilterFields):
     """Optional JSON object; an empty body takes every default."""
 
     sample_rate: int | None = Field(
-        None, gt=0, description="Hz of the PCM the client will stream (default ANC_SAMPLE_RATE, 48000)."
+        None,
+        ge=MIN_STREAM_RATE,
+        le=MAX_STREAM_RATE,
+        description="Hz of the PCM the client will stream (default ANC_SAMPLE_RATE, 48000).",
     )
 
 

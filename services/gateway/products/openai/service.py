@@ -140,9 +140,13 @@ class OpenAIProduct(Product):
         try:
             # Headers first: clips for gRPC are validated by the service's full decode (nothing
             # is stored on that path); longer files are decoded fully here before being stored.
-            info = await asyncio.to_thread(audio.probe, path, verify=False)
+            limit = settings.openai_max_audio_duration_s
+            info = await asyncio.to_thread(audio.probe, path, verify=False, max_duration_s=limit)
             if info.duration_s > SYNC_LIMIT_S:
-                info = await asyncio.to_thread(audio.probe, path)
+                # the decoded stream decides (a header can understate the length)
+                info = await asyncio.to_thread(audio.probe, path, max_duration_s=limit)
+        except audio.AudioTooLong as exc:
+            raise Invalid(400, "Audio too long", exc.details, "file", exc.code) from None
         except audio.AudioError as exc:
             raise Invalid(400, "Invalid file", f"{exc.details}", "file", exc.code) from None
         return params, path, info
