@@ -58,3 +58,16 @@ def test_unreadable_second_file_raises_audio_error(tmp_path: Path, channels: np.
     bad.write_text("not audio at all")
     with pytest.raises(audio.AudioError):
         merge_dual(good, bad, tmp_path / "m.wav", tmp_path / "x.wav")
+
+
+def test_duration_limit_comes_from_the_decoded_stream(tmp_path: Path) -> None:
+    """A recording over EARSHOT_MEETINGS_MAX_DURATION_S is a 400 naming the limit; under it passes."""
+    from services.gateway.products.meetings.service import AudioFile, MeetingInputError, check_audio
+    from services.gateway.products.meetings.settings import load_meeting_settings
+
+    jfk = FIXTURES / "jfk.flac"  # 11 s
+    upload = AudioFile(path=jfk, filename="jfk.flac", size=jfk.stat().st_size)
+    with pytest.raises(MeetingInputError) as refused:
+        check_audio(upload, load_meeting_settings(max_duration_s=5), "audio_file")
+    assert refused.value.status == 400 and "5 s" in refused.value.details
+    assert check_audio(upload, load_meeting_settings(max_duration_s=60), "audio_file").duration_s > 10

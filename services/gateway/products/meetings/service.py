@@ -136,7 +136,14 @@ def check_audio(file: AudioFile, settings: MeetingSettings, field: str) -> audio
             f"'{field}' is .{ext or '(none)'}; supported formats: {', '.join(EXTENSIONS)}",
         )
     try:
-        info = audio.probe(file.path)
+        # the decoded stream decides the duration: decoding stops as soon as it passes the limit
+        info = audio.probe(file.path, max_duration_s=settings.max_duration_s)
+    except audio.AudioTooLong as exc:
+        raise MeetingInputError(
+            400,
+            "Audio too long",
+            f"'{field}' lasts over {exc.limit_s:.0f} s; the maximum is {settings.max_duration_s:.0f} s",
+        ) from None
     except audio.EmptyAudio as exc:
         raise MeetingInputError(400, "Empty audio", f"'{field}': {exc.details}") from None
     except audio.CorruptAudio as exc:
