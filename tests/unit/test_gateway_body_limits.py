@@ -21,7 +21,11 @@ async def call(middleware: BodyLimitMiddleware, path: str, length: int) -> tuple
         "type": "http",
         "method": "POST",
         "path": path,
-        "headers": [(b"content-length", str(length).encode())],
+        # uploads are multipart (JSON bodies are bounded by JsonLimitsMiddleware instead)
+        "headers": [
+            (b"content-length", str(length).encode()),
+            (b"content-type", b"multipart/form-data; boundary=earshot"),
+        ],
     }
     await middleware(scope, receive, send)
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
