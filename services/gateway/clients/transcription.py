@@ -5,9 +5,35 @@ from __future__ import annotations
 from earshot.transcription.v1 import transcription_pb2, transcription_pb2_grpc
 
 from services.common.runtime import Runtime
+from services.common.transcript import Segment, SpeechInterval, Transcript, Word
 from services.gateway.clients.base import GrpcClient
 
-__all__ = ["TranscriptionClient"]
+__all__ = ["TranscriptionClient", "transcript_from_reply"]
+
+
+def transcript_from_reply(reply: transcription_pb2.TranscribeResponse) -> Transcript:
+    """The :class:`~services.common.transcript.Transcript` of a ``Transcribe`` reply: segments
+    (seconds) with speakers and word timings, and the speech intervals when voice activity was asked.
+    """
+    return Transcript(
+        language=reply.language or "en",
+        duration=reply.duration,
+        text=reply.text,
+        segments=[
+            Segment(
+                id=s.id,
+                start=s.start,
+                end=s.end,
+                text=s.text,
+                speaker=s.speaker or None,
+                words=[
+                    Word(word=w.word, start=w.start, end=w.end, probability=w.probability) for w in s.words
+                ],
+            )
+            for s in reply.segments
+        ],
+        speech=[SpeechInterval(start=i.start, end=i.end) for i in reply.speech],
+    )
 
 
 class TranscriptionClient(GrpcClient[transcription_pb2_grpc.TranscriptionServiceStub]):

@@ -29,7 +29,8 @@ from services.common.events import (
     TranscriptionRequested,
 )
 from services.common.storage import ObjectNotFound
-from services.common.transcript import Segment, SpeechInterval, Transcript, Word
+from services.common.transcript import Transcript
+from services.gateway.clients.transcription import transcript_from_reply
 from services.gateway.products.interviews.schemas import MAX_AUDIO_BYTES, FileMeta
 from services.gateway.shared.consumers import ConsumerTable, On
 from services.gateway.shared.errors import ApiError
@@ -43,29 +44,6 @@ SYNC_LIMIT_S = 60.0
 
 ANSWER_FORMATS = ["wav", "mp3", "m4a", "flac", "webm", "ogg"]
 """Containers accepted for answers (sniffed from the content; the seed's list plus ogg)."""
-
-
-def transcript_from_reply(reply: transcription_pb2.TranscribeResponse) -> Transcript:
-    """The transcript (with its speech intervals) of a ``Transcribe`` reply."""
-    return Transcript(
-        language=reply.language or "en",
-        duration=reply.duration,
-        text=reply.text,
-        segments=[
-            Segment(
-                id=s.id,
-                start=s.start,
-                end=s.end,
-                text=s.text,
-                speaker=s.speaker or None,
-                words=[
-                    Word(word=w.word, start=w.start, end=w.end, probability=w.probability) for w in s.words
-                ],
-            )
-            for s in reply.segments
-        ],
-        speech=[SpeechInterval(start=i.start, end=i.end) for i in reply.speech],
-    )
 
 
 class InterviewsProduct(Product):

@@ -24,7 +24,8 @@ from services.common.events import (
     TranscriptionRequested,
 )
 from services.common.storage import ObjectNotFound
-from services.common.transcript import Segment, Transcript, Word
+from services.common.transcript import Transcript
+from services.gateway.clients.transcription import transcript_from_reply
 from services.gateway.products.openai.schemas import (
     OPENAI_EXTENSIONS,
     SYNC_LIMIT_S,
@@ -39,27 +40,6 @@ from services.gateway.shared.uploads import copy_upload, is_multipart, parse_for
 from services.gateway.shared.waiter import JobWaiter
 
 __all__ = ["OpenAIDep", "OpenAIProduct"]
-
-
-def _from_proto(reply: transcription_pb2.TranscribeResponse) -> Transcript:
-    return Transcript(
-        language=reply.language or "en",
-        duration=reply.duration,
-        text=reply.text,
-        segments=[
-            Segment(
-                id=s.id,
-                start=s.start,
-                end=s.end,
-                text=s.text,
-                speaker=s.speaker or None,
-                words=[
-                    Word(word=w.word, start=w.start, end=w.end, probability=w.probability) for w in s.words
-                ],
-            )
-            for s in reply.segments
-        ],
-    )
 
 
 class OpenAIProduct(Product):
@@ -176,7 +156,7 @@ class OpenAIProduct(Product):
             if exc.status in (400, 404):
                 raise client_error(exc.details) from None
             raise ApiError(exc.status, "Transcription unavailable", exc.details) from None
-        return _from_proto(reply)
+        return transcript_from_reply(reply)
 
     async def via_job(
         self, path: Path, info: audio.AudioInfo, params: TranscriptionParams, want_words: bool
