@@ -47,6 +47,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid, expired or revoked access token"},
     404: {"description": "Not found, or another user's record"},
 }
+
+NEEDS_TRANSCRIPT: dict[int | str, dict[str, Any]] = {**ERRORS, 409: {"description": "Transcribe first"}}
+"""Errors of the single analyses: those of every route, and 409 for an attempt not yet transcribed."""
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1-100 (422 outside).")]
 Cursor = Annotated[int | None, Query(description="The last id of the previous page.")]
 
@@ -224,7 +227,7 @@ async def complete_analysis(
 @router.post(
     "/api/domain-base-analysis",
     response_model=DomainOut,
-    responses={**ERRORS, 409: {"description": "Transcribe first"}},
+    responses=NEEDS_TRANSCRIPT,
 )
 async def domain_analysis(
     body: AttemptIn, session: DbSession, user: CurrentUser, analysis: AnalysisClient
@@ -238,7 +241,7 @@ async def domain_analysis(
 @router.post(
     "/api/communication-based-analysis",
     response_model=CommunicationOut,
-    responses={**ERRORS, 409: {"description": "Transcribe first"}},
+    responses=NEEDS_TRANSCRIPT,
 )
 async def communication_analysis(
     body: AttemptIn, session: DbSession, user: CurrentUser, analysis: AnalysisClient
@@ -251,7 +254,7 @@ async def communication_analysis(
 @router.post(
     "/api/analyze-pace",
     response_model=PaceOut,
-    responses={**ERRORS, 409: {"description": "Transcribe first"}},
+    responses=NEEDS_TRANSCRIPT,
 )
 async def pace_analysis(
     body: AttemptIn, session: DbSession, user: CurrentUser, analysis: AnalysisClient
@@ -265,7 +268,7 @@ async def pace_analysis(
 @router.post(
     "/api/analyze-pause",
     response_model=PauseOut,
-    responses={**ERRORS, 409: {"description": "Transcribe first"}},
+    responses=NEEDS_TRANSCRIPT,
 )
 async def pause_analysis(
     body: AttemptIn, session: DbSession, user: CurrentUser, analysis: AnalysisClient
