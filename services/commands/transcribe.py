@@ -56,6 +56,7 @@ async def transcribe_local(
     language: str | None = None,
     min_speakers: int | None = None,
     max_speakers: int | None = None,
+    num_speakers: int | None = None,
     progress: Progress | None = None,
     timeout_s: float = 7200.0,
 ) -> Transcript:
@@ -113,6 +114,7 @@ async def transcribe_local(
                     diarize=diarize,
                     min_speakers=min_speakers,
                     max_speakers=max_speakers,
+                    num_speakers=num_speakers,
                 )
                 report(0, f"transcribing {info.duration_s:.0f} s")
                 await runtime.bus.publish(request.topic, Envelope.of(request, "/earshot/cli"))
@@ -141,6 +143,7 @@ def transcribe_remote(
     language: str | None = None,
     min_speakers: int | None = None,
     max_speakers: int | None = None,
+    num_speakers: int | None = None,
     progress: Progress | None = None,
     timeout_s: float = 7200.0,
 ) -> Transcript:
@@ -166,6 +169,7 @@ def transcribe_remote(
         ("language", language),
         ("min_speakers", min_speakers),
         ("max_speakers", max_speakers),
+        ("num_speakers", num_speakers),
     ):
         if value is not None:
             fields.append((name, str(value)))
@@ -254,6 +258,7 @@ def transcribe(
     language: str = typer.Option(None, "--language", help="ISO 639-1 code; default: detect."),
     min_speakers: int = typer.Option(None, "--min-speakers", min=1, help="Lower bound on speakers."),
     max_speakers: int = typer.Option(None, "--max-speakers", min=1, help="Upper bound on speakers."),
+    num_speakers: int = typer.Option(None, "--num-speakers", min=1, help="Exact number of speakers."),
     url: str = typer.Option(
         None, "--url", help="A running gateway, e.g. http://127.0.0.1:8000; default: in-process."
     ),
@@ -274,6 +279,7 @@ def transcribe(
         "language": language,
         "min_speakers": min_speakers,
         "max_speakers": max_speakers,
+        "num_speakers": num_speakers,
     }
     with Progress(
         TextColumn("{task.description}"),

@@ -158,6 +158,17 @@ class TranscriptionRequested(EventPayload):
     diarize: bool = Field(False, description="Label segments and words with speakers.")
     min_speakers: int | None = Field(None, ge=1, le=32, description="Lower bound on the speaker count.")
     max_speakers: int | None = Field(None, ge=1, le=32, description="Upper bound on the speaker count.")
+    num_speakers: int | None = Field(
+        None,
+        ge=1,
+        le=32,
+        description="Exact speaker count when known (wins over the bounds and participants).",
+    )
+    participants: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Names of the people present (meetings); two or more fix the speaker count.",
+    )
     voice_activity: bool = Field(
         False, description="Also store the recording's speech intervals (Silero VAD) on the transcript."
     )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from services.common import audio, languages
 from services.common.transcript import Segment, Transcript, Word
 from services.transcription import diarization
-from services.transcription.engine import EngineError, ProgressCallback, TranscribeOptions
+from services.transcription.engine import EngineError, ProgressCallback, TranscribeOptions, speaker_bounds
 
 MIME_TYPES = {
     "wav": "audio/wav",
@@ -110,9 +110,8 @@ class OpenAIEngine:
             progress(info.duration_s, info.duration_s)
         transcript = self._to_transcript(result, info.duration_s, options)
         if options.diarize and transcript.words:
-            transcript = diarization.diarize(
-                transcript, audio.decode(path), options.min_speakers or 1, options.max_speakers or 8
-            )
+            low, high = speaker_bounds(options)
+            transcript = diarization.diarize(transcript, audio.decode(path), low, high)
         return transcript
 
     @staticmethod
@@ -230,7 +229,10 @@ class GeminiEngine:
             prompt += f" The language is {languages.name_of(options.language)}."
         if options.prompt:
             prompt += f" Context and spellings: {options.prompt}"
-        if options.diarize and (options.min_speakers or options.max_speakers):
+        if options.diarize and (options.num_speakers or len(options.participants) >= 2):
+            low, _ = speaker_bounds(options)
+            prompt += f" There are exactly {low} speakers."
+        elif options.diarize and (options.min_speakers or options.max_speakers):
             most = options.max_speakers or "several"
             prompt += f" There are between {options.min_speakers or 1} and {most} speakers."
         try:

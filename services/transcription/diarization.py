@@ -357,7 +357,12 @@ def window_labels(
         labels = cluster_spectral(embeddings, min_speakers, max_speakers)
     else:
         labels = cluster(embeddings, min_speakers, max_speakers)
-    labels = smooth(labels)
+    smoothed = smooth(labels)
+    # Smoothing must not take a speaker the hints ask for away (a short recording whose
+    # second voice holds few windows): then the clustering's labels stand.
+    labels = (
+        smoothed if len(set(smoothed.tolist())) >= min(min_speakers, len(set(labels.tolist()))) else labels
+    )
     order: dict[int, int] = {}
     return np.array([order.setdefault(int(lab), len(order)) for lab in labels], dtype=int)
 

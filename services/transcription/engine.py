@@ -115,7 +115,10 @@ class TranscribeOptions:
         min_speakers, max_speakers: bounds on the speaker count (diarization only).
         model: engine-specific model name; None uses the engine's default.
         num_speakers: the exact speaker count when known (diarization only; wins over
-            the bounds).
+            the bounds and the participants).
+        participants: names of the people present (meetings); two or more names fix the
+            speaker count at their number unless ``num_speakers`` is given (one name says
+            nothing about the others and is ignored).
         voice_activity: fill ``Transcript.speech`` with the pause-analysis speech intervals
             (:mod:`services.transcription.vad`); the local engine reads them from the same
             Silero pass as its VAD filter. Engines that cannot leave ``speech`` None.
@@ -131,6 +134,7 @@ class TranscribeOptions:
     model: str | None = None
     num_speakers: int | None = None
     voice_activity: bool = False
+    participants: tuple[str, ...] = ()
 
 
 ProgressCallback = Callable[[float, float], None]
@@ -159,9 +163,18 @@ class Engine(Protocol):
         ...
 
 
-def _speaker_bounds(options: TranscribeOptions, default_max: int) -> tuple[int, int]:
+def speaker_bounds(options: TranscribeOptions, default_max: int = 8) -> tuple[int, int]:
+    """``(min_speakers, max_speakers)`` for the diarizer from every hint in ``options``.
+
+    Precedence: ``num_speakers`` (exact); else two or more ``participants`` (exact, their
+    number); else ``min_speakers`` / ``max_speakers`` (``default_max`` when no upper
+    bound is given, raised to the lower bound). Always ``1 <= min <= max``.
+    """
     if options.num_speakers:
         return options.num_speakers, options.num_speakers
+    named = len({p.strip().lower() for p in options.participants if p.strip()})
+    if named >= 2:
+        return named, named
     low = max(1, options.min_speakers or 1)
     high = max(low, options.max_speakers or max(default_max, low))
     return low, high
@@ -390,7 +403,7 @@ class WhisperEngine:
                 voice_activity=options.voice_activity,
             )
             if options.diarize:
-                low, high = _speaker_bounds(options, self.max_speakers)
+                low, high = speaker_bounds(options, self.max_speakers)
                 transcript = diarization.diarize(transcript, samples, low, high, method=self.diarizer)
                 if not options.word_timestamps:
                     transcript = _drop_words(transcript)
@@ -509,7 +522,7 @@ class WhisperEngine:
             speech=speech if options.voice_activity else None,
         )
         if options.diarize:
-            low, high = _speaker_bounds(options, self.max_speakers)
+            low, high = speaker_bounds(options, self.max_speakers)
             transcript = diarization.diarize_windows(transcript, windows, low, high, method=self.diarizer)
         if not options.word_timestamps:
             transcript = _drop_words(transcript)

@@ -103,7 +103,8 @@ def check_options(options: TranscribeOptions) -> None:
     """Reject option combinations no engine can serve.
 
     Raises:
-        EngineError: (client error) bad speaker bounds or temperature.
+        EngineError: (client error) bad speaker bounds (a bound below 1, min above max,
+            ``num_speakers`` outside the bounds) or temperature.
     """
     low, high = options.min_speakers, options.max_speakers
     if (low is not None and low < 1) or (high is not None and high < 1):
@@ -112,6 +113,13 @@ def check_options(options: TranscribeOptions) -> None:
         )
     if low is not None and high is not None and low > high:
         raise EngineError("invalid_speakers", "min_speakers must not exceed max_speakers", client_error=True)
+    exact = options.num_speakers
+    if exact is not None and not (max(1, low or 1) <= exact <= (high or exact)):
+        raise EngineError(
+            "invalid_speakers",
+            "num_speakers must be at least 1 and within min_speakers..max_speakers when those are given",
+            client_error=True,
+        )
     if options.temperature is not None and not 0 <= options.temperature <= 1:
         raise EngineError("invalid_temperature", "temperature must be between 0 and 1", client_error=True)
 
@@ -132,6 +140,8 @@ class _Servicer(transcription_pb2_grpc.TranscriptionServiceServicer):
             diarize=request.diarize,
             min_speakers=request.min_speakers or None,
             max_speakers=request.max_speakers or None,
+            num_speakers=request.num_speakers or None,
+            participants=tuple(request.participants),
             voice_activity=request.voice_activity,
         )
         try:
@@ -407,6 +417,8 @@ class TranscriptionService:
             diarize=request.diarize,
             min_speakers=request.min_speakers,
             max_speakers=request.max_speakers,
+            num_speakers=request.num_speakers,
+            participants=tuple(request.participants),
             voice_activity=request.voice_activity,
         )
         try:

@@ -140,8 +140,45 @@ async def test_speaker_bounds_are_honoured(embedded: Embedded) -> None:
     assert {s.speaker for s in alone.segments} == {"SPEAKER_00"}
 
 
+async def test_exact_count_and_participants_reach_the_diarizer(embedded: Embedded) -> None:
+    # weekly_sync has three voices (three speakers with no hint, test above).
+    two, _ = await run_job(embedded, "weekly_sync.wav", diarize=True, num_speakers=2)
+    assert len({s.speaker for s in two.segments}) == 2
+    named, _ = await run_job(embedded, "weekly_sync.wav", diarize=True, participants=["Ann", "Ben"])
+    assert len({s.speaker for s in named.segments}) == 2
+    # num_speakers wins over the participants.
+    exact, _ = await run_job(
+        embedded, "weekly_sync.wav", diarize=True, participants=["Ann", "Ben"], num_speakers=3
+    )
+    assert len({s.speaker for s in exact.segments}) == 3
+
+
+async def test_grpc_speaker_hints_reach_the_diarizer(embedded: Embedded) -> None:
+    clip = (FIXTURES / "weekly_sync.wav").read_bytes()  # 51 s: within Transcribe's limit
+    async with grpc.aio.insecure_channel(embedded.runtime.grpc_targets["transcription"]) as ch:
+        stub = transcription_pb2_grpc.TranscriptionServiceStub(ch)
+        counts = {}
+        for label, hints in {
+            "none": {},
+            "num": {"num_speakers": 2},
+            "participants": {"participants": ["Ann", "Ben"]},
+        }.items():
+            reply = await stub.Transcribe(
+                transcription_pb2.TranscribeRequest(audio=clip, word_timestamps=True, diarize=True, **hints),
+                timeout=120,
+            )
+            counts[label] = len({s.speaker for s in reply.segments if s.speaker})
+    assert counts == {"none": 3, "num": 2, "participants": 2}
+
+
 @pytest.mark.parametrize(
-    "bad", [{"min_speakers": 3, "max_speakers": 2}, {"language": "de"}, {"model": "nope"}]
+    "bad",
+    [
+        {"min_speakers": 3, "max_speakers": 2},
+        {"num_speakers": 4, "max_speakers": 2},
+        {"language": "de"},
+        {"model": "nope"},
+    ],
 )
 async def test_refused_jobs_fail_with_a_reason(embedded: Embedded, bad: dict[str, object]) -> None:
     rt = embedded.runtime

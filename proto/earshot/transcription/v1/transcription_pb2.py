@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,earshot/transcription/v1/transcription.proto\x12\x18\x65\x61rshot.transcription.v1\"\x9c\x02\n\x11TranscribeRequest\x12\x0f\n\x05\x61udio\x18\x01 \x01(\x0cH\x00\x12\x13\n\taudio_key\x18\x02 \x01(\tH\x00\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x17\n\x0fword_timestamps\x18\x04 \x01(\x08\x12\r\n\x05model\x18\x05 \x01(\t\x12\x0e\n\x06prompt\x18\x06 \x01(\t\x12\x18\n\x0btemperature\x18\x07 \x01(\x02H\x01\x88\x01\x01\x12\x0f\n\x07\x64iarize\x18\x08 \x01(\x08\x12\x14\n\x0cmin_speakers\x18\t \x01(\x05\x12\x14\n\x0cmax_speakers\x18\n \x01(\x05\x12\x0e\n\x06\x65ngine\x18\x0b \x01(\t\x12\x16\n\x0evoice_activity\x18\x14 \x01(\x08\x42\x08\n\x06sourceB\x0e\n\x0c_temperature\",\n\x0eSpeechInterval\x12\r\n\x05start\x18\x01 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x01\"E\n\x04Word\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x13\n\x0bprobability\x18\x04 \x01(\x01\"\x7f\n\x07Segment\x12\n\n\x02id\x18\x01 \x01(\x05\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x0f\n\x07speaker\x18\x05 \x01(\t\x12-\n\x05words\x18\x06 \x03(\x0b\x32\x1e.earshot.transcription.v1.Word\"\xea\x01\n\x12TranscribeResponse\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x10\n\x08\x64uration\x18\x02 \x01(\x01\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x33\n\x08segments\x18\x04 \x03(\x0b\x32!.earshot.transcription.v1.Segment\x12\x14\n\x0cprocessing_s\x18\x05 \x01(\x01\x12\x0e\n\x06\x65ngine\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x38\n\x06speech\x18\x14 \x03(\x0b\x32(.earshot.transcription.v1.SpeechInterval\"\x13\n\x11ListModelsRequest\"5\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x10\n\x08owned_by\x18\x03 \x01(\t\"\\\n\x12ListModelsResponse\x12/\n\x06models\x18\x01 \x03(\x0b\x32\x1f.earshot.transcription.v1.Model\x12\x15\n\rdefault_model\x18\x02 \x01(\t2\xe8\x01\n\x14TranscriptionService\x12g\n\nTranscribe\x12+.earshot.transcription.v1.TranscribeRequest\x1a,.earshot.transcription.v1.TranscribeResponse\x12g\n\nListModels\x12+.earshot.transcription.v1.ListModelsRequest\x1a,.earshot.transcription.v1.ListModelsResponseB\x02P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,earshot/transcription/v1/transcription.proto\x12\x18\x65\x61rshot.transcription.v1\"\xc8\x02\n\x11TranscribeRequest\x12\x0f\n\x05\x61udio\x18\x01 \x01(\x0cH\x00\x12\x13\n\taudio_key\x18\x02 \x01(\tH\x00\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x17\n\x0fword_timestamps\x18\x04 \x01(\x08\x12\r\n\x05model\x18\x05 \x01(\t\x12\x0e\n\x06prompt\x18\x06 \x01(\t\x12\x18\n\x0btemperature\x18\x07 \x01(\x02H\x01\x88\x01\x01\x12\x0f\n\x07\x64iarize\x18\x08 \x01(\x08\x12\x14\n\x0cmin_speakers\x18\t \x01(\x05\x12\x14\n\x0cmax_speakers\x18\n \x01(\x05\x12\x14\n\x0cnum_speakers\x18\x0c \x01(\x05\x12\x14\n\x0cparticipants\x18\r \x03(\t\x12\x0e\n\x06\x65ngine\x18\x0b \x01(\t\x12\x16\n\x0evoice_activity\x18\x14 \x01(\x08\x42\x08\n\x06sourceB\x0e\n\x0c_temperature\",\n\x0eSpeechInterval\x12\r\n\x05start\x18\x01 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x01\"E\n\x04Word\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x13\n\x0bprobability\x18\x04 \x01(\x01\"\x7f\n\x07Segment\x12\n\n\x02id\x18\x01 \x01(\x05\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x0f\n\x07speaker\x18\x05 \x01(\t\x12-\n\x05words\x18\x06 \x03(\x0b\x32\x1e.earshot.transcription.v1.Word\"\xea\x01\n\x12TranscribeResponse\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x10\n\x08\x64uration\x18\x02 \x01(\x01\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x33\n\x08segments\x18\x04 \x03(\x0b\x32!.earshot.transcription.v1.Segment\x12\x14\n\x0cprocessing_s\x18\x05 \x01(\x01\x12\x0e\n\x06\x65ngine\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x38\n\x06speech\x18\x14 \x03(\x0b\x32(.earshot.transcription.v1.SpeechInterval\"\x13\n\x11ListModelsRequest\"5\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x10\n\x08owned_by\x18\x03 \x01(\t\"\\\n\x12ListModelsResponse\x12/\n\x06models\x18\x01 \x03(\x0b\x32\x1f.earshot.transcription.v1.Model\x12\x15\n\rdefault_model\x18\x02 \x01(\t2\xe8\x01\n\x14TranscriptionService\x12g\n\nTranscribe\x12+.earshot.transcription.v1.TranscribeRequest\x1a,.earshot.transcription.v1.TranscribeResponse\x12g\n\nListModels\x12+.earshot.transcription.v1.ListModelsRequest\x1a,.earshot.transcription.v1.ListModelsResponseB\x02P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,21 +33,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'P\001'
   _globals['_TRANSCRIBEREQUEST']._serialized_start=75
-  _globals['_TRANSCRIBEREQUEST']._serialized_end=359
-  _globals['_SPEECHINTERVAL']._serialized_start=361
-  _globals['_SPEECHINTERVAL']._serialized_end=405
-  _globals['_WORD']._serialized_start=407
-  _globals['_WORD']._serialized_end=476
-  _globals['_SEGMENT']._serialized_start=478
-  _globals['_SEGMENT']._serialized_end=605
-  _globals['_TRANSCRIBERESPONSE']._serialized_start=608
-  _globals['_TRANSCRIBERESPONSE']._serialized_end=842
-  _globals['_LISTMODELSREQUEST']._serialized_start=844
-  _globals['_LISTMODELSREQUEST']._serialized_end=863
-  _globals['_MODEL']._serialized_start=865
-  _globals['_MODEL']._serialized_end=918
-  _globals['_LISTMODELSRESPONSE']._serialized_start=920
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1012
-  _globals['_TRANSCRIPTIONSERVICE']._serialized_start=1015
-  _globals['_TRANSCRIPTIONSERVICE']._serialized_end=1247
+  _globals['_TRANSCRIBEREQUEST']._serialized_end=403
+  _globals['_SPEECHINTERVAL']._serialized_start=405
+  _globals['_SPEECHINTERVAL']._serialized_end=449
+  _globals['_WORD']._serialized_start=451
+  _globals['_WORD']._serialized_end=520
+  _globals['_SEGMENT']._serialized_start=522
+  _globals['_SEGMENT']._serialized_end=649
+  _globals['_TRANSCRIBERESPONSE']._serialized_start=652
+  _globals['_TRANSCRIBERESPONSE']._serialized_end=886
+  _globals['_LISTMODELSREQUEST']._serialized_start=888
+  _globals['_LISTMODELSREQUEST']._serialized_end=907
+  _globals['_MODEL']._serialized_start=909
+  _globals['_MODEL']._serialized_end=962
+  _globals['_LISTMODELSRESPONSE']._serialized_start=964
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1056
+  _globals['_TRANSCRIPTIONSERVICE']._serialized_start=1059
+  _globals['_TRANSCRIPTIONSERVICE']._serialized_end=1291
 # @@protoc_insertion_point(module_scope)

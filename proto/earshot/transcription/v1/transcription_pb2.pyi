@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TranscribeRequest(_message.Message):
-    __slots__ = ("audio", "audio_key", "language", "word_timestamps", "model", "prompt", "temperature", "diarize", "min_speakers", "max_speakers", "engine", "voice_activity")
+    __slots__ = ("audio", "audio_key", "language", "word_timestamps", "model", "prompt", "temperature", "diarize", "min_speakers", "max_speakers", "num_speakers", "participants", "engine", "voice_activity")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     AUDIO_KEY_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,8 @@ class TranscribeRequest(_message.Message):
     DIARIZE_FIELD_NUMBER: _ClassVar[int]
     MIN_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     MAX_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
+    NUM_SPEAKERS_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPANTS_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     VOICE_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     audio: bytes
@@ -30,9 +32,11 @@ class TranscribeRequest(_message.Message):
     diarize: bool
     min_speakers: int
     max_speakers: int
+    num_speakers: int
+    participants: _containers.RepeatedScalarFieldContainer[str]
     engine: str
     voice_activity: bool
-    def __init__(self, audio: _Optional[bytes] = ..., audio_key: _Optional[str] = ..., language: _Optional[str] = ..., word_timestamps: _Optional[bool] = ..., model: _Optional[str] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., diarize: _Optional[bool] = ..., min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ..., engine: _Optional[str] = ..., voice_activity: _Optional[bool] = ...) -> None: ...
+    def __init__(self, audio: _Optional[bytes] = ..., audio_key: _Optional[str] = ..., language: _Optional[str] = ..., word_timestamps: _Optional[bool] = ..., model: _Optional[str] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., diarize: _Optional[bool] = ..., min_speakers: _Optional[int] = ..., max_speakers: _Optional[int] = ..., num_speakers: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ..., engine: _Optional[str] = ..., voice_activity: _Optional[bool] = ...) -> None: ...
 
 class SpeechInterval(_message.Message):
     __slots__ = ("start", "end")

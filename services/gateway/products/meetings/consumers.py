@@ -5,8 +5,8 @@
    then ``earshot.transcription.requested.v1`` with ``job_id`` = meeting id, ``purpose``
    ``meeting``, ``diarize`` (by channel for a dual-audio stereo master, by voice otherwise:
    the transcription service decides from the channels), the participants and the
-   template's ``speaker_diarization`` text as the decoder prompt, and the participant count
-   as the speaker-count bounds.
+   template's ``speaker_diarization`` text as the decoder prompt, and the participants in
+   the event (two or more names fix the diarizer's speaker count at their number).
 2. ``earshot.transcription.completed.v1`` for a meeting: ``earshot.analysis.requested.v1``
    (kind ``meeting``: meeting date, template, participants), which names the speakers
    (services.analysis.speakers), summarises, finds action items and measures analytics.
@@ -256,7 +256,6 @@ class MeetingPipeline:
         if template is not None and template.transcription_prompt:
             hints.append(template.transcription_prompt)
         prompt = " ".join(h for h in hints if h)[:800] or None
-        count = len(record.participants or [])
         await self.publish(
             TranscriptionRequested(
                 job_id=record.id,
@@ -264,8 +263,7 @@ class MeetingPipeline:
                 purpose=PURPOSE,
                 diarize=True,
                 prompt=prompt,
-                min_speakers=count if 2 <= count <= 32 else None,
-                max_speakers=count if 2 <= count <= 32 else None,
+                participants=list(record.participants or [])[:32],
             )
         )
         await self.progress(record.id, "transcribing", 5, record.attempt)

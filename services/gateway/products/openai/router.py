@@ -7,7 +7,7 @@ A drop-in for OpenAI's transcription endpoint (point the official SDK's ``base_u
   ``response_format`` (``json`` | ``text`` | ``srt`` | ``verbose_json`` | ``vtt``),
   ``temperature``, ``timestamp_granularities[]`` (``word`` | ``segment``; ``word``
   needs ``verbose_json``, else 400 as OpenAI does); Earshot extensions ``diarize``,
-  ``min_speakers``, ``max_speakers`` and ``engine``.
+  ``min_speakers``, ``max_speakers``, ``num_speakers`` and ``engine``.
 * recordings up to 60 s go over gRPC ``Transcribe``; longer ones through the job
   events (the upload is stored as ``uploads/<job>.<ext>``, the transcript read back
   from ``transcripts/<job>.json``; both are deleted on every path).

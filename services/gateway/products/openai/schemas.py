@@ -184,9 +184,20 @@ class TranscriptionParams:
         self.diarize = _bool(text("diarize"), "diarize")
         self.min_speakers = _int(text("min_speakers"), "min_speakers", 1, 32)
         self.max_speakers = _int(text("max_speakers"), "max_speakers", 1, 32)
+        self.num_speakers = _int(text("num_speakers"), "num_speakers", 1, 32)
         if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
             raise Invalid(
                 400, "Invalid request", "min_speakers exceeds max_speakers", "min_speakers", "invalid_value"
+            )
+        if self.num_speakers and not (
+            (self.min_speakers or 1) <= self.num_speakers <= (self.max_speakers or self.num_speakers)
+        ):
+            raise Invalid(
+                400,
+                "Invalid request",
+                "num_speakers is outside min_speakers..max_speakers",
+                "num_speakers",
+                "invalid_value",
             )
         self.engine = text("engine")
         if self.engine is not None and self.engine not in ("local", "openai", "gemini"):
@@ -282,6 +293,9 @@ class TranscriptionForm(BaseModel):
     diarize: bool | None = Field(None, description="Earshot: label speakers.")
     min_speakers: int | None = Field(None, ge=1, le=32, description="Earshot: diarization lower bound.")
     max_speakers: int | None = Field(None, ge=1, le=32, description="Earshot: diarization upper bound.")
+    num_speakers: int | None = Field(
+        None, ge=1, le=32, description="Earshot: exact speaker count when known (wins over the bounds)."
+    )
     engine: Literal["local", "openai", "gemini"] | None = Field(None, description="Earshot: engine to use.")
 
 

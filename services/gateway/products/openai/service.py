@@ -146,6 +146,7 @@ class OpenAIProduct(Product):
             diarize=params.diarize,
             min_speakers=params.min_speakers or 0,
             max_speakers=params.max_speakers or 0,
+            num_speakers=params.num_speakers or 0,
             engine=params.engine or "",
         )
         if params.temperature is not None:
@@ -191,6 +192,7 @@ class OpenAIProduct(Product):
                         diarize=params.diarize,
                         min_speakers=params.min_speakers,
                         max_speakers=params.max_speakers,
+                        num_speakers=params.num_speakers,
                     )
                 )
                 try:
