@@ -27,6 +27,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -167,13 +168,13 @@ def main() -> None:
         return
     # Searched more widely by hand before (MIN_PNUM 3..8, SPECTRAL_PVAL 0.02/0.05, an
     # over-clustered k, AHC on windows or on first-pass turns, NME-SC): none beat these.
-    grid = {"MERGE_COS": [0.8, 0.84, 0.88, 0.95], "MIN_CLUSTER_SIZE": [3, 4]}
-    results = []
+    grid: dict[str, list[float]] = {"MERGE_COS": [0.8, 0.84, 0.88, 0.95], "MIN_CLUSTER_SIZE": [3, 4]}
+    results: list[dict[str, Any]] = []
     for values in itertools.product(*grid.values()):
-        params = dict(zip(grid, values, strict=True))
-        s = score(rows, **params)
+        params: dict[str, float] = dict(zip(grid, values, strict=True))
+        s: dict[str, Any] = score(rows, **params)
         line = {
-            label: {k: v for k, v in figures.items() if k in ("mean_der", "count_right")}  # type: ignore[union-attr]
+            label: {k: v for k, v in figures.items() if k in ("mean_der", "count_right")}
             for label, figures in s.items()
         }
         results.append({"params": params, **line})
@@ -182,7 +183,7 @@ def main() -> None:
     # figures of the same setting are printed beside it, never used to choose.
     best = max(
         results,
-        key=lambda r: (r["calibration"]["count_right"], -r["calibration"]["mean_der"]),  # type: ignore[index]
+        key=lambda r: (r["calibration"]["count_right"], -r["calibration"]["mean_der"]),
     )
     print(json.dumps({"chosen": best}, indent=2))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import grpc
 import jiwer
@@ -158,11 +159,12 @@ async def test_grpc_speaker_hints_reach_the_diarizer(embedded: Embedded) -> None
     async with grpc.aio.insecure_channel(embedded.runtime.grpc_targets["transcription"]) as ch:
         stub = transcription_pb2_grpc.TranscriptionServiceStub(ch)
         counts = {}
-        for label, hints in {
+        cases: dict[str, dict[str, Any]] = {
             "none": {},
             "num": {"num_speakers": 2},
             "participants": {"participants": ["Ann", "Ben"]},
-        }.items():
+        }
+        for label, hints in cases.items():
             reply = await stub.Transcribe(
                 transcription_pb2.TranscribeRequest(audio=clip, word_timestamps=True, diarize=True, **hints),
                 timeout=120,
