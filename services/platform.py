@@ -206,7 +206,11 @@ class Platform:
 async def serve(settings: Settings, services: Sequence[str], *, run_migrations: bool) -> None:
     """Run services until SIGINT/SIGTERM; with the gateway, serve HTTP on ``host:port``."""
     configure_logging(settings.log_level, settings.log_format)
-    configure_tracing("earshot" if len(services) > 1 else f"earshot-{services[0]}", settings.otlp_endpoint)
+    configure_tracing(
+        "earshot" if len(services) > 1 else f"earshot-{services[0]}",
+        settings.otlp_endpoint,
+        settings.otlp_protocol,
+    )
     platform = Platform(settings, services, run_migrations=run_migrations)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

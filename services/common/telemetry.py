@@ -2,7 +2,8 @@
 
 Spans are always created (so log lines carry trace ids and context propagates);
 they are exported over OTLP only when ``EARSHOT_OTLP_ENDPOINT`` (or
-``OTEL_EXPORTER_OTLP_ENDPOINT``) is set.
+``OTEL_EXPORTER_OTLP_ENDPOINT``) is set, over gRPC or, with ``EARSHOT_OTLP_PROTOCOL``
+(``OTEL_EXPORTER_OTLP_PROTOCOL``) ``http/protobuf``, over HTTP.
 """
 
 from __future__ import annotations
@@ -15,29 +16,52 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 _provider: TracerProvider | None = None
 
 
-def configure_tracing(service_name: str, otlp_endpoint: str | None = None) -> TracerProvider:
+def configure_tracing(
+    service_name: str, otlp_endpoint: str | None = None, protocol: str = "grpc"
+) -> TracerProvider:
     """Install the global tracer provider once per process (later calls return it).
+
+    Spans are exported in batches (``BatchSpanProcessor``; ``OTEL_BSP_SCHEDULE_DELAY`` and the
+    other ``OTEL_BSP_*`` variables tune it) with the OTLP exporter of ``protocol``.
 
     Args:
         service_name: ``service.name`` resource attribute (``earshot`` for the embedded process).
-        otlp_endpoint: gRPC OTLP collector address, e.g. ``http://localhost:4317``; None exports nothing.
+        otlp_endpoint: OTLP collector base address, e.g. ``http://localhost:4317`` (gRPC) or
+            ``http://localhost:4318`` (HTTP: ``/v1/traces`` is appended unless the address ends
+            with it, as the OTLP exporter specification says); None exports nothing.
+        protocol: ``grpc`` or ``http/protobuf`` (OTLP/HTTP with protobuf bodies).
+
+    Raises:
+        ValueError: an unknown ``protocol``.
     """
     global _provider
     if _provider is not None:
         return _provider
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if otlp_endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+        provider.add_span_processor(BatchSpanProcessor(_exporter(otlp_endpoint, protocol)))
     trace.set_tracer_provider(provider)
     _provider = provider
     return provider
+
+
+def _exporter(endpoint: str, protocol: str) -> SpanExporter:
+    """The OTLP span exporter for ``protocol`` sending to ``endpoint``."""
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter(endpoint=endpoint)
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        path = "" if endpoint.rstrip("/").endswith("/v1/traces") else "/v1/traces"
+        return HttpExporter(endpoint=endpoint.rstrip("/") + path)
+    raise ValueError(f"unknown OTLP protocol {protocol!r}: use grpc or http/protobuf")
 
 
 def shutdown_tracing() -> None:
@@ -68,6 +92,20 @@ def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: A
     """Start a span whose parent is the context found in ``carrier``."""
     ctx = extract(carrier)
     with tracer(scope).start_as_current_span(name, context=ctx, attributes=attributes) as span:
+        yield span
+
+
+@contextmanager
+def child_span(name: str, scope: str, **attributes: Any) -> Iterator[trace.Span]:
+    """Start a span below the current one (in an event handler: its ``process`` span, so the
+    work of a job hangs below the event that asked for it; with no current span, a new trace).
+
+    Args:
+        name: span name, e.g. ``"transcription.job"``.
+        scope: instrumentation scope, e.g. ``"earshot.transcription"``.
+        attributes: span attributes.
+    """
+    with tracer(scope).start_as_current_span(name, attributes=attributes) as span:
         yield span
 
 

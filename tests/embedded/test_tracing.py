@@ -131,7 +131,19 @@ async def _one_tree(
     assert [s for s in trace if s.parent is None] == roots  # one root: the request
     orphans = [s.name for s in trace if s.parent is not None and s.parent.span_id not in ids]
     assert orphans == []  # every other span hangs below a span of this trace: one tree
+    names = {s.context.span_id: s.name for s in trace if s.context is not None}
+    for span in trace:  # a job's work hangs below the event that asked for it
+        if span.name in JOB_SPANS:
+            assert span.parent is not None and names[span.parent.span_id] == JOB_SPANS[span.name], span.name
     return trace_id
+
+
+JOB_SPANS = {
+    "transcription.job": "earshot.transcription.requested.v1 process",
+    "analysis.job": "earshot.analysis.requested.v2 process",
+    "media.render": "earshot.media.render_requested.v1 process",
+}
+"""The span of a worker's job and the ``process`` span it must hang below."""
 
 
 def _key_of(published: Published, event_type: str) -> str:
