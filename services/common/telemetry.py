@@ -87,6 +87,34 @@ def extract(carrier: Mapping[str, Any]) -> otel_context.Context:
     return propagate.extract({str(k).lower(): str(v) for k, v in carrier.items()})
 
 
+def event_extensions(event_type: str) -> dict[str, str]:
+    """The trace context to put on an event published now (CloudEvents distributed-tracing
+    extension ``traceparent``): the current span's. Outside any span (a watchdog re-queueing
+    stuck work, a start-up recovery) the event starts a new trace, whose root is a PRODUCER
+    span ``<event type> publish`` ended at once, so every published event carries one.
+
+    Args:
+        event_type: the CloudEvent ``type``, e.g. ``earshot.meeting.processing_requested.v1``.
+
+    Returns:
+        ``{"traceparent": ..., "tracestate": ...}`` (W3C Trace Context); empty only when no
+        tracer provider is installed (spans are then not recorded at all).
+    """
+    if trace.get_current_span().get_span_context().is_valid:
+        return inject()
+    span = tracer("earshot.bus").start_span(
+        f"{event_type} publish",
+        kind=trace.SpanKind.PRODUCER,
+        attributes={"messaging.system": "kafka", "messaging.operation.type": "publish"},
+    )
+    try:
+        out: dict[str, str] = {}
+        propagate.inject(out, context=trace.set_span_in_context(span))
+        return out
+    finally:
+        span.end()
+
+
 @contextmanager
 def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: Any) -> Iterator[trace.Span]:
     """Start a span whose parent is the context found in ``carrier``."""
