@@ -592,7 +592,11 @@ class KafkaBus(EventBus):
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap, client_id=self.client_id, **self.PRODUCER_SETTINGS
             )
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()  # a failed start leaves its client open (and logs it later)
+                raise
             self._producer = producer
 
     async def stop(self) -> None:
