@@ -191,6 +191,29 @@ async def test_one_trace_across_processes(cluster: Cluster, otlp: OtlpReceiver) 
     assert {"earshot-gateway", "earshot-transcription", "earshot-analysis"} <= {s.service for s in spans}
 
 
+async def test_a_grpc_call_joins_the_request_trace_across_processes(
+    cluster: Cluster, otlp: OtlpReceiver
+) -> None:
+    """A clip on ``/v1/audio/transcriptions`` goes over gRPC ``Transcribe``: the transcription
+    process's server span hangs below the gateway's request span, in the request's trace."""
+    request_id = f"trace-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(timeout=300) as client:
+        answer = await client.post(
+            f"{cluster.url}/v1/audio/transcriptions",
+            files={"file": (JFK.name, JFK.read_bytes(), "audio/flac")},
+            data={"model": "whisper-1"},
+            headers={"X-Request-ID": request_id},
+        )
+    assert answer.status_code == 200, answer.text
+    trace_id = await access_log_trace_id(cluster, request_id)
+    call = "/earshot.transcription.v1.TranscriptionService/Transcribe"
+    spans = await otlp.wait_for(trace_id, {"POST /v1/audio/transcriptions", call})
+    [root] = [s for s in spans if s.parent_span_id == 0]
+    assert (root.service, root.name) == ("earshot-gateway", "POST /v1/audio/transcriptions")
+    [server] = [s for s in spans if s.name == call]
+    assert server.service == "earshot-transcription" and server.parent_span_id == root.span_id
+
+
 async def test_bad_input_is_refused_without_storing_anything(cluster: Cluster) -> None:
     async with httpx.AsyncClient(timeout=60) as client:
         answer = await client.post(
