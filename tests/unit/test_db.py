@@ -14,6 +14,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from services.common import db
+from services.common.faults import DatabaseUnavailable
 from services.gateway.models import Job, JobStatus
 from services.gateway.shared.jobs import JobAlreadyExists, JobNotFound, JobRepository
 from services.gateway.tables import Base
@@ -58,7 +59,9 @@ async def test_engine_creates_folder_and_sets_pragmas(db_file: Path, url: str) -
         assert db_file.parent.is_dir()
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
-            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            # the rollback journal, never WAL (its mmap'd -shm file means SIGBUS once read-only)
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "delete"
+            assert (await conn.execute(text("PRAGMA mmap_size"))).scalar() == 0
             assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == db.SQLITE_BUSY_TIMEOUT_MS
     finally:
         await engine.dispose()
@@ -80,8 +83,9 @@ async def test_check_fails_when_the_database_is_unreachable(tmp_path: Path) -> N
         db.create_engine(f"sqlite+aiosqlite:///{blocker}/sub/x.db")
     engine = db.create_engine("postgresql+asyncpg://nobody:pw@127.0.0.1:1/none")
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(DatabaseUnavailable) as raised:
             await db.check(engine)
+        assert isinstance(raised.value.__cause__, OSError)
     finally:
         await engine.dispose()
 
