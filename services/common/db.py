@@ -252,6 +252,17 @@ def _install_fault_handling(engine: AsyncEngine) -> None:
         except OSError as exc:  # refused, unreachable, DNS, timeout (TimeoutError is an OSError)
             raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
 
+    @event.listens_for(engine.sync_engine, "invalidate")
+    @event.listens_for(engine.sync_engine, "soft_invalidate")
+    def _roll_back(dbapi_connection: Any, _record: Any, _exception: BaseException | None) -> None:
+        # Roll back before the connection is closed: SQLite's close of a connection whose failed
+        # statement is still referenced (by the traceback being logged) leaves a "zombie" that
+        # keeps its transaction's RESERVED lock, and every later write waits for it for good.
+        try:
+            dbapi_connection.rollback()
+        except Exception:  # noqa: BLE001, S110 - the connection is being thrown away anyway
+            pass
+
     @event.listens_for(engine.sync_engine, "handle_error")
     def _fault(context: ExceptionContext) -> None:
         if context.sqlalchemy_exception is not None and (

@@ -110,6 +110,10 @@ class Fault:
       ``chattr +i`` or a read-only mount); like SQLite, a connection opened meanwhile is
       read-only for good (``PRAGMA query_only``), so only a pool that replaces it recovers;
     * ``full``: every write fails with SQLITE_FULL;
+    * ``journal``: SQLite cannot open its rollback journal (a dangling symlink is in its way:
+      "unable to open database file"), so a write fails *after* taking the write lock, as in
+      a folder made immutable; a connection thrown away without a rollback keeps that lock
+      for good (SQLite leaves a "zombie" while the failed statement is referenced);
     * ``unreachable``: the driver cannot connect.
     """
 
@@ -139,8 +143,14 @@ class Fault:
 
         dialect.connect = connect  # type: ignore[method-assign]
 
+    @property
+    def journal(self) -> Path:
+        return Path(f"{self.engine.url.database}-journal")
+
     async def start(self, mode: str) -> None:
         self.mode = mode
+        if mode == "journal":
+            self.journal.symlink_to("/nonexistent/earshot-journal")
         if mode == "read-only":
             db._sqlite_writable = lambda path: False  # type: ignore[assignment]
         await self.engine.dispose()  # the fault reaches every connection from now on
@@ -149,6 +159,8 @@ class Fault:
         """End the fault; nothing else is done: the pool must recover by itself. A connection
         opened during a read-only fault is replaced once older than the TTL: wait that long."""
         was_read_only, self.mode = self.mode == "read-only", None
+        if self.journal.is_symlink():
+            self.journal.unlink()
         db._sqlite_writable = self._writable  # type: ignore[assignment]
         if was_read_only:
             await asyncio.sleep(db.READ_ONLY_CONNECTION_TTL_S * 1.5)
@@ -156,8 +168,10 @@ class Fault:
 
 @pytest.fixture(autouse=True)
 def short_read_only_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read-only connections are replaced after 0.1 s instead of 1 s (the tests wait for it)."""
+    """Read-only connections are replaced after 0.1 s instead of 1 s (the tests wait for it);
+    a lock left behind fails in 0.5 s instead of 15 s."""
     monkeypatch.setattr(db, "READ_ONLY_CONNECTION_TTL_S", 0.1)
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 500)
 
 
 @pytest.fixture
@@ -174,14 +188,16 @@ async def _insert(engine: AsyncEngine, value: str) -> None:
         await conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": value * 5000})
 
 
-@pytest.mark.parametrize("mode", ["read-only", "full", "unreachable"])
+@pytest.mark.parametrize("mode", ["read-only", "full", "journal", "unreachable"])
 async def test_database_faults_are_classified_and_the_pool_recovers(engine: AsyncEngine, mode: str) -> None:
     fault = Fault(engine)
     await fault.start(mode)
+    kept = []  # like a log handler or an error report: the failures stay referenced
     for attempt in range(3):  # several requests during the fault, each a clear fault
         with pytest.raises(Exception) as raised:
             await _insert(engine, f"during-{attempt}")
         assert unavailable_dependency(raised.value) == "database", repr(raised.value)
+        kept.append(raised.value)
     await fault.stop()
     for attempt in range(3):
         await _insert(engine, f"after-{attempt}")

@@ -138,7 +138,7 @@ async def test_storage_fault_is_503_and_recovers(
     assert (await _ready(gw))["checks"]["storage"] == "ok"
 
 
-@pytest.mark.parametrize("mode", ["read-only", "full", "unreachable"])
+@pytest.mark.parametrize("mode", ["read-only", "full", "journal", "unreachable"])
 async def test_database_fault_is_503_and_recovers(
     gw: UnitGateway, storage: FailingStorage, mode: str
 ) -> None:
