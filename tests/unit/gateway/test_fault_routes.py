@@ -173,3 +173,21 @@ async def test_an_unexpected_os_error_is_still_a_500(gw: UnitGateway, storage: F
     reply = await gw.client.post("/upload-photo", json=PHOTO, headers=bearer("bug"))
     assert reply.status_code == 500
     assert set(reply.json()) >= {"error", "details", "timestamp"}
+
+
+async def test_a_temp_disk_that_refuses_the_spooled_upload_is_503_not_400(
+    gw: UnitGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.requests import Request
+
+    async def read_only_disk(self: Request, **kwargs: Any) -> Any:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Request, "form", read_only_disk)
+    files = {"photo": ("coffee.png", (FIXTURES / "coffee.png").read_bytes(), "image/png")}
+    _assert_unavailable(
+        await gw.client.post("/upload-photo", files=files, headers=bearer("spool")), "storage"
+    )
+    monkeypatch.undo()
+    reply = await gw.client.post("/upload-photo", files=files, headers=bearer("spool"))
+    assert reply.status_code == 200, reply.text
