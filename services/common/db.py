@@ -230,8 +230,9 @@ def _connection_read_only(engine: AsyncEngine, dbapi_connection: Any) -> bool:
 def _install_fault_handling(engine: AsyncEngine) -> None:
     """Connection faults raise :class:`DatabaseUnavailable`; an unavailable or read-only
     database throws the pooled connections away (they may hold a read-only file handle or a
-    session that started read-only), and a connection opened while the database was read-only
-    lives at most :data:`READ_ONLY_CONNECTION_TTL_S` in the pool, so recovery needs no restart."""
+    session that started read-only; SQLite connections are rolled back first), and a
+    connection opened while the database was read-only lives at most
+    :data:`READ_ONLY_CONNECTION_TTL_S` in the pool, so recovery needs no restart."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _mark_read_only(dbapi_connection: Any, record: Any) -> None:
@@ -252,16 +253,20 @@ def _install_fault_handling(engine: AsyncEngine) -> None:
         except OSError as exc:  # refused, unreachable, DNS, timeout (TimeoutError is an OSError)
             raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
 
-    @event.listens_for(engine.sync_engine, "invalidate")
-    @event.listens_for(engine.sync_engine, "soft_invalidate")
-    def _roll_back(dbapi_connection: Any, _record: Any, _exception: BaseException | None) -> None:
-        # Roll back before the connection is closed: SQLite's close of a connection whose failed
-        # statement is still referenced (by the traceback being logged) leaves a "zombie" that
-        # keeps its transaction's RESERVED lock, and every later write waits for it for good.
-        try:
-            dbapi_connection.rollback()
-        except Exception:  # noqa: BLE001, S110 - the connection is being thrown away anyway
-            pass
+    if engine.url.get_backend_name() == "sqlite":
+        # (PostgreSQL ends a closed connection's transaction itself, and a rollback sent to an
+        # unreachable server could wait for the TCP timeout.)
+
+        @event.listens_for(engine.sync_engine, "invalidate")
+        @event.listens_for(engine.sync_engine, "soft_invalidate")
+        def _roll_back(dbapi_connection: Any, _record: Any, _exception: BaseException | None) -> None:
+            # Roll back before the connection is closed: SQLite's close of a connection whose
+            # failed statement is still referenced (by the traceback being logged) leaves a
+            # "zombie" that keeps its transaction's write lock, and every later write waits for it.
+            try:
+                dbapi_connection.rollback()
+            except Exception:  # noqa: BLE001, S110 - the connection is being thrown away anyway
+                pass
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _fault(context: ExceptionContext) -> None:

@@ -67,6 +67,24 @@ async def test_engine_creates_folder_and_sets_pragmas(db_file: Path, url: str) -
         await engine.dispose()
 
 
+async def test_a_wal_database_is_converted_to_the_rollback_journal(db_file: Path, url: str) -> None:
+    """A database an earlier version left in WAL leaves it (and its mmap'd -shm file)."""
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    old = sqlite3.connect(db_file)
+    assert old.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    old.execute("CREATE TABLE t (x)")
+    old.commit()
+    old.close()
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "delete"
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+    finally:
+        await engine.dispose()
+    assert sorted(p.name for p in db_file.parent.iterdir()) == [db_file.name]  # no -shm, no -wal
+
+
 async def test_bare_sqlite_url_gets_the_async_driver(db_file: Path) -> None:
     engine = db.create_engine(f"sqlite:///{db_file}")
     try:
