@@ -260,3 +260,20 @@ async def test_a_grpc_service_fault_is_unavailable_with_the_dependency() -> None
     assert error.headers["Retry-After"] == "5"
     assert api_error(storage, "media service").error == "Storage unavailable"
     assert api_error(bug, "auth service").status == 502
+
+
+def test_a_fatal_signal_leaves_a_traceback_on_stderr() -> None:
+    """The reported SIGBUS ended the platform with no log line; now every thread's stack is
+    written before the process dies."""
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal; from services.cli import crash_log; crash_log(); "
+        "os.kill(os.getpid(), signal.SIGBUS)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGBUS
+    assert "Fatal Python error: Bus error" in done.stderr
+    assert "Current thread" in done.stderr or "Thread 0x" in done.stderr
