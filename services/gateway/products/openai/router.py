@@ -25,7 +25,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 
+from services.common.faults import DependencyUnavailable, unavailable_dependency
 from services.common.logging import get_logger
 from services.gateway.deps import ApiKeyOrUser
 from services.gateway.products.openai.schemas import (
@@ -39,14 +41,15 @@ from services.gateway.products.openai.schemas import (
     render,
 )
 from services.gateway.products.openai.service import OpenAIDep
-from services.gateway.shared.errors import ApiError
+from services.gateway.shared.errors import ApiError, dependency_unavailable
 from services.gateway.shared.openapi import request_body
 
 log = get_logger("earshot.gateway.openai")
 
 
 class OpenAIRoute(APIRoute):
-    """Route class that renders every error of the ``/v1`` routes in OpenAI's shape."""
+    """Route class that renders every error of the ``/v1`` routes in OpenAI's shape (a database
+    or storage fault too: 503 ``database_unavailable`` / ``storage_unavailable``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
@@ -65,6 +68,18 @@ class OpenAIRoute(APIRoute):
                 )
             except RequestValidationError as exc:
                 return openai_error(400, "; ".join(str(e.get("msg")) for e in exc.errors()))
+            except (DependencyUnavailable, SQLAlchemyError, OSError) as exc:
+                dependency = unavailable_dependency(exc)
+                if dependency is None:
+                    raise
+                log.warning("gateway.dependency_unavailable", dependency=dependency, path=request.url.path)
+                error = dependency_unavailable(dependency)
+                return openai_error(
+                    503,
+                    f"{error.error}: {error.details}",
+                    code=f"{dependency}_unavailable",
+                    headers=error.headers,
+                )
 
         return handler
 
