@@ -20,11 +20,18 @@ from services.gateway.products.accounts.schemas import (
 )
 from services.gateway.products.accounts.service import Accounts
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import errors
 
 Provider = Literal["google", "microsoft"]
 Surface = Literal["mobile", "web"]
 
 router = APIRouter(responses=ERRORS)
+
+NOT_ENABLED = {404: "The provider is not configured on this deployment (details name the settings)"}
+OAUTH_LOGIN = errors(described=NOT_ENABLED)
+OAUTH_CALLBACK = errors(
+    described={**NOT_ENABLED, 400: "The provider refused, or code or state is missing, too long or wrong"}
+)
 
 
 def surface_operation_id(route: APIRoute) -> str:
@@ -50,14 +57,14 @@ async def refresh(body: RefreshBody, auth: AuthClient, accounts: Accounts) -> To
     return accounts.tokens(await auth.refresh(body.refresh_token))
 
 
-@router.get("/auth/{provider}/login", response_model=AuthUrl)
+@router.get("/auth/{provider}/login", response_model=AuthUrl, responses=OAUTH_LOGIN)
 async def oauth_login(provider: Provider, request: Request, auth: AuthClient) -> AuthUrl:
     """The provider's sign-in URL (authorization code flow with state, nonce and PKCE)."""
     reply = await auth.start_oauth(provider, _surface(request))
     return AuthUrl(auth_url=reply.auth_url, state=reply.state)
 
 
-@router.get("/auth/{provider}/callback", response_model=TokenResponse)
+@router.get("/auth/{provider}/callback", response_model=TokenResponse, responses=OAUTH_CALLBACK)
 async def oauth_callback(
     provider: Provider,
     request: Request,
