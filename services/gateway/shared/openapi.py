@@ -227,13 +227,13 @@ def complete_error_responses(document: dict[str, Any], routes: Iterable[Any]) ->
                 added.add(422)
             if operation.get(next(iter(VALIDATION_AS_400))):
                 responses.pop("422", None)
-            for status in sorted(added):
-                responses.setdefault(str(status), {"description": ERROR_DESCRIPTIONS[status]})
-            for status, answer in responses.items():
-                if status[:1] in {"4", "5"} and not _own_error_shape(answer):
+            for code in sorted(added):
+                responses.setdefault(str(code), {"description": ERROR_DESCRIPTIONS[code]})
+            for key, answer in responses.items():
+                if key[:1] in {"4", "5"} and not _own_error_shape(answer):
                     answer["content"] = dict(_ERROR_CONTENT)
                     if answer.get("description") in (None, "", "Validation Error"):
-                        answer["description"] = ERROR_DESCRIPTIONS.get(int(status), "Error")
+                        answer["description"] = ERROR_DESCRIPTIONS.get(int(key), "Error")
             operation["responses"] = dict(sorted(responses.items()))
     if not any(
         "HTTPValidationError" in str(op.get("responses", {}))

@@ -100,7 +100,10 @@ class CreateInterviewIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    track: str = Field(description="One of GET /api/interviews/tracks.")
+    track: str = Field(
+        description="One of GET /api/interviews/tracks (422 otherwise).",
+        json_schema_extra={"enum": list(TRACKS)},
+    )
 
 
 class InterviewOut(BaseModel):

@@ -66,6 +66,12 @@ MeetingId = Annotated[uuid.UUID, "a meeting id (UUID); anything else is a 422"]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page, 1..1000 (default 100).")]
 
 
+STATUS_TEXT = "pending, processing, completed or failed (any case; 422 otherwise)."
+STATUS_VALUES = {
+    "enum": [v for word in ("pending", "processing", "completed", "failed") for v in (word, word.upper())]
+}
+"""The filter values the document lists (the route accepts them in any case)."""
+
 NO_MEETING = errors(404)
 """Errors of a route on one meeting: another user's meeting answers 404 too."""
 AUDIO_REFUSED = errors(
@@ -249,10 +255,10 @@ async def list_meetings(
     product: MeetingsDep,
     page: PageNo = 1,
     limit: Limit = 100,
-    status: Annotated[
-        str | None, Query(description="pending, processing, completed or failed (any case).")
+    status: Annotated[str | None, Query(description=STATUS_TEXT, json_schema_extra=STATUS_VALUES)] = None,
+    analytics_status: Annotated[
+        str | None, Query(description=STATUS_TEXT, json_schema_extra=STATUS_VALUES)
     ] = None,
-    analytics_status: Annotated[str | None, Query()] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
     date_from: Annotated[datetime | None, Query(description="ISO 8601; created at or after.")] = None,
     date_to: Annotated[datetime | None, Query(description="ISO 8601; created at or before.")] = None,
