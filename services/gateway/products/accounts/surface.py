@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
 from services.gateway.deps import AuthClient, CurrentUser
-from services.gateway.products.accounts.handlers import ERRORS
+from services.gateway.products.accounts.handlers import PROFILE, REFRESH
 from services.gateway.products.accounts.schemas import (
     AuthUrl,
     RefreshBody,
@@ -25,12 +25,16 @@ from services.gateway.shared.openapi import errors
 Provider = Literal["google", "microsoft"]
 Surface = Literal["mobile", "web"]
 
-router = APIRouter(responses=ERRORS)
+router = APIRouter()
 
 NOT_ENABLED = {404: "The provider is not configured on this deployment (details name the settings)"}
 OAUTH_LOGIN = errors(described=NOT_ENABLED)
 OAUTH_CALLBACK = errors(
-    described={**NOT_ENABLED, 400: "The provider refused, or code or state is missing, too long or wrong"}
+    described={
+        **NOT_ENABLED,
+        400: "The provider refused, or code or state is missing, too long or wrong",
+        403: "Disabled account, or an email domain outside COMPANY_DOMAINS",
+    }
 )
 
 
@@ -45,13 +49,13 @@ def _surface(request: Request) -> Surface:
 
 
 # --- seed 003 (meeting memos), under /api/v1/mobile and /api/v1/web -----------------------------
-@router.get("/auth/me", response_model=UserOut)
+@router.get("/auth/me", response_model=UserOut, responses=PROFILE)
 async def surface_me(user: CurrentUser, accounts: Accounts) -> UserOut:
     """The current user."""
     return await accounts.profile(user)
 
 
-@router.post("/auth/refresh", response_model=TokenResponse)
+@router.post("/auth/refresh", response_model=TokenResponse, responses=REFRESH)
 async def refresh(body: RefreshBody, auth: AuthClient, accounts: Accounts) -> TokenResponse:
     """Trade a refresh token for new tokens (the old refresh token is spent)."""
     return accounts.tokens(await auth.refresh(body.refresh_token))
