@@ -10,7 +10,7 @@ PERMISSION_DENIED      403
 NOT_FOUND              404
 ALREADY_EXISTS         409
 RESOURCE_EXHAUSTED     429     ``Retry-After`` from the trailing metadata (default 1 s)
-UNIMPLEMENTED          501     e.g. an OAuth provider that is not configured
+UNIMPLEMENTED          501     (the auth client answers 404 for an OAuth provider not configured)
 DEADLINE_EXCEEDED      504
 UNAVAILABLE            503     the service cannot be reached; "Database unavailable" /
                                "Storage unavailable" when the service named the dependency

@@ -35,6 +35,7 @@ from services.gateway.products.openai.schemas import (
     Invalid,
     ModelList,
     ModelObject,
+    OpenAIErrorBody,
     TranscriptionForm,
     TranscriptionOut,
     openai_error,
@@ -42,7 +43,7 @@ from services.gateway.products.openai.schemas import (
 )
 from services.gateway.products.openai.service import OpenAIDep
 from services.gateway.shared.errors import ApiError, dependency_unavailable
-from services.gateway.shared.openapi import request_body
+from services.gateway.shared.openapi import VALIDATION_AS_400, request_body
 
 log = get_logger("earshot.gateway.openai")
 
@@ -88,6 +89,31 @@ router = APIRouter(route_class=OpenAIRoute)
 """Mounted under ``/v1`` by ``app.py``."""
 
 
+def _errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": OpenAIErrorBody, "description": text} for status, text in described.items()}
+
+
+UNAVAILABLE = {
+    503: "The transcription service is unavailable (Retry-After)",
+    504: "The transcription service did not answer in time",
+}
+KEY = {401: "EARSHOT_API_KEYS is set and no valid key or token was sent"}
+TOO_LARGE: dict[str, Any] = {
+    "description": "File over MAX_FILE_SIZE (OpenAI's shape; Earshot's when the body limit answers first)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/OpenAIErrorBody"},
+                    {"$ref": "#/components/schemas/ErrorBody"},
+                ]
+            }
+        }
+    },
+}
+"""413 of an upload: the route's own check answers in OpenAI's shape; a body over the limit
+that the upload middleware stops first answers :class:`ErrorBody`."""
+
 TRANSCRIBE: dict[str, Any] = {
     "summary": "Transcribe audio (OpenAI-compatible)",
     "response_model": None,
@@ -101,14 +127,22 @@ TRANSCRIBE: dict[str, Any] = {
                 "text/vtt": {"schema": {"type": "string"}},
             },
         },
-        400: {"description": "Invalid parameter or audio"},
-        401: {"description": "EARSHOT_API_KEYS is set and no valid key or token was sent"},
-        413: {"description": "File over MAX_FILE_SIZE"},
+        **_errors({400: "Invalid parameter or audio (validation errors too)", **KEY, **UNAVAILABLE}),
+        413: TOO_LARGE,
     },
-    "openapi_extra": request_body(form=TranscriptionForm),
+    "openapi_extra": {**request_body(form=TranscriptionForm), **VALIDATION_AS_400},
 }
-MODELS: dict[str, Any] = {"summary": "List models (OpenAI-compatible)", "response_model": ModelList}
-MODEL: dict[str, Any] = {"summary": "Retrieve a model (OpenAI-compatible)", "response_model": ModelObject}
+MODELS: dict[str, Any] = {
+    "summary": "List models (OpenAI-compatible)",
+    "response_model": ModelList,
+    "responses": _errors({**KEY, **UNAVAILABLE}),
+}
+MODEL: dict[str, Any] = {
+    "summary": "Retrieve a model (OpenAI-compatible)",
+    "response_model": ModelObject,
+    "responses": _errors({**KEY, 404: "No such model", **UNAVAILABLE}),
+    "openapi_extra": VALIDATION_AS_400,
+}
 
 
 @router.post("/audio/transcriptions", **TRANSCRIBE)
