@@ -148,10 +148,16 @@ def decode(
     ctype = JSON
     try:
         for name, raw in headers:
-            if name[:3] == "ce_" or name[:3].lower() == "ce_":
+            if name.startswith("ce_"):  # the binding's lower-case names: the common case
                 attrs[name[3:].lower()] = raw.decode()
-            elif name.lower() == "content-type":
+            elif name == "content-type":
                 ctype = raw.decode()
+            else:
+                lower = name.lower()
+                if lower.startswith("ce_"):
+                    attrs[lower[3:]] = raw.decode()
+                elif lower == "content-type":
+                    ctype = raw.decode()
     except UnicodeDecodeError as exc:
         raise ValueError(f"not a binary-mode CloudEvent: header is not UTF-8 ({exc})") from exc
     specversion = attrs.pop("specversion", None)
