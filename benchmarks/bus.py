@@ -194,9 +194,8 @@ async def bare_kafka_run(bootstrap: str, topic: str, events: int) -> dict[str, f
         futures = []
         for i in range(events):
             m = event_codec.encode(make_envelope(run, i))
-            futures.append(
-                await producer.send(topic, m.value, key=m.key.encode(), headers=list(m.headers.items()))
-            )
+            key = m.key.encode() if isinstance(m.key, str) else m.key
+            futures.append(await producer.send(topic, m.value, key=key, headers=list(m.headers.items())))
         await asyncio.gather(*futures)
         produced = time.perf_counter()
         await asyncio.wait_for(run.done.wait(), 300)
