@@ -61,7 +61,14 @@ class Run:
     sent_at: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     last: float = 0.0
+    cpu_start: float = 0.0  # process CPU seconds (time.process_time) at the first send
+    cpu_end: float = 0.0  # ... at the last receipt
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def started(self) -> float:
+        """Mark the first send: returns its wall-clock time (and notes the CPU time)."""
+        self.cpu_start = time.process_time()
+        return time.perf_counter()
 
     def receive(self, key: str | bytes) -> None:
         """The no-op handler's only bookkeeping: receipt time and latency of event ``key``."""
@@ -70,6 +77,7 @@ class Run:
         self.latencies.append(now - self.sent_at[i])
         self.last = now
         if len(self.latencies) >= self.events:
+            self.cpu_end = time.process_time()
             self.done.set()
 
 
@@ -90,7 +98,7 @@ async def produce_concurrently(
         for i in counter:
             await publish(make_envelope(run, i))
 
-    start = time.perf_counter()
+    start = run.started()
     await asyncio.gather(*(publisher() for _ in range(min(in_flight, run.events))))
     return start
 
@@ -99,7 +107,7 @@ async def produce_in_batches(
     run: Run, publish_many: Callable[[list[Envelope]], Awaitable[None]], batch: int
 ) -> float:
     """Batches of ``batch`` events through ``publish_many``, each acknowledged before the next."""
-    start = time.perf_counter()
+    start = run.started()
     for first in range(0, run.events, batch):
         await publish_many([make_envelope(run, i) for i in range(first, min(first + batch, run.events))])
     return start
@@ -114,6 +122,9 @@ def result(run: Run, start: float, produced_at: float) -> dict[str, float]:
         "producer_events_per_s": run.events / (produced_at - start),
         "latency_p50_ms": percentile(run.latencies, 50) * 1000,
         "latency_p99_ms": percentile(run.latencies, 99) * 1000,
+        # CPU of this process (producer and consumer; not the broker's) per event: what other
+        # load on a shared machine moves least
+        "cpu_us_per_event": (run.cpu_end - run.cpu_start) * 1e6 / run.events,
     }
 
 
@@ -190,7 +201,7 @@ async def bare_kafka_run(bootstrap: str, topic: str, events: int) -> dict[str, f
                         run.receive(record.key)
 
         consuming = asyncio.create_task(consume())
-        start = time.perf_counter()
+        start = run.started()
         futures = []
         for i in range(events):
             m = event_codec.encode(make_envelope(run, i))
@@ -260,11 +271,15 @@ async def compare(
             "seconds_per_run": summary([r["seconds"] for r in results], 3),
             "loaded_latency_p50_ms": summary([r["latency_p50_ms"] for r in results], 2),
             "loaded_latency_p99_ms": summary([r["latency_p99_ms"] for r in results], 2),
+            "cpu_us_per_event": summary([r["cpu_us_per_event"] for r in results], 2),
         }
     bare = out["bare"]["events_per_s"]["median"]
+    bare_cpu = out["bare"]["cpu_us_per_event"]["median"]
     for name in pipelines:
         if name != "bare":
             out[f"{name}_vs_bare"] = round(out[name]["events_per_s"]["median"] / bare, 3)
+            # bare CPU per event / ours: the throughput ratio a CPU-bound run on a quiet machine gives
+            out[f"{name}_vs_bare_by_cpu"] = round(bare_cpu / out[name]["cpu_us_per_event"]["median"], 3)
     return out
 
 
