@@ -661,7 +661,19 @@ class KafkaBus(EventBus):
         await self._producer.client.fetch_all_metadata()
 
     async def publish(self, topic: str, envelope: Envelope) -> None:
-        await self._publish_raw(topic, envelope.to_message())
+        # _publish_raw inlined, with aiokafka's send_and_wait: two coroutine frames fewer to
+        # pass through when the acknowledgement resumes the caller, on every event
+        message = envelope.to_message()
+        if self._producer is None:
+            raise RuntimeError("KafkaBus.start() was not awaited")
+        ack = await self._producer.send(
+            self._prefix + topic,
+            value=message.value,
+            key=_bytes(message.key),
+            headers=list(message.headers.items()),
+        )
+        await ack
+        self._produced_counter(topic).inc()
 
     async def publish_many(self, topic: str, envelopes: Sequence[Envelope]) -> None:
         """See :meth:`EventBus.publish_many`: every send queued into producer batches, then

@@ -34,6 +34,10 @@ _REQUIRED = ("id", "source", "type")
 KNOWN_ATTRIBUTES = frozenset(
     {"id", "source", "type", "specversion", "time", "subject", "datacontenttype", "partitionkey"}
 )
+# Header name -> attribute for the names as encode() writes them (decode's fast path).
+_HEADER_ATTRIBUTES = {
+    f"ce_{name}": name for name in ("id", "source", "type", "specversion", "time", "subject", "traceparent")
+}
 # The same encoder settings as json.dumps(data, separators=(",", ":")), which the SDK path used.
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _loads = json.loads
@@ -142,14 +146,14 @@ def decode(
     Raises:
         ValueError: see :func:`decode_headers` and :func:`decode_data`.
     """
-    from services.common.events import Envelope
-
+    envelope_class = _envelope_class or _load_envelope_class()
     attrs: dict[str, str] = {}
     ctype = JSON
     try:
         for name, raw in headers:
-            if name.startswith("ce_"):  # the binding's lower-case names: the common case
-                attrs[name[3:].lower()] = raw.decode()
+            attr = _HEADER_ATTRIBUTES.get(name)
+            if attr is not None:  # a header as this codec writes it: the common case
+                attrs[attr] = raw.decode()
             elif name == "content-type":
                 ctype = raw.decode()
             else:
@@ -174,7 +178,7 @@ def decode(
     subject = attrs.pop("subject", None)
     attrs.pop("datacontenttype", None)
     attrs.pop("partitionkey", None)
-    return Envelope(
+    return envelope_class(
         event_type,
         source,
         key.decode() if isinstance(key, bytes) else (key or ""),
@@ -184,3 +188,16 @@ def decode(
         subject,
         attrs,  # what is left: the extensions
     )
+
+
+_envelope_class: type[Envelope] | None = None
+
+
+def _load_envelope_class() -> type[Envelope]:
+    """``Envelope``, imported on first use (events.py imports this module) and kept: an import
+    statement in :func:`decode` would cost a module lookup per event."""
+    global _envelope_class
+    from services.common.events import Envelope
+
+    _envelope_class = Envelope
+    return Envelope
