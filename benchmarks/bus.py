@@ -19,9 +19,12 @@ events/s = events / (last receipt - first send), on a fresh consumer group per r
 calibration run sizes the event count so that each run times at least a second; then
 ``--runs`` runs give the median and spread. ``*_vs_bare`` is the ratio of the medians (issue
 18: >= 0.7, and ``kafka.bus`` >= 10,000 events/s); ``targets`` gives each verdict (``met``).
-Everything runs on the services' event loop (:mod:`services.common.eventloop`: uvloop).
-The buses' end-to-end latency at low load
-is probed one event at a time (``--probes``). Needs ``EARSHOT_TEST_KAFKA`` (``make bench``
+Everything runs on the services' event loop (:mod:`services.common.eventloop`: uvloop), with
+the start-up heap frozen as in the services (:func:`services.platform.freeze_startup_heap`).
+Each pipeline also reports this process's CPU per event (producer and consumer, not the
+broker) and ``*_vs_bare_by_cpu``, the ratio of CPU costs: what other load on a shared machine
+moves least. The buses' end-to-end latency at low load is probed one event at a time
+(``--probes``). Needs ``EARSHOT_TEST_KAFKA`` (``make bench``
 sets it from ``deploy/local/infra.sh``). Prints one JSON object (see benchmarks/common.py).
 """
 
@@ -49,6 +52,7 @@ from services.common.bus import EventBus, KafkaBus, MemoryBus, partition_for  # 
 from services.common.eventloop import loop_name, run  # noqa: E402
 from services.common.events import Envelope  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
+from services.platform import freeze_startup_heap  # noqa: E402
 
 PARTITIONS = 6
 
@@ -292,6 +296,7 @@ async def main() -> None:
     args = parser.parse_args()
     configure_logging("error")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # stdout carries the JSON only
+    freeze_startup_heap()  # as every earshot process does once started (services.platform)
     bootstrap = os.environ.get("EARSHOT_TEST_KAFKA")
     if not bootstrap:
         sys.exit("set EARSHOT_TEST_KAFKA=host:port (make bench does: deploy/local/infra.sh up)")
