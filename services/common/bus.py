@@ -570,9 +570,10 @@ class KafkaBus(EventBus):
     because the group rebalanced is logged and the event is redelivered to the
     partition's new owner (at least once). Commits are batched: the offsets handled in one
     poll (at most ``max_poll_records``, 500, events) are committed in one request once every
-    partition of the poll is done, and a partition commits by itself after any event once
-    ``commit_interval_s`` (0.2 s) passed since its last commit, so a crash redoes at most
-    that much already-handled work. A poll that fails half way (the dead-letter topic
+    partition of the poll is done, sent in the background while the next poll is handled
+    (one request in flight; see :class:`_Committer`; flushed at ``close``), and a partition
+    commits by itself after any event once ``commit_interval_s`` (0.2 s) passed since its
+    last commit, so a crash redoes at most that much already-handled work. A poll that fails half way (the dead-letter topic
     cannot be written, say) is fetched again from its first event.
 
     Args:
