@@ -573,8 +573,9 @@ class KafkaBus(EventBus):
     partition of the poll is done, sent in the background while the next poll is handled
     (one request in flight; see :class:`_Committer`; flushed at ``close``), and a partition
     commits by itself after any event once ``commit_interval_s`` (0.2 s) passed since its
-    last commit, so a crash redoes at most that much already-handled work. A poll that fails half way (the dead-letter topic
-    cannot be written, say) is fetched again from its first event.
+    last commit, so a crash redoes at most that much already-handled work. A poll that
+    fails half way (the dead-letter topic cannot be written, say) is fetched again from its
+    first event.
 
     Args:
         bootstrap: ``host:port[,host:port]``.
