@@ -67,6 +67,7 @@ test-embedded: $(STAMP)
 # each also prints its JSON. Benchmarks install their peers (ffmpeg) or fail.
 BENCH_ENV := EARSHOT_BENCH_RESULTS=benchmarks/results
 bench: $(STAMP)
+	scripts/install_wrk.sh
 	$(BENCH_ENV) $(BIN)/python benchmarks/temperature.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/auth.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/anc.py

@@ -8,15 +8,19 @@ they are exported over OTLP only when ``EARSHOT_OTLP_ENDPOINT`` (or
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+<<<<<<< HEAD
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+=======
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+>>>>>>> perf-2
 
 _provider: TracerProvider | None = None
 
@@ -70,9 +74,18 @@ def shutdown_tracing() -> None:
         _provider.shutdown()
 
 
+_tracers: dict[str, trace.Tracer] = {}
+_EMPTY_CONTEXT = otel_context.Context()
+"""What extracting from a carrier without trace headers gives (an immutable, empty context)."""
+
+
 def tracer(name: str) -> trace.Tracer:
-    """A tracer for instrumentation scope ``name``."""
-    return trace.get_tracer(name)
+    """A tracer for instrumentation scope ``name`` (one per scope: before
+    :func:`configure_tracing` it is the API's proxy, which follows the provider installed later)."""
+    found = _tracers.get(name)
+    if found is None:
+        found = _tracers[name] = trace.get_tracer(name)
+    return found
 
 
 def inject(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:
@@ -83,10 +96,15 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:
 
 
 def extract(carrier: Mapping[str, Any]) -> otel_context.Context:
-    """Read a W3C trace context from headers, gRPC metadata or CloudEvent extensions."""
+    """Read a W3C trace context from headers, gRPC metadata or CloudEvent extensions.
+
+    An empty carrier gives an empty context (a new trace) without asking the propagators."""
+    if not carrier:
+        return _EMPTY_CONTEXT
     return propagate.extract({str(k).lower(): str(v) for k, v in carrier.items()})
 
 
+<<<<<<< HEAD
 def event_extensions(event_type: str) -> dict[str, str]:
     """The trace context to put on an event published now (CloudEvents distributed-tracing
     extension ``traceparent``): the current span's. Outside any span (a watchdog re-queueing
@@ -121,6 +139,57 @@ def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: A
     ctx = extract(carrier)
     with tracer(scope).start_as_current_span(name, context=ctx, attributes=attributes) as span:
         yield span
+=======
+class _CurrentSpan:
+    """``with``: make ``span`` the current span, end it on exit and, when an ``Exception``
+    leaves the block, record it on the span with status ERROR.
+
+    What ``Tracer.start_as_current_span`` does (``opentelemetry.trace.use_span``), without
+    its generator-based context managers: about a third of the cost per span, which the
+    bus pays on every event and the gateway on every request.
+    """
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+        self._token: object = None
+
+    def __enter__(self) -> trace.Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        span = self._span
+        otel_context.detach(self._token)  # type: ignore[arg-type]
+        if isinstance(exc, Exception) and span.is_recording():
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        span.end()
+
+
+def current_span(
+    scope: str,
+    name: str,
+    context: otel_context.Context | None = None,
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+) -> _CurrentSpan:
+    """A context manager that starts span ``name`` (child of ``context``), makes it current
+    and ends it: ``Tracer.start_as_current_span`` at a third of the cost.
+
+    Args:
+        scope: instrumentation scope, e.g. ``"earshot.bus"``.
+        context: the parent (None: the current context).
+        attributes: span attributes (str, bool, int, float values).
+    """
+    return _CurrentSpan(tracer(scope).start_span(name, context, kind, attributes))
+
+
+def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: Any) -> _CurrentSpan:
+    """Start a span whose parent is the context found in ``carrier`` (``with span_from(...) as span``)."""
+    return current_span(scope, name, extract(carrier), attributes=attributes)
+>>>>>>> perf-2
 
 
 @contextmanager
@@ -151,14 +220,15 @@ def traced_handler(handler: Callable[[Any], Awaitable[None]], group: str) -> Cal
         handler: ``async (Envelope) -> None``.
         group: the consumer group (a span attribute).
     """
+    bus_tracer = tracer("earshot.bus")
+    consumer = trace.SpanKind.CONSUMER
 
     async def run(envelope: Any) -> None:
-        ctx = extract(envelope.extensions)
-        with tracer("earshot.bus").start_as_current_span(
+        span = bus_tracer.start_span(
             f"{envelope.type} process",
-            context=ctx,
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
+            extract(envelope.extensions),
+            consumer,
+            {
                 "messaging.system": "kafka",
                 "messaging.operation.type": "process",
                 "messaging.consumer.group.name": group,
@@ -166,7 +236,8 @@ def traced_handler(handler: Callable[[Any], Awaitable[None]], group: str) -> Cal
                 "cloudevents.event_type": envelope.type,
                 "cloudevents.event_subject": envelope.subject or "",
             },
-        ):
+        )
+        with _CurrentSpan(span):
             await handler(envelope)
 
     return run

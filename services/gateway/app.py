@@ -47,6 +47,7 @@ from services.gateway.products.temperature.service import TemperatureProduct
 from services.gateway.shared.errors import install_error_handlers
 from services.gateway.shared.openapi import install_openapi
 from services.gateway.shared.product import Product
+from services.gateway.shared.routing import skip_unreachable_routers
 from services.gateway.shared.version import earshot_version
 
 __all__ = ["ASGI_MOUNTS", "PRODUCTS", "ROUTERS", "Mount", "create_app"]
@@ -194,4 +195,6 @@ def create_app(gateway: Any = None) -> FastAPI:
         app.mount(path, factory())
     # every operation's error answers: those its dependencies, body and security add
     install_openapi(app)
+    # each request tries only the product routers whose paths can match it (issue 18)
+    skip_unreachable_routers(app)
     return app
