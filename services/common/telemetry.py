@@ -15,12 +15,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-<<<<<<< HEAD
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-=======
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
->>>>>>> perf-2
 
 _provider: TracerProvider | None = None
 
@@ -104,7 +100,6 @@ def extract(carrier: Mapping[str, Any]) -> otel_context.Context:
     return propagate.extract({str(k).lower(): str(v) for k, v in carrier.items()})
 
 
-<<<<<<< HEAD
 def event_extensions(event_type: str) -> dict[str, str]:
     """The trace context to put on an event published now (CloudEvents distributed-tracing
     extension ``traceparent``): the current span's. Outside any span (a watchdog re-queueing
@@ -133,13 +128,6 @@ def event_extensions(event_type: str) -> dict[str, str]:
         span.end()
 
 
-@contextmanager
-def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: Any) -> Iterator[trace.Span]:
-    """Start a span whose parent is the context found in ``carrier``."""
-    ctx = extract(carrier)
-    with tracer(scope).start_as_current_span(name, context=ctx, attributes=attributes) as span:
-        yield span
-=======
 class _CurrentSpan:
     """``with``: make ``span`` the current span, end it on exit and, when an ``Exception``
     leaves the block, record it on the span with status ERROR.
@@ -189,11 +177,9 @@ def current_span(
 def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: Any) -> _CurrentSpan:
     """Start a span whose parent is the context found in ``carrier`` (``with span_from(...) as span``)."""
     return current_span(scope, name, extract(carrier), attributes=attributes)
->>>>>>> perf-2
 
 
-@contextmanager
-def child_span(name: str, scope: str, **attributes: Any) -> Iterator[trace.Span]:
+def child_span(name: str, scope: str, **attributes: Any) -> _CurrentSpan:
     """Start a span below the current one (in an event handler: its ``process`` span, so the
     work of a job hangs below the event that asked for it; with no current span, a new trace).
 
@@ -202,8 +188,7 @@ def child_span(name: str, scope: str, **attributes: Any) -> Iterator[trace.Span]
         scope: instrumentation scope, e.g. ``"earshot.transcription"``.
         attributes: span attributes.
     """
-    with tracer(scope).start_as_current_span(name, attributes=attributes) as span:
-        yield span
+    return current_span(scope, name, attributes=attributes)
 
 
 def traced_handler(handler: Callable[[Any], Awaitable[None]], group: str) -> Callable[[Any], Awaitable[None]]:
