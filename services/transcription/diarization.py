@@ -103,6 +103,8 @@ SPECTRAL_MAX_K = 15
 MERGE_COS = 0.95
 MIN_CLUSTER_SIZE = 4
 MIN_CLUSTERED_SPECTRAL = 8
+OUTLIER_COS = 0.7
+OUTLIER_PAIR_COS = 0.7
 VAD_MIN_SILENCE_MS = 250
 VAD_PAD_MS = 30
 EMBEDDING_THREADS = 1
@@ -491,7 +493,9 @@ def cluster_spectral(
     (at most ``SPECTRAL_MAX_K``) clamped into ``[min_speakers, max_speakers]``; k-means on the
     first eigenvectors. Then clusters of fewer than ``MIN_CLUSTER_SIZE`` windows go to
     the nearest large one and clusters whose centroids are more similar than
-    ``merge_cos`` are merged (never below ``min_speakers``). Fewer than
+    ``merge_cos`` are merged (never below ``min_speakers``); last, a group of windows far
+    from every centroid becomes one more speaker while ``max_speakers`` allows
+    (:func:`_outlier_speaker`). Fewer than
     ``MIN_CLUSTERED`` windows are one speaker unless ``min_speakers`` says otherwise.
 
     Args:
@@ -531,12 +535,44 @@ def cluster_spectral(
     free = int(np.argmax(np.diff(values[: min(SPECTRAL_MAX_K, n - 1) + 1]))) + 1
     k = min(max(free, min_speakers), max_speakers, n)
     if k <= 1:
-        return np.zeros(n, dtype=int)
-    labels = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(vectors[:, :k])
-    labels = _absorb_small(x, labels, min_speakers)
-    labels = _merge_similar(x, labels, min_speakers, merge_cos)
+        labels = np.zeros(n, dtype=int)
+    else:
+        labels = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(vectors[:, :k])
+        labels = _absorb_small(x, labels, min_speakers)
+        labels = _merge_similar(x, labels, min_speakers, merge_cos)
+    if n >= MIN_CLUSTERED_SPECTRAL and len(np.unique(labels)) < max_speakers:
+        labels = _outlier_speaker(x, labels)
     order: dict[int, int] = {}
     return np.array([order.setdefault(int(lab), len(order)) for lab in labels], dtype=int)
+
+
+def _outlier_speaker(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """A speaker the eigengap missed: windows whose cosine to every cluster centroid is below
+    ``OUTLIER_COS`` and, at least two of them, at least ``OUTLIER_PAIR_COS`` to one another
+    (the largest such group) become one new cluster. Catches a voice with a single short
+    turn (2-4 windows), which neither shows as an eigengap nor survives ``_absorb_small``;
+    calibrated with ``scripts/calibrate_diarization.py``.
+
+    Args:
+        x: ``(n, d)`` unit-norm embeddings; labels: ``(n,)``.
+
+    Returns:
+        The labels, with at most one new cluster.
+    """
+    ids = np.unique(labels)
+    centroids = np.stack([x[labels == i].mean(axis=0) for i in ids])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-9
+    outliers = np.nonzero((x @ centroids.T).max(axis=1) < OUTLIER_COS)[0]
+    if outliers.size < 2:
+        return labels
+    close = (x[outliers] @ x[outliers].T) >= OUTLIER_PAIR_COS
+    np.fill_diagonal(close, True)
+    group = outliers[close[int(np.argmax(close.sum(axis=1)))]]
+    if group.size < 2:
+        return labels
+    out = labels.copy()
+    out[group] = int(ids.max()) + 1
+    return out
 
 
 def _absorb_small(x: np.ndarray, labels: np.ndarray, min_speakers: int) -> np.ndarray:

@@ -209,3 +209,16 @@ def test_speaker_bounds_from_every_hint() -> None:
     ):
         with pytest.raises(EngineError):
             check_options(bad)
+
+
+def test_a_voice_with_one_short_turn_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    voices = np.linalg.qr(rng.normal(size=(192, 3)))[0].T  # three orthogonal voices
+    sizes = (20, 20, 3)  # the third says one short sentence: 3 windows
+    x = np.concatenate([v + 0.04 * rng.normal(size=(n, 192)) for v, n in zip(voices, sizes, strict=True)])
+    labels = d.cluster_spectral(x)
+    assert len(set(labels[:40])) == 2 and len(set(labels[40:])) == 1
+    assert labels[40] not in set(labels[:40])
+    assert len(set(d.cluster_spectral(x, 1, 2))) == 2  # max_speakers still holds
+    monkeypatch.setattr(d, "OUTLIER_COS", -1.0)  # without the outlier step it is folded in
+    assert len(set(d.cluster_spectral(x))) == 2
