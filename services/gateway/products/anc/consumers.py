@@ -1,6 +1,7 @@
 """The gateway's side of ANC batch jobs: consumer group ``gateway-anc`` on
 ``earshot.anc.events`` updates the sessions (progress, completion with the output key and
-the final metrics, failure with its reason) and deletes the job's input objects."""
+the final metrics, failure with its reason) and deletes the job's input objects. The job's
+``jobs`` row (kind ``anc_batch``, its lease) ends in the same transaction as the session."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from services.common.storage import ObjectStorage
 from services.gateway.products.anc.models import AncSession
 from services.gateway.products.anc.repository import AncRepository, metric_row
 from services.gateway.shared.consumers import ConsumerTable, On
+from services.gateway.shared.jobs import JobRepository
 
-__all__ = ["BATCH_GROUP", "INPUT_PREFIX", "BatchResults"]
+__all__ = ["BATCH_GROUP", "BATCH_KIND", "INPUT_PREFIX", "BatchResults"]
 
 BATCH_GROUP = "gateway-anc"
 """Consumer group of the gateway on ``earshot.anc.events`` (one member handles each event)."""
 
 INPUT_PREFIX = "anc/inputs"
+
+BATCH_KIND = "anc_batch"
+"""Kind of a batch job's ``jobs`` row (its lease policy: ``shared/durable.py``)."""
 
 
 class BatchResults:
@@ -27,10 +32,11 @@ class BatchResults:
     Args:
         repo: the ANC records.
         storage: object storage (outputs nobody wants and spent inputs are deleted).
+        jobs: the ``jobs`` rows (each batch job's lease ends with its session).
     """
 
-    def __init__(self, repo: AncRepository, storage: ObjectStorage) -> None:
-        self.repo, self.storage = repo, storage
+    def __init__(self, repo: AncRepository, storage: ObjectStorage, jobs: JobRepository) -> None:
+        self.repo, self.storage, self.jobs = repo, storage, jobs
 
     def tables(self) -> Sequence[ConsumerTable]:
         """Group ``gateway-anc``: progress, completion, failure."""
@@ -70,6 +76,8 @@ class BatchResults:
                 row.emergency = bool(c and c.get("emergency"))
                 row.ended_at = db.utcnow()
                 s.add(metric_row(done.job_id, "final", done.metrics, c))
+            spent = await self.jobs.end(s, done.job_id, "succeeded")
+        await self.jobs.delete_objects(spent)
         await self.delete_inputs(done.job_id)
 
     async def on_failed(self, failed: AncProcessFailed) -> None:
@@ -81,9 +89,17 @@ class BatchResults:
                 row.error = failed.error[:64]
                 row.error_details = failed.details[:500]
                 row.ended_at = db.utcnow()
+            spent = await self.jobs.end(s, failed.job_id, "failed", _code(failed.error))
+        await self.jobs.delete_objects(spent)
         await self.delete_inputs(failed.job_id)
 
     async def delete_inputs(self, job_id: str) -> None:
         """Remove a job's stored input files."""
         for info in await self.storage.list(f"{INPUT_PREFIX}/{job_id}/"):
             await self.storage.delete(info.key)
+
+
+def _code(error: str) -> str:
+    """A worker's error code as a job error code (letters, digits, ``_.:-``; at most 64)."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "_.:-" else "_" for ch in error)[:64]
+    return cleaned or "failed"
