@@ -7,7 +7,8 @@ Whoever writes the job's request sets the lease (:meth:`LeasePolicy.expiry`); pr
 events from the worker extend it (:func:`extend`). A :class:`Sweeper`, a periodic task in the
 process that owns the jobs table, looks for expired leases and
 
-* below the kind's attempt limit writes the request to the outbox again (a new event id,
+* below the kind's attempt limit writes the request to the outbox again (a new event id; a
+  request with an ``attempt`` field carries the new attempt number;
   published after the kind's backoff ``min(backoff_s * 2^(attempts-1), backoff_max_s)``) and
   takes a new lease, in one transaction;
 * at the limit (or when the step cannot be requested again) fails the job with the code
@@ -227,7 +228,7 @@ class Sweeper:
         self.sessions = sessions
         self.outbox = outbox
         self.storage = storage
-        self.policies = dict(policies)
+        self.policies = policies
         self.default = default
         self.failure_events = dict(failure_events or {})
         self.active = tuple(active)
@@ -302,12 +303,15 @@ class Sweeper:
                         if not result.rowcount:
                             continue
                         request = job.request
+                        data = dict(request["data"])
+                        if "attempt" in data:  # requests that carry their attempt number
+                            data["attempt"] = job.attempts + 1
                         envelope = Envelope(
                             type=request["type"],
                             source=self.outbox.source,
                             key=job.id,
                             subject=job.id,
-                            data=request["data"],
+                            data=data,
                         )
                         await self.outbox.add_envelope(session, request["topic"], envelope, delay_s=delay)
                         done.retried.append(job.id)

@@ -115,7 +115,7 @@ class DurableJobs:
             sessions,
             self.outbox,
             runtime.storage,
-            policies=self.policies,
+            policies=self.policies,  # shared: register() changes what the sweeper uses
             default=SYNC_POLICY,
             failure_events=_failures(),
             active=ACTIVE_STATUSES,
@@ -126,6 +126,18 @@ class DurableJobs:
     def policy(self, kind: str) -> LeasePolicy:
         """The lease policy of ``kind``."""
         return self.policies.get(kind, SYNC_POLICY)
+
+    def register(self, kind: str, policy: LeasePolicy) -> None:
+        """Let a product set its kind's policy from its own settings (e.g. the photo product's
+        ``EARSHOT_PHOTO_STALE_AFTER_S`` / ``EARSHOT_PHOTO_MAX_ATTEMPTS``); the global
+        ``EARSHOT_JOB_LEASE_S`` / ``EARSHOT_JOB_MAX_ATTEMPTS`` still win when set."""
+        settings = self.runtime.settings
+        self.policies[kind] = LeasePolicy(
+            lease_s=settings.job_lease_s or policy.lease_s,
+            max_attempts=settings.job_max_attempts or policy.max_attempts,
+            backoff_s=policy.backoff_s,
+            backoff_max_s=policy.backoff_max_s,
+        )
 
     def consumers(self, extend: Callable[[str], Any]) -> ConsumerTable:
         """Group ``gateway.leases``: every worker progress event extends its job's lease

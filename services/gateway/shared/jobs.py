@@ -316,13 +316,16 @@ class JobRepository:
             The job's objects to delete once the caller committed (:meth:`delete_objects`);
             empty when the job was not active (unknown, or already ended).
         Raises:
-            ValueError: ``status`` is not terminal or the error code is malformed.
+            ValueError: ``status`` is not terminal. (A worker's error code is made safe: characters
+                other than letters, digits and ``_.:-`` become ``_``, cut at 64.)
         """
         target = _check_status(status)
         if target not in TERMINAL_STATUSES:
             raise ValueError(f"end() needs a terminal status, not {target.value}")
-        if error is not None and not _ERROR_CODE.match(error):
-            raise ValueError(f"malformed error code {error!r}")
+        if error is not None:  # a worker's code, made safe for the column
+            error = (
+                "".join(c if c.isalnum() or c in "_.:-" else "_" for c in error)[:JOB_ERROR_MAX] or "failed"
+            )
         job = await session.get(Job, job_id)
         if job is None or job.status not in ACTIVE_STATUSES:
             return []

@@ -89,7 +89,7 @@ class BatchResults:
                 row.error = failed.error[:64]
                 row.error_details = failed.details[:500]
                 row.ended_at = db.utcnow()
-            spent = await self.jobs.end(s, failed.job_id, "failed", _code(failed.error))
+            spent = await self.jobs.end(s, failed.job_id, "failed", failed.error)
         await self.jobs.delete_objects(spent)
         await self.delete_inputs(failed.job_id)
 
@@ -97,9 +97,3 @@ class BatchResults:
         """Remove a job's stored input files."""
         for info in await self.storage.list(f"{INPUT_PREFIX}/{job_id}/"):
             await self.storage.delete(info.key)
-
-
-def _code(error: str) -> str:
-    """A worker's error code as a job error code (letters, digits, ``_.:-``; at most 64)."""
-    cleaned = "".join(ch if ch.isalnum() or ch in "_.:-" else "_" for ch in error)[:64]
-    return cleaned or "failed"
