@@ -65,6 +65,8 @@ class Cluster:
     metrics_ports: dict[str, int] = field(default_factory=lambda: {w: free_port() for w in WORKERS})
     grpc_ports: dict[str, int] = field(default_factory=lambda: {w: free_port() for w in WORKERS})
     processes: dict[str, Process] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """More settings for every process (e.g. short job leases in the kill tests)."""
 
     @property
     def url(self) -> str:
@@ -104,6 +106,7 @@ class Cluster:
                 "EARSHOT_STARTUP_TIMEOUT_S": "180",
                 **{f"EARSHOT_{w.upper()}_GRPC_PORT": str(p) for w, p in self.grpc_ports.items()},
                 **{f"EARSHOT_{w.upper()}_GRPC_TARGET": f"127.0.0.1:{p}" for w, p in self.grpc_ports.items()},
+                **self.extra_env,
             }
         )
         return env
