@@ -40,7 +40,7 @@ from services.common.events import (
 )
 from services.common.storage import S3ObjectStorage, create_storage
 from tests.conftest import FIXTURES
-from tests.embedded.kill_harness import group_members, long_noise_wav, long_speech_wav
+from tests.embedded.kill_harness import long_noise_wav, long_speech_wav
 from tests.integration import infra
 from tests.integration.cluster import WORKERS, Cluster, free_port
 
@@ -176,7 +176,7 @@ async def kill_mid_job(
 
 
 async def test_transcription_worker_killed_mid_job(cluster: Cluster) -> None:
-    speech = long_speech_wav(70.0)
+    speech = long_speech_wav(240.0)  # minutes of work: the kill lands mid-job
     answer: asyncio.Future[httpx.Response] = asyncio.get_running_loop().create_future()
 
     async def submit() -> str:

@@ -130,12 +130,13 @@ class DurableJobs:
     def register(self, kind: str, policy: LeasePolicy) -> None:
         """Let a product set its kind's policy from its own settings (e.g. the photo product's
         ``EARSHOT_PHOTO_STALE_AFTER_S`` / ``EARSHOT_PHOTO_MAX_ATTEMPTS``); the global
-        ``EARSHOT_JOB_LEASE_S`` / ``EARSHOT_JOB_MAX_ATTEMPTS`` still win when set."""
+        ``EARSHOT_JOB_LEASE_S`` / ``EARSHOT_JOB_MAX_ATTEMPTS`` still win when set, and the
+        backoff is always ``EARSHOT_JOB_BACKOFF_S``."""
         settings = self.runtime.settings
         self.policies[kind] = LeasePolicy(
             lease_s=settings.job_lease_s or policy.lease_s,
             max_attempts=settings.job_max_attempts or policy.max_attempts,
-            backoff_s=policy.backoff_s,
+            backoff_s=settings.job_backoff_s,
             backoff_max_s=policy.backoff_max_s,
         )
 
