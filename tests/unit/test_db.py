@@ -130,7 +130,7 @@ async def test_upgrade_inside_a_running_loop_then_downgrade(db_file: Path, url: 
         }
         assert columns["error"]["nullable"] is True
         assert columns["status"]["nullable"] is False
-        assert sorted(ix["name"] for ix in indexes) == ["ix_jobs_lease_expires_at", "ix_jobs_status"]
+        assert sorted(str(ix["name"]) for ix in indexes) == ["ix_jobs_lease_expires_at", "ix_jobs_status"]
         assert [ck["name"] for ck in checks] == ["ck_jobs_status"]
 
         # The database itself refuses a status outside the five.
