@@ -292,3 +292,60 @@ def test_policy_backoff_doubles_and_is_capped() -> None:
         LeasePolicy(lease_s=0)
     with pytest.raises(ValueError):
         LeasePolicy(lease_s=1, max_attempts=0)
+
+
+# --- the gateway's job repository on top of them --------------------------------------------------
+async def test_job_repository_submits_advances_extends_and_ends_jobs(
+    env: dict[str, Any], tmp_path: Path
+) -> None:
+    from services.common.events import AnalysisRequestedV2, TranscriptionRequested
+    from services.common.runtime import Runtime
+    from services.common.settings import Settings
+    from services.gateway.shared.durable import DurableJobs
+    from services.gateway.shared.jobs import JobRepository
+
+    runtime = Runtime(
+        settings=Settings(data_dir=tmp_path), bus=env["bus"], storage=env["storage"], instance_id="t"
+    )
+    durable = DurableJobs(runtime, env["sessions"])
+    jobs = JobRepository(env["sessions"], durable)
+    storage: LocalObjectStorage = env["storage"]
+    await storage.put("uploads/j.wav", b"RIFF")
+    first = TranscriptionRequested(job_id="j", audio_key="uploads/j.wav", purpose="temperature")
+
+    with pytest.raises(RuntimeError):  # the state change failed: neither row nor event
+        async with durable.outbox.transaction() as session:
+            await jobs.submit(session, "j", "temperature", first, replayable=False, objects=["uploads/j.wav"])
+            raise RuntimeError("boom")
+    assert await jobs.get("j") is None and await durable.outbox.pending() == 0
+
+    async with durable.outbox.transaction() as session:
+        await jobs.submit(
+            session, "j", "temperature", first, replayable=False, objects=["uploads/j.wav"], lease_s=90
+        )
+    job = await jobs.get("j")
+    assert job is not None and (job.status, job.attempts, job.request) == ("queued", 1, None)
+    assert job.lease_expires_at is not None and await durable.outbox.pending() == 1
+
+    assert await jobs.extend_lease("j")  # progress: running
+    assert (await jobs.get("j")).status == "running"  # type: ignore[union-attr]
+
+    second = AnalysisRequestedV2(
+        job_id="j", kind="temperature", transcript_key="t", audio_key="uploads/j.wav"
+    )
+    async with durable.outbox.transaction() as session:
+        assert await jobs.advance(session, "j", second, replayable=False)
+    assert await durable.outbox.pending() == 2
+
+    async with env["sessions"]() as session, session.begin():
+        spent = await jobs.end(session, "j", "failed", "no speech!")
+    assert spent == ["uploads/j.wav"]
+    await jobs.delete_objects(spent)
+    assert not await storage.exists("uploads/j.wav")
+    job = await jobs.get("j")
+    assert job is not None and (job.status, job.error, job.lease_expires_at) == ("failed", "no_speech_", None)
+    async with env["sessions"]() as session, session.begin():  # ended: nothing moves, nothing written
+        assert await jobs.end(session, "j", "succeeded") == []
+        assert not await jobs.advance(session, "j", second)
+    assert not await jobs.extend_lease("j")
+    assert await durable.outbox.pending() == 2
