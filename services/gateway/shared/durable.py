@@ -10,7 +10,6 @@ kind               lease (s)  attempts   on expiry (after the last attempt)
 =================  =========  =========  ============================================================
 ``anc_batch``      120        3          ``AncProcessFailed(lease_expired)`` -> session failed
 ``media``          900        2          ``MediaFailed(lease_expired)`` -> photo task failed
-``meeting``        1800       2          ``MeetingFailed(lease_expired)`` -> meeting failed
 ``temperature``    per job    1          failed (the waiting request is gone: nothing to retry for)
 ``transcription``  per job    1          failed (same: synchronous routes)
 =================  =========  =========  ============================================================
@@ -19,6 +18,9 @@ Synchronous kinds are recorded without a replayable request: the replica holding
 client's request is the only one that can answer it, and it finishes the job itself (success,
 failure or 504). Its lease is the request's timeout plus a margin, so the job only expires
 when that replica died; the sweeper then fails it and removes its objects.
+
+Meeting processing keeps its own state machine and watchdog (``products/meetings``); its steps
+write their next request through this outbox.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from services.common.events import (
     EventPayload,
     MediaFailed,
     MediaProgress,
-    MeetingFailed,
     MeetingProgress,
     TranscriptionProgress,
 )
@@ -57,7 +58,6 @@ LEASE_GROUP = "gateway.leases"
 KIND_POLICIES: dict[str, LeasePolicy] = {
     "anc_batch": LeasePolicy(lease_s=120, max_attempts=3),
     "media": LeasePolicy(lease_s=900, max_attempts=2),
-    "meeting": LeasePolicy(lease_s=1800, max_attempts=2),
 }
 """Default policy of each background kind (``EARSHOT_JOB_LEASE_S`` / ``EARSHOT_JOB_MAX_ATTEMPTS``
 override the lease length / attempt limit of all of them)."""
@@ -73,15 +73,6 @@ def _failures() -> dict[str, Callable[[Any], Sequence[EventPayload]]]:
     return {
         "anc_batch": lambda job: [AncProcessFailed(job_id=job.id, error=LEASE_EXPIRED, details=_DETAILS)],
         "media": lambda job: [MediaFailed(job_id=job.id, error=LEASE_EXPIRED, details=_DETAILS)],
-        "meeting": lambda job: [
-            MeetingFailed(
-                job_id=job.id,
-                error=LEASE_EXPIRED,
-                details=_DETAILS,
-                user_id=str((job.request or {}).get("data", {}).get("user_id", "")),
-                attempt=max(job.attempts, 1),
-            )
-        ],
     }
 
 
