@@ -147,6 +147,8 @@ async def kill_mid_job(
 
     Returns:
         The job id and the worker's child processes still alive 5 s after the kill.
+    Raises:
+        AssertionError: the killed process's temp folder survived the restart.
     """
     watcher = KafkaBus(c.servers.kafka, namespace=c.namespace, client_id=f"kill-{worker}")
     await watcher.start()
@@ -169,6 +171,9 @@ async def kill_mid_job(
         left = alive(kids)
         c.start(worker)
         await c.wait_ready(worker, timeout_s=180)
+        temp = c.root / worker / "tmp"
+        stale = [p.name for p in temp.iterdir() if f"~{pid}~" in p.name] if temp.exists() else []
+        assert stale == [], f"the killed {worker}'s temp folder was not swept at restart: {stale}"
     finally:
         await sub.close()
         await watcher.stop()
