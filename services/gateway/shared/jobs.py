@@ -109,7 +109,8 @@ class JobRepository:
         self.durable = durable
 
     async def create(self, job_id: str, kind: str) -> Job:
-        """Record a new ``queued`` job.
+        """Record a new ``queued`` job without a lease or a request (operators' tools and tests;
+        products use :meth:`submit`, so the sweeper can end the job after a crash).
 
         Args:
             job_id: the job id (1-36 characters, normally a UUID).
