@@ -12,12 +12,14 @@ SIGKILLed mid-job and restarted, on real Kafka, PostgreSQL and MinIO; every job 
   sweeper resume from the database on restart.
 
 Leases are short here (``EARSHOT_JOB_LEASE_S=20``) so a lost render is re-requested quickly.
+``EARSHOT_KILL_ROUNDS`` (default 1) repeats the transcription and media kills in a row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -47,6 +49,9 @@ from tests.integration.cluster import WORKERS, Cluster, free_port
 pytestmark = pytest.mark.timeout(900)
 
 SERVICES = ("auth", "anc", "media", *WORKERS)
+ROUNDS = int(os.environ.get("EARSHOT_KILL_ROUNDS", "1"))
+"""Kills in a row of the transcription and the media worker (the issue asks for 10; CI runs 1
+to keep the tier short: ``EARSHOT_KILL_ROUNDS=10 pytest tests/integration/test_kill_distributed.py``)."""
 GRPC = ("auth", "anc", *WORKERS)
 
 
@@ -182,38 +187,39 @@ async def kill_mid_job(
 
 async def test_transcription_worker_killed_mid_job(cluster: Cluster) -> None:
     speech = long_speech_wav(240.0)  # minutes of work: the kill lands mid-job
-    answer: asyncio.Future[httpx.Response] = asyncio.get_running_loop().create_future()
+    for _ in range(ROUNDS):
+        answer: asyncio.Future[httpx.Response] = asyncio.get_running_loop().create_future()
 
-    async def submit() -> str:
-        before = {r[0] for r in await query(cluster, "SELECT id FROM jobs")}
+        async def submit(answer: asyncio.Future[httpx.Response] = answer) -> str:
+            before = {r[0] for r in await query(cluster, "SELECT id FROM jobs")}
 
-        async def post() -> None:
-            async with httpx.AsyncClient(timeout=600) as client:
-                answer.set_result(
-                    await client.post(
-                        f"{cluster.url}/v1/audio/transcriptions",
-                        files={"file": ("speech.wav", speech, "audio/wav")},
-                        data={"model": "whisper-1"},
+            async def post() -> None:
+                async with httpx.AsyncClient(timeout=600) as client:
+                    answer.set_result(
+                        await client.post(
+                            f"{cluster.url}/v1/audio/transcriptions",
+                            files={"file": ("speech.wav", speech, "audio/wav")},
+                            data={"model": "whisper-1"},
+                        )
                     )
-                )
 
-        asyncio.get_running_loop().create_task(post())
-        for _ in range(600):
-            new = {r[0] for r in await query(cluster, "SELECT id FROM jobs")} - before
-            if new:
-                return new.pop()
-            await asyncio.sleep(0.1)
-        raise AssertionError("no job recorded")
+            asyncio.get_running_loop().create_task(post())
+            for _ in range(600):
+                new = {r[0] for r in await query(cluster, "SELECT id FROM jobs")} - before
+                if new:
+                    return new.pop()
+                await asyncio.sleep(0.1)
+            raise AssertionError("no job recorded")
 
-    job_id, left = await kill_mid_job(
-        cluster, "transcription", TRANSCRIPTION_EVENTS, TranscriptionProgress, submit
-    )
-    reply = await asyncio.wait_for(answer, 600)
-    assert reply.status_code == 200, reply.text
-    assert "fellow americans" in reply.json()["text"].lower()
-    assert (await job_end(cluster, job_id))[0] == "succeeded"
-    assert left == []
-    assert [k for k in await stored(cluster) if job_id in k] == []
+        job_id, left = await kill_mid_job(
+            cluster, "transcription", TRANSCRIPTION_EVENTS, TranscriptionProgress, submit
+        )
+        reply = await asyncio.wait_for(answer, 600)
+        assert reply.status_code == 200, reply.text
+        assert "fellow americans" in reply.json()["text"].lower()
+        assert (await job_end(cluster, job_id))[0] == "succeeded"
+        assert left == []
+        assert [k for k in await stored(cluster) if job_id in k] == []
 
 
 async def _token(c: Cluster) -> str:
@@ -268,15 +274,16 @@ async def test_media_worker_killed_mid_render_is_requested_again(cluster: Cluste
         assert reply.status_code in (200, 201, 202), reply.text
         return str(reply.json()["task_id"])
 
-    task_id, left = await kill_mid_job(cluster, "media", MEDIA_EVENTS, MediaProgress, submit)
-    status, error, attempts = await job_end(cluster, task_id, timeout_s=420)
-    assert (status, error) == ("succeeded", None)
-    assert attempts == 2  # the accepted render died with the worker: the sweeper asked again
-    [(task_status, task_attempt)] = await query(
-        cluster, "SELECT status, attempt FROM photo_tasks WHERE id = :id", id=task_id
-    )
-    assert (task_status, task_attempt) == ("done", 2)
-    assert left == [], "the media worker's render processes outlived it"
+    for _ in range(ROUNDS):
+        task_id, left = await kill_mid_job(cluster, "media", MEDIA_EVENTS, MediaProgress, submit)
+        status, error, attempts = await job_end(cluster, task_id, timeout_s=420)
+        assert (status, error) == ("succeeded", None)
+        assert attempts == 2  # the accepted render died with the worker: the sweeper asked again
+        [(task_status, task_attempt)] = await query(
+            cluster, "SELECT status, attempt FROM photo_tasks WHERE id = :id", id=task_id
+        )
+        assert (task_status, task_attempt) == ("done", 2)
+        assert left == [], "the media worker's render processes outlived it"
 
 
 async def test_gateway_killed_after_accepting_a_job(cluster: Cluster) -> None:

@@ -56,10 +56,15 @@ async def cluster(
         tmp_path_factory.mktemp("restart-cluster"),
         metrics_ports={s: free_port() for s in SERVICES},
         grpc_ports={s: free_port() for s in GRPC},
-        # the kinds' default leases (ANC 120 s, media 900 s): no worker dies here, and 20 jobs
-        # queue behind each other on two cores (a job waiting in a worker's queue sends no
-        # progress, so a 20 s lease would expire while it waits; docs/jobs.md)
-        extra_env={"EARSHOT_JOB_SWEEP_INTERVAL_S": "1", "EARSHOT_JOB_BACKOFF_S": "0.5"},
+        # 60 s leases: longer than any job waits in a worker's queue here (a queued job sends no
+        # progress, so a 20 s lease would expire while it waits; docs/jobs.md), shorter than the
+        # defaults (ANC 120 s) so completions dead-lettered during the database outage are
+        # requested again sooner
+        extra_env={
+            "EARSHOT_JOB_LEASE_S": "60",
+            "EARSHOT_JOB_SWEEP_INTERVAL_S": "1",
+            "EARSHOT_JOB_BACKOFF_S": "0.5",
+        },
     )
     try:
         await c.create_database()
