@@ -349,3 +349,58 @@ async def test_job_repository_submits_advances_extends_and_ends_jobs(
         assert not await jobs.advance(session, "j", second)
     assert not await jobs.extend_lease("j")
     assert await durable.outbox.pending() == 2
+
+
+# --- consumers stay idempotent when the sweeper ended a job first ---------------------------------
+async def test_anc_results_are_idempotent_and_a_late_output_is_removed(env: dict[str, Any]) -> None:
+    from services.common.events import AncProcessCompleted
+    from services.gateway.products.anc.consumers import BatchResults
+    from services.gateway.products.anc.models import AncMetric, AncSession
+    from services.gateway.products.anc.repository import AncRepository
+    from services.gateway.shared.jobs import JobRepository
+
+    storage: LocalObjectStorage = env["storage"]
+    results = BatchResults(AncRepository(env["sessions"]), storage, JobRepository(env["sessions"]))
+
+    async def session_row(sid: str, status: str) -> None:
+        async with env["sessions"]() as s, s.begin():
+            s.add(
+                AncSession(
+                    id=sid,
+                    owner="u",
+                    kind="file",
+                    status=status,
+                    algorithm="nlms",
+                    params={},
+                    sample_rate=8000,
+                    samples=10,
+                    progress=0.0,
+                )
+            )
+
+    def completed(sid: str) -> AncProcessCompleted:
+        return AncProcessCompleted(
+            job_id=sid,
+            output_key=f"anc/outputs/{sid}.wav",
+            sample_rate=8000,
+            samples=10,
+            algorithm="nlms",
+            metrics={"attenuation_db": 20.0, "samples": 10},
+        )
+
+    # the lease ran out and failed the session; the worker's late completion must not leave its output
+    await session_row("late", "failed")
+    await storage.put("anc/outputs/late.wav", b"RIFF")
+    await storage.put("anc/outputs/late.json", b"{}")
+    await results.on_completed(completed("late"))
+    assert await storage.list("anc/outputs/") == []
+    # a completion delivered twice: one final metrics row, the output kept
+    await session_row("twice", "processing")
+    await storage.put("anc/outputs/twice.wav", b"RIFF")
+    await results.on_completed(completed("twice"))
+    await results.on_completed(completed("twice"))
+    async with env["sessions"]() as s:
+        finals = (await s.execute(select(AncMetric).where(AncMetric.session_id == "twice"))).scalars().all()
+        row = await s.get(AncSession, "twice")
+    assert len(finals) == 1 and row is not None and row.status == "completed"
+    assert await storage.exists("anc/outputs/twice.wav")

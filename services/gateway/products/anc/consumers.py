@@ -60,10 +60,13 @@ class BatchResults:
                 row.progress = max(row.progress or 0.0, prog.percent)
 
     async def on_completed(self, done: AncProcessCompleted) -> None:
-        """Complete the session with its output and final metrics; a deleted session's output is removed."""
+        """Complete the session with its output and final metrics; the output of a deleted or
+        already failed session is removed."""
         async with self.repo.sessions() as s, s.begin():
             row = await s.get(AncSession, done.job_id)
-            if row is None:  # nobody wants it any more
+            if row is None or row.status == "failed":
+                # nobody wants it any more: the session is gone, or it already failed (e.g. its
+                # lease ran out before this late completion arrived)
                 await self.storage.delete(done.output_key)
                 await self.storage.delete(done.output_key.rsplit(".", 1)[0] + ".json")
             elif row.status in ("queued", "processing"):
