@@ -186,7 +186,7 @@ async def kill_mid_job(
 
 
 async def test_transcription_worker_killed_mid_job(cluster: Cluster) -> None:
-    speech = long_speech_wav(240.0)  # minutes of work: the kill lands mid-job
+    speech = long_speech_wav(150.0)  # long enough that the kill lands mid-job
     for _ in range(ROUNDS):
         answer: asyncio.Future[httpx.Response] = asyncio.get_running_loop().create_future()
 
