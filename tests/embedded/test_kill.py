@@ -11,7 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.embedded.kill_harness import run
+
+pytestmark = pytest.mark.timeout(900)  # 11 starts of the whole platform: about 3.5 min on two cores
 
 
 def test_killed_ten_times_every_job_ends_and_nothing_is_left(tmp_path: Path) -> None:

@@ -46,12 +46,12 @@ from tests.embedded.kill_harness import long_noise_wav, long_speech_wav
 from tests.integration import infra
 from tests.integration.cluster import WORKERS, Cluster, free_port
 
-pytestmark = pytest.mark.timeout(900)
-
 SERVICES = ("auth", "anc", "media", *WORKERS)
 ROUNDS = int(os.environ.get("EARSHOT_KILL_ROUNDS", "1"))
 """Kills in a row of the transcription and the media worker (the issue asks for 10; CI runs 1
 to keep the tier short: ``EARSHOT_KILL_ROUNDS=10 pytest tests/integration/test_kill_distributed.py``)."""
+
+pytestmark = pytest.mark.timeout(600 + 300 * ROUNDS)
 GRPC = ("auth", "anc", *WORKERS)
 
 
