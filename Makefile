@@ -67,12 +67,14 @@ test-embedded: $(STAMP)
 # each also prints its JSON. Benchmarks install their peers (ffmpeg) or fail.
 BENCH_ENV := EARSHOT_BENCH_RESULTS=benchmarks/results
 bench: $(STAMP)
+	scripts/install_wrk.sh
 	$(BENCH_ENV) $(BIN)/python benchmarks/temperature.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/auth.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/anc.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/analysis.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/transcription.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/media.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/soak.py
 	deploy/local/infra.sh up >/dev/null
 	set -a; . .earshot/infra/env; set +a; $(BENCH_ENV) $(BIN)/python benchmarks/bus.py
 	set -a; . .earshot/infra/env; set +a; $(BENCH_ENV) $(BIN)/python benchmarks/distributed.py

@@ -11,26 +11,32 @@ health ...) so that load from elsewhere on the machine hits all alike; each roun
 ``--seconds`` (>= 1 s), and each figure is the median of ``--rounds`` rounds with its spread.
 ``/api/me`` verifies the Ed25519 JWT locally (cached JWKS), so it makes no call to auth.
 
-``--profile``: one more ``/api/me`` round with the server under cProfile; the report then
-holds the top functions by own time and the share of the request path spent per layer
-(uvicorn/httptools, middleware, dependency resolution, JWT verification, serialisation).
+On a machine with two cores or more the server and the load generator are pinned to
+different cores (``sched_setaffinity``, what ``taskset`` does: server on the last core, wrk
+on the first), so that they do not take turns on one core and the latency measured is the
+server's, not the scheduler's; ``--no-pin`` leaves both to the scheduler.
+
+``--profile``: one more ``/api/me`` round with the server sampled by py-spy (a sampling
+profiler: the server runs at full speed, unlike under cProfile); the report then holds the
+functions with the most samples (own and inclusive) and the share of samples per layer of the
+request path (uvicorn/httptools, middleware, routing and dependency resolution, JWT
+verification, serialisation, logging/tracing/metrics, event loop).
 
 Targets (issue 18): ``/api/me`` p99 < 25 ms and >= 1.5x the throughput measured before the
-work (805 requests/s with the old httpx load generator; the figures before and after, with
-this script, are in the issue's report).
+work (805 requests/s, issue 18's figure); ``targets`` gives each verdict (``met``).
 
-Usage: python benchmarks/auth.py [--clients 16] [--seconds 4] [--rounds 5] [--profile]
+Usage: python benchmarks/auth.py [--clients 16] [--seconds 4] [--rounds 5] [--profile] [--no-pin]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
+import collections
 import json
 import os
-import pstats
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,6 +52,26 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import MIN_SECONDS, emit, require, summary  # noqa: E402
 
+BEFORE_REQUESTS_PER_S = 805.0
+"""``GET /api/me`` throughput before issue 18 (the issue's figure, 16 clients)."""
+P99_TARGET_MS = 25.0
+
+
+def cores(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """CPU sets of (server, load generator): different cores with ``pin`` and >= 2 cores
+    available to this process, else (None, None) (left to the scheduler)."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not pin or len(available) < 2:
+        return None, None
+    return {available[-1]}, {available[0]}
+
+
+def pinned(cpus: set[int] | None) -> Any:
+    """A ``preexec_fn`` that pins the child to ``cpus`` (None: no pinning)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -53,25 +79,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(port: int, data_dir: str, profile_path: str | None) -> None:
-    """Child process: auth + gateway as ``earshot`` runs them, until SIGTERM.
-
-    With ``profile_path``: SIGUSR1 starts cProfile, SIGUSR2 stops it and writes the stats there.
-    """
+def serve(port: int, data_dir: str) -> None:
+    """Child process: auth + gateway as ``earshot`` runs them, until SIGTERM."""
     from services.common.settings import Settings, load_settings
     from services.platform import serve as serve_platform
 
     grpc_ports = {name: 0 for name in Settings.model_fields if name.endswith("_grpc_port")}
     settings = load_settings(data_dir=Path(data_dir), port=port, log_level="warning", **grpc_ports)
-    if profile_path:
-        profiler = cProfile.Profile()
-
-        def dump(*_: object) -> None:
-            profiler.disable()
-            profiler.dump_stats(profile_path)
-
-        signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
-        signal.signal(signal.SIGUSR2, dump)
     try:
         from services.common.eventloop import run
     except ImportError:  # a checkout from before the event-loop module (figures "before")
@@ -103,7 +117,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def wrk(
-    binary: str, url: str, token: str | None, clients: int, seconds: float, server_pid: int | None = None
+    binary: str,
+    url: str,
+    token: str | None,
+    clients: int,
+    seconds: float,
+    server_pid: int | None = None,
+    cpus: set[int] | None = None,
 ) -> dict[str, float]:
     """One load round: requests/s and latency percentiles (ms) as wrk measures them, and the
     server's CPU milliseconds per request (``server_pid``): the figure least moved by other
@@ -116,7 +136,7 @@ def wrk(
     if token:
         cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, preexec_fn=pinned(cpus))
     cpu = cpu_seconds(server_pid) - cpu_before if server_pid else float("nan")
     if out.returncode:
         raise RuntimeError(f"wrk failed: {out.stderr or out.stdout}")
@@ -137,47 +157,74 @@ def wrk(
     }
 
 
-def profile_report(path: str, top: int = 25) -> dict[str, Any]:
-    """Top functions by own time, and own time grouped by layer of the request path (percent)."""
-    stats = pstats.Stats(path)
-    total = sum(v[2] for v in stats.stats.values()) or 1e-9  # type: ignore[attr-defined]
-    layers = {
-        "uvicorn_httptools": ("uvicorn", "httptools", "h11"),
-        "event_loop": ("asyncio", "uvloop"),
-        "starlette_middleware": (
-            "starlette/middleware",
-            "services/common/metrics.py",
-            "services/common/asgi",
-        ),
-        "routing_and_dependencies": ("fastapi/routing", "fastapi/dependencies", "starlette/routing"),
-        "jwt_and_crypto": ("jwt/", "cryptography", "auth"),
-        "serialisation": ("pydantic", "json", "fastapi/encoders", "starlette/responses"),
-        "logging_tracing_metrics": ("structlog", "opentelemetry", "prometheus_client", "contextvars"),
-    }
-    by_layer = dict.fromkeys(layers, 0.0)
-    by_layer["other"] = 0.0
-    rows = []
-    for (file, line, name), (_, calls, own, cum, _) in stats.stats.items():  # type: ignore[attr-defined]
-        where = f"{file}:{line}({name})"
-        layer = next((k for k, keys in layers.items() if any(key in where for key in keys)), "other")
-        by_layer[layer] += own
-        rows.append((own, cum, calls, where))
-    rows.sort(reverse=True)
-    short = re.compile(r"^.*?(site-packages/|/services/|/lib/python3\.\d+/)")
+LAYERS: dict[str, tuple[str, ...]] = {
+    "uvicorn_httptools": ("uvicorn/", "httptools", "h11/"),
+    "event_loop": ("asyncio/", "uvloop/"),
+    "middleware": ("starlette/middleware", "services/common/metrics.py", "services/common/asgi.py"),
+    "access_log": ("services/common/access_log.py",),
+    "routing_and_dependencies": ("fastapi/routing", "fastapi/dependencies", "starlette/routing"),
+    "jwt_and_crypto": ("jwt/", "cryptography", "shared/tokens.py"),
+    "serialisation": ("pydantic", "json/", "fastapi/encoders", "starlette/responses", "fastapi/_compat"),
+    "logging_tracing_metrics": ("structlog", "opentelemetry", "prometheus_client", "services/common/logging"),
+    "route_code": ("services/gateway",),
+}
+"""Layers of the request path, by the file of a sampled frame (first match wins)."""
+
+
+def _layer(frame: str) -> str:
+    return next((name for name, keys in LAYERS.items() if any(k in frame for k in keys)), "other")
+
+
+def profile_report(raw_path: str, top: int = 20) -> dict[str, Any]:
+    """Summarise py-spy's raw samples (``frame;frame;... count`` per line, outermost first).
+
+    Returns:
+        ``samples``; ``own_by_layer_pct`` (layer of the innermost frame: where the CPU was);
+        ``inclusive_by_layer_pct`` (samples with the layer anywhere on the stack);
+        ``top_own`` and ``top_inclusive`` (function, percent of samples).
+    """
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    own_layer: collections.Counter[str] = collections.Counter()
+    incl_layer: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in Path(raw_path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [f for f in stack.split(";") if f]
+        if not frames:
+            continue
+        total += n
+        own[frames[-1]] += n
+        own_layer[_layer(frames[-1])] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+        for layer in {_layer(f) for f in frames}:
+            incl_layer[layer] += n
+    if not total:
+        raise RuntimeError("py-spy recorded no samples")
+
+    def pct(counter: collections.Counter[str]) -> dict[str, float]:
+        return {k: round(v * 100 / total, 1) for k, v in counter.most_common()}
+
+    def rows(counter: collections.Counter[str]) -> list[dict[str, Any]]:
+        return [{"function": f, "pct": round(v * 100 / total, 1)} for f, v in counter.most_common(top)]
+
     return {
-        "own_time_by_layer_pct": {k: round(v / total * 100, 1) for k, v in by_layer.items()},
-        "top_own_time": [
-            {"function": short.sub("", where), "calls": calls, "own_s": round(own, 3), "cum_s": round(cum, 3)}
-            for own, cum, calls, where in rows[:top]
-        ],
+        "samples": total,
+        "own_by_layer_pct": pct(own_layer),
+        "inclusive_by_layer_pct": pct(incl_layer),
+        "top_own": rows(own),
+        "top_inclusive": rows(inclusive),
     }
 
 
-def start_server(port: int, data_dir: str, profile_path: str | None) -> subprocess.Popen[bytes]:
+def start_server(port: int, data_dir: str, cpus: set[int] | None) -> subprocess.Popen[bytes]:
+    """The server child process (its log lines go to stderr: stdout carries the JSON only)."""
     args = [sys.executable, __file__, "--serve", str(port), data_dir]
-    if profile_path:
-        args.append(profile_path)
-    child = subprocess.Popen(args, cwd=ROOT)
+    child = subprocess.Popen(args, cwd=ROOT, stdout=sys.stderr, preexec_fn=pinned(cpus))
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -202,10 +249,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     if args.seconds < MIN_SECONDS:
         sys.exit(f"--seconds must be >= {MIN_SECONDS}")
     binary = require("wrk", "wrk")
+    py_spy = _py_spy() if args.profile else ""
+    server_cpus, wrk_cpus = cores(args.pin)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="earshot-bench-auth-") as data_dir:
-        child = start_server(port, data_dir, None)
+        child = start_server(port, data_dir, server_cpus)
         try:
             token = register(base)
             routes: dict[str, tuple[str, str | None]] = {"me": (f"{base}/api/me", token)}
@@ -216,32 +265,19 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
                     continue
                 routes[path.strip("/")] = (base + path, None)
             for url, tok in routes.values():  # warm-up: JWKS cached, code paths loaded
-                wrk(binary, url, tok, args.clients, 1)
+                wrk(binary, url, tok, args.clients, 1, cpus=wrk_cpus)
             rounds: dict[str, list[dict[str, float]]] = {name: [] for name in routes}
             for _ in range(args.rounds):
                 for name, (url, tok) in routes.items():
-                    rounds[name].append(wrk(binary, url, tok, args.clients, args.seconds, child.pid))
+                    rounds[name].append(
+                        wrk(binary, url, tok, args.clients, args.seconds, child.pid, cpus=wrk_cpus)
+                    )
+            profile: dict[str, Any] | None = None
+            if args.profile:
+                profile = profile_me(py_spy, binary, child.pid, f"{base}/api/me", token, args, wrk_cpus)
         finally:
             child.send_signal(signal.SIGTERM)
             child.wait(timeout=60)
-        profile: dict[str, Any] | None = None
-        if args.profile:
-            stats_path = str(Path(data_dir) / "me.prof")
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            child = start_server(port, str(Path(data_dir) / "profiled"), stats_path)
-            try:
-                token = register(base)
-                wrk(binary, f"{base}/api/me", token, args.clients, 1)
-                child.send_signal(signal.SIGUSR1)
-                time.sleep(0.2)
-                profiled = wrk(binary, f"{base}/api/me", token, args.clients, args.seconds)
-                child.send_signal(signal.SIGUSR2)
-                time.sleep(1.0)
-            finally:
-                child.send_signal(signal.SIGTERM)
-                child.wait(timeout=60)
-            profile = {"requests_under_profiler": profiled["requests"], **profile_report(stats_path)}
     figures = {
         name: {
             "requests_per_s": summary([r["requests_per_s"] for r in results]),
@@ -253,8 +289,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         for name, results in rounds.items()
     }
     me = figures["me"]
+    me_rps, me_p99 = me["requests_per_s"]["median"], me["p99_ms"]["median"]
     result: dict[str, Any] = {
         "load_generator": "wrk, 1 thread, separate process",
+        "pinned_cpus": {"server": sorted(server_cpus or ()), "load_generator": sorted(wrk_cpus or ())},
         "clients": args.clients,
         "seconds_per_round": args.seconds,
         "rounds": args.rounds,
@@ -263,11 +301,54 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "me_requests_per_s": me["requests_per_s"]["median"],
         "me_p99_ms": me["p99_ms"]["median"],
         "me_server_cpu_ms_per_request": me["server_cpu_ms_per_request"]["median"],
-        "targets": {"me_p99_ms": "< 25", "me_requests_per_s": ">= 1.5x before (see the docstring)"},
+        "targets": {
+            "me_p99_ms": {"value": me_p99, "target": f"< {P99_TARGET_MS:g}", "met": me_p99 < P99_TARGET_MS},
+            "me_requests_per_s": {
+                "value": me_rps,
+                "target": f">= 1.5 x {BEFORE_REQUESTS_PER_S:g} (before issue 18)",
+                "ratio_to_before": round(me_rps / BEFORE_REQUESTS_PER_S, 2),
+                "met": me_rps >= 1.5 * BEFORE_REQUESTS_PER_S,
+            },
+        },
     }
     if profile is not None:
         result["profile_me"] = profile
     return result
+
+
+def _py_spy() -> str:
+    """Path of py-spy (the dev extra of pyproject.toml), or the benchmark stops."""
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(found).exists():
+        sys.exit("--profile needs py-spy: pip install 'py-spy>=0.4,<0.5' (in the dev extra)")
+    return found
+
+
+def profile_me(
+    py_spy: str,
+    binary: str,
+    pid: int,
+    url: str,
+    token: str,
+    args: argparse.Namespace,
+    wrk_cpus: set[int] | None,
+) -> dict[str, Any]:
+    """One more ``/api/me`` round with py-spy sampling the server (100 Hz, raw stacks)."""
+    with tempfile.TemporaryDirectory(prefix="earshot-bench-spy-") as tmp:
+        raw = str(Path(tmp) / "me.txt")
+        duration = max(1, int(args.seconds))
+        spy = subprocess.Popen(
+            [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "100"]
+            + ["--duration", str(duration), "--nonblocking", "--output", raw],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(0.5)  # attached before the load starts
+        profiled = wrk(binary, url, token, args.clients, duration, cpus=wrk_cpus)
+        _, err = spy.communicate(timeout=60)
+        if spy.returncode or not Path(raw).exists():
+            raise RuntimeError(f"py-spy failed: {err.decode(errors='replace')}")
+        return {"requests_under_profiler": profiled["requests"], "profiler": "py-spy", **profile_report(raw)}
 
 
 def _event_loop() -> str:
@@ -279,12 +360,15 @@ def _event_loop() -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) in (4, 5) and sys.argv[1] == "--serve":
-        serve(int(sys.argv[2]), sys.argv[3], sys.argv[4] if len(sys.argv) == 5 else None)
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), sys.argv[3])
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--profile", action="store_true", help="also profile one /api/me round")
+    parser.add_argument("--profile", action="store_true", help="also profile one /api/me round (py-spy)")
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="do not pin server and wrk to cores"
+    )
     emit("auth", main(parser.parse_args()))

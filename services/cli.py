@@ -10,6 +10,7 @@ Services run on uvloop when it is installed (:mod:`services.common.eventloop`).
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 import traceback
 from collections.abc import Coroutine
@@ -42,13 +43,23 @@ def _check_settings(services: tuple[str, ...] | list[str]) -> None:
         raise typer.Exit(2) from None
 
 
+def crash_log() -> None:
+    """Make a fatal signal (``SIGBUS``, ``SIGSEGV``, ``SIGFPE``, ``SIGABRT``, ``SIGILL``) write
+    every thread's Python traceback to stderr before the process dies (:mod:`faulthandler`):
+    a crash in native code never ends the platform without a line saying where (issue 15's
+    ``SIGBUS`` left none)."""
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+
+
 def _run(main: Coroutine[Any, Any, None], *, debug: bool = False) -> None:
     """Run the platform; a port that another server holds, or a dependency that stayed
     unreachable for EARSHOT_STARTUP_TIMEOUT_S, ends it with one line and exit 1 (the
-    traceback too when ``debug``: EARSHOT_LOG_LEVEL=debug)."""
+    traceback too when ``debug``: EARSHOT_LOG_LEVEL=debug). A fatal signal prints the
+    tracebacks of every thread (:func:`crash_log`)."""
     from services.common.rpc import PortInUse
     from services.common.startup import DependencyUnavailable
 
+    crash_log()
     try:
         eventloop.run(main)  # uvloop when installed
     except (PortInUse, DependencyUnavailable) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import pkgutil
 import signal
@@ -206,13 +207,18 @@ class Platform:
 async def serve(settings: Settings, services: Sequence[str], *, run_migrations: bool) -> None:
     """Run services until SIGINT/SIGTERM; with the gateway, serve HTTP on ``host:port``."""
     configure_logging(settings.log_level, settings.log_format)
-    configure_tracing("earshot" if len(services) > 1 else f"earshot-{services[0]}", settings.otlp_endpoint)
+    configure_tracing(
+        "earshot" if len(services) > 1 else f"earshot-{services[0]}",
+        settings.otlp_endpoint,
+        settings.otlp_protocol,
+    )
     platform = Platform(settings, services, run_migrations=run_migrations)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await platform.start()
+    freeze_startup_heap()
     metrics_server = None
     if platform.gateway is None and settings.metrics_port:
         # Processes without HTTP (workers, gRPC services) expose Prometheus metrics here;
@@ -249,6 +255,24 @@ async def serve(settings: Settings, services: Sequence[str], *, run_migrations: 
             metrics_server.server_close()
         await platform.stop()
         shutdown_tracing()
+
+
+def freeze_startup_heap() -> int:
+    """Move every object alive after start-up (modules, the app, models, caches) out of the
+    garbage collector's reach (``gc.freeze``), after one full collection.
+
+    A full (generation 2) collection walks every tracked object: with the gateway's imports
+    that is hundreds of thousands, tens of milliseconds during which no request is served,
+    the largest part of ``GET /api/me``'s p99 (issue 18). Frozen objects are never walked
+    again; what requests allocate is collected as before. (Python documentation, ``gc.freeze``:
+    "freeze all the objects tracked by gc ... ignored for all future collections".)
+
+    Returns:
+        the number of objects frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 @contextlib.asynccontextmanager

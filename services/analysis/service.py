@@ -496,9 +496,7 @@ class AnalysisService:
             return
         bind(job_id=request.job_id)
         try:
-            with telemetry.span_from(
-                envelope.extensions, "analysis.job", "earshot.analysis", kind=request.kind
-            ):
+            with telemetry.child_span("analysis.job", "earshot.analysis", kind=request.kind):
                 await self._process(request)
         finally:
             unbind("job_id")

@@ -23,7 +23,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from services.common import audio
+from services.common import audio, telemetry
 from services.common.events import (
     ANALYSIS_COMPLETED_TYPES,
     ANALYSIS_EVENTS,
@@ -83,6 +83,8 @@ async def run_analysis(
             analysis_grpc_port=0,
             log_level="warning",
         )
+        # the events this command publishes carry a trace (exported when EARSHOT_OTLP_ENDPOINT is set)
+        telemetry.configure_tracing("earshot-cli", settings.otlp_endpoint, settings.otlp_protocol)
         platform = Platform(settings, ("transcription", "analysis"), run_migrations=False)
         step("loading models")
         runtime = await platform.start()
@@ -112,7 +114,10 @@ async def run_analysis(
                 key = f"uploads/{job}{path.suffix.lower()}"
                 await runtime.storage.put_file(key, path)
                 request = TranscriptionRequested(job_id=job, audio_key=key, purpose=kind)
-                await runtime.bus.publish(request.topic, Envelope.of(request, "/earshot/cli"))
+                trace_context = telemetry.event_extensions(request.event_type)  # one trace per run
+                await runtime.bus.publish(
+                    request.topic, Envelope.of(request, "/earshot/cli", **trace_context)
+                )
                 step("transcribing")
                 envelope = await asyncio.wait_for(transcribed, timeout_s)
                 if envelope.type == TranscriptionFailed.event_type:
@@ -133,7 +138,7 @@ async def run_analysis(
                     )
                 except ValidationError as exc:
                     raise AnalyzeError(f"invalid options for {kind}: {exc.errors()[0]['msg']}") from None
-                await runtime.bus.publish(ask.topic, Envelope.of(ask, "/earshot/cli"))
+                await runtime.bus.publish(ask.topic, Envelope.of(ask, "/earshot/cli", **trace_context))
                 envelope = await asyncio.wait_for(analysed, timeout_s)
                 if envelope.type == AnalysisFailed.event_type:
                     failed_a = envelope.payload(AnalysisFailed)

@@ -25,7 +25,7 @@ from typing import Any
 
 import typer
 
-from services.common import audio, subtitles
+from services.common import audio, subtitles, telemetry
 from services.common.events import (
     TRANSCRIPTION_EVENTS,
     Envelope,
@@ -83,6 +83,8 @@ async def transcribe_local(
             transcription_grpc_port=0,
             log_level="warning",
         )
+        # the events this command publishes carry a trace (exported when EARSHOT_OTLP_ENDPOINT is set)
+        telemetry.configure_tracing("earshot-cli", settings.otlp_endpoint, settings.otlp_protocol)
         platform = Platform(settings, ("transcription",), run_migrations=False)
         report(0, "loading the model")
         runtime = await platform.start()
@@ -115,7 +117,10 @@ async def transcribe_local(
                     max_speakers=max_speakers,
                 )
                 report(0, f"transcribing {info.duration_s:.0f} s")
-                await runtime.bus.publish(request.topic, Envelope.of(request, "/earshot/cli"))
+                await runtime.bus.publish(
+                    request.topic,
+                    Envelope.of(request, "/earshot/cli", **telemetry.event_extensions(request.event_type)),
+                )
                 envelope = await asyncio.wait_for(done, timeout_s)
                 if envelope.type == TranscriptionFailed.event_type:
                     failed = envelope.payload(TranscriptionFailed)

@@ -26,7 +26,7 @@ import random
 import time
 import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlparse
@@ -181,43 +181,52 @@ class EventBus(abc.ABC):
     async def _deliver(
         self,
         topic: str,
-        message: KafkaMessage,
+        headers: Iterable[tuple[str, bytes]],
+        key: str | bytes | None,
+        value: bytes | str | None,
         handler: Handler,
         group: str,
+        counters: _ConsumerMetrics,
         attributes: _Attributes | None = None,
     ) -> None:
         """Validate, then run ``handler`` with retries; park on the dead-letter topic when
         retries run out (or at once when the message is not a valid CloudEvent).
 
+        ``headers``, ``key``, ``value``: the binary-mode message's parts (a
+        ``KafkaMessage`` is built only when the event goes to the dead-letter topic).
+        ``counters``: the Prometheus children of ``(topic, group)`` (:meth:`_metrics_of`).
         ``attributes``: the event's attributes as validated when it was published in this
         process (memory bus), so only the data is decoded (a fresh copy per delivery).
 
         Never raises except on cancellation: when this returns, the offset may be committed.
-        Counts ``earshot_events_consumed/failed/dead_lettered_total`` and times the handler.
+        Counts ``earshot_events_failed/dead_lettered_total`` and times the handler; the caller
+        counts ``earshot_events_consumed_total``, once per run of deliveries (a counter
+        increment costs about as much as the rest of the bookkeeping of an event).
         """
-        counters = self._metrics_of(topic, group)
         start = time.perf_counter()
         try:
             try:
                 if attributes is None:
-                    envelope = Envelope.from_message(message)
+                    envelope = event_codec.decode(headers, key, value)
                 else:
-                    envelope = attributes.envelope(message.value)
+                    envelope = attributes.envelope(value)
             except ValueError as exc:
                 log.warning("bus.undecodable_event", topic=topic, group=group, error=str(exc))
                 counters.failed.inc()
                 counters.dead_lettered.inc()
-                await self._dead_letter(topic, message, f"undecodable: {exc}", 1)
+                await self._dead_letter(
+                    topic, KafkaMessage(dict(headers), key, value or b""), f"undecodable: {exc}", 1
+                )
             else:
                 try:
                     await handler(envelope)  # the common case: no retry machinery on the way
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a handler failure of any kind is retried
+                    message = KafkaMessage(dict(headers), key, value or b"")
                     await self._retry(topic, message, envelope, handler, group, exc)
         finally:
             counters.handle_seconds.observe(time.perf_counter() - start)
-        counters.consumed.inc()
 
     async def _retry(
         self,
@@ -284,37 +293,39 @@ class _ConsumerMetrics:
     handle_seconds: Any
 
 
-@dataclass(slots=True, frozen=True)
 class _Attributes:
-    """An event's CloudEvents attributes, copied when it was published (memory bus)."""
+    """An event's CloudEvents attributes, copied when it was published (memory bus).
 
-    type: str
-    source: str
-    key: str
-    id: str
-    time: str
-    subject: str | None
-    extensions: tuple[tuple[str, str], ...]
+    A plain slotted class: a frozen dataclass's ``__init__`` costs several times more, once
+    per published event.
+    """
 
-    @classmethod
-    def of(cls, e: Envelope) -> _Attributes:
-        return cls(e.type, e.source, e.key, e.id, e.time, e.subject, tuple(e.extensions.items()))
+    __slots__ = ("extensions", "id", "key", "source", "subject", "time", "type")
 
-    def envelope(self, value: bytes | str) -> Envelope:
+    def __init__(self, e: Envelope) -> None:
+        self.type = e.type
+        self.source = e.source
+        self.key = e.key
+        self.id = e.id
+        self.time = e.time
+        self.subject = e.subject
+        self.extensions = tuple(e.extensions.items()) if e.extensions else ()
+
+    def envelope(self, value: bytes | str | None) -> Envelope:
         """A new :class:`Envelope` with a fresh copy of the data decoded from ``value``.
 
         Raises:
             ValueError: ``value`` is not a JSON object.
         """
         return Envelope(
-            type=self.type,
-            source=self.source,
-            key=self.key,
-            data=event_codec.decode_data(value),
-            id=self.id,
-            time=self.time,
-            subject=self.subject,
-            extensions=dict(self.extensions),
+            self.type,
+            self.source,
+            self.key,
+            event_codec.decode_data(value),
+            self.id,
+            self.time,
+            self.subject,
+            dict(self.extensions),
         )
 
 
@@ -415,15 +426,18 @@ class MemoryBus(EventBus):
             raise RuntimeError("memory bus is stopped")
 
     async def publish(self, topic: str, envelope: Envelope) -> None:
-        self._append(topic, envelope.to_message(), _Attributes.of(envelope))
+        self._append(topic, envelope.to_message(), _Attributes(envelope))
+        self._produced_counter(topic).inc()
 
     async def publish_many(self, topic: str, envelopes: Sequence[Envelope]) -> None:
-        encoded = [(e.to_message(), _Attributes.of(e)) for e in envelopes]  # all valid first
+        encoded = [(e.to_message(), _Attributes(e)) for e in envelopes]  # all valid first
         for message, attributes in encoded:
             self._append(topic, message, attributes)
+        self._produced_counter(topic).inc(len(encoded))
 
     async def _publish_raw(self, topic: str, message: KafkaMessage) -> None:
         self._append(topic, message, None)
+        self._produced_counter(topic).inc()
 
     def _append(self, topic: str, message: KafkaMessage, attributes: _Attributes | None) -> None:
         if self._stopped:
@@ -431,16 +445,9 @@ class MemoryBus(EventBus):
         index = partition_for(message.key, self.partitions)
         part = self._topic(topic)[index]
         part.log.append((message, attributes))
-        groups = self._groups_of.get(topic)
-        if groups:
-            end = part.end_offset
-            for g in groups:
-                committed = g.committed.get((topic, index), part.base_offset)
-                self._lag_gauge(topic, index, g.name).set(end - committed)
-        elif len(part.log) > self.retention:
+        if len(part.log) > self.retention and topic not in self._groups_of:
             self._trim(topic, part)
         part.changed.set()
-        self._produced_counter(topic).inc()
 
     def _trim(self, topic: str, part: _Partition) -> None:
         """Forget what every group of ``topic`` committed (or, with no group, all but ``retention``)."""
@@ -477,6 +484,8 @@ class MemoryBus(EventBus):
             for index in range(self.partitions):
                 part = self._topic(topic)[index]
                 g.committed.setdefault((topic, index), part.end_offset if from_latest else part.base_offset)
+                # earshot_consumer_lag read when scraped: nothing to update per event
+                self._lag_gauge(topic, index, group).set_function(_lag_of(g, topic, part))
                 g.tasks.append(
                     asyncio.create_task(self._run(g, topic, index), name=f"bus:{group}:{topic}:{index}")
                 )
@@ -506,25 +515,44 @@ class MemoryBus(EventBus):
         part = self._topic(topic)[index]
         key = (topic, index)
         committed = g.committed
-        lag = self._lag_gauge(topic, index, g.name)
-        since_trim = 0
-        while True:
-            offset = committed[key]
-            if offset >= part.end_offset or not g.members:
-                self._trim(topic, part)  # caught up: forget what every group consumed
-                since_trim = 0
-                part.changed.clear()
-                await part.changed.wait()
-                continue
-            message, attributes = part.log[offset - part.base_offset]
-            handler = g.members[index % len(g.members)]
-            await self._deliver(topic, message, handler, g.name, attributes)
-            committed[key] = offset + 1  # commit after the handler
-            lag.set(part.end_offset - offset - 1)
-            since_trim += 1
-            if since_trim >= self._TRIM_EVERY:
-                self._trim(topic, part)
-                since_trim = 0
+        members = g.members  # changed in place by subscribe/close: looked up per event
+        counters = self._metrics_of(topic, g.name)
+        deliver = self._deliver
+        since_trim = 0  # events delivered since the last trim (and not yet counted as consumed)
+        try:
+            while True:
+                offset = committed[key]
+                if offset >= part.end_offset or not members:
+                    counters.consumed.inc(since_trim)
+                    self._trim(topic, part)  # caught up: forget what every group consumed
+                    since_trim = 0
+                    part.changed.clear()
+                    await part.changed.wait()
+                    continue
+                message, attributes = part.log[offset - part.base_offset]
+                handler = members[index % len(members)]
+                headers = message.headers.items()
+                await deliver(
+                    topic, headers, message.key, message.value, handler, g.name, counters, attributes
+                )
+                committed[key] = offset + 1  # commit after the handler
+                since_trim += 1
+                if since_trim >= self._TRIM_EVERY:
+                    counters.consumed.inc(since_trim)
+                    self._trim(topic, part)
+                    since_trim = 0
+        finally:
+            counters.consumed.inc(since_trim)
+
+
+def _lag_of(g: _Group, topic: str, part: _Partition) -> Callable[[], float]:
+    """``earshot_consumer_lag`` of group ``g`` on one memory partition, computed when scraped."""
+    key = (topic, part.index)
+
+    def lag() -> float:
+        return float(max(part.end_offset - g.committed.get(key, part.end_offset), 0))
+
+    return lag
 
 
 # --- Kafka ----------------------------------------------------------------------------------
@@ -542,10 +570,12 @@ class KafkaBus(EventBus):
     because the group rebalanced is logged and the event is redelivered to the
     partition's new owner (at least once). Commits are batched: the offsets handled in one
     poll (at most ``max_poll_records``, 500, events) are committed in one request once every
-    partition of the poll is done, and a partition commits by itself after any event once
-    ``commit_interval_s`` (0.2 s) passed since its last commit, so a crash redoes at most
-    that much already-handled work. A poll that fails half way (the dead-letter topic
-    cannot be written, say) is fetched again from its first event.
+    partition of the poll is done, sent in the background while the next poll is handled
+    (one request in flight; see :class:`_Committer`; flushed at ``close``), and a partition
+    commits by itself after any event once ``commit_interval_s`` (0.2 s) passed since its
+    last commit, so a crash redoes at most that much already-handled work. A poll that
+    fails half way (the dead-letter topic cannot be written, say) is fetched again from its
+    first event.
 
     Args:
         bootstrap: ``host:port[,host:port]``.
@@ -583,6 +613,7 @@ class KafkaBus(EventBus):
         self.assign_timeout_s = 30.0
         self.lag_interval_s = 15.0  # how often consumer lag is read from the broker, seconds
         self.commit_interval_s = 0.2
+        self.close_commit_timeout_s = 10.0  # at close, how long the last commit may take, seconds
         self.max_poll_records = 500
 
     async def start(self) -> None:
@@ -592,7 +623,11 @@ class KafkaBus(EventBus):
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap, client_id=self.client_id, **self.PRODUCER_SETTINGS
             )
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()  # a failed start leaves its client open (and logs it later)
+                raise
             self._producer = producer
 
     async def stop(self) -> None:
@@ -632,7 +667,19 @@ class KafkaBus(EventBus):
         await self._producer.client.fetch_all_metadata()
 
     async def publish(self, topic: str, envelope: Envelope) -> None:
-        await self._publish_raw(topic, envelope.to_message())
+        # _publish_raw inlined, with aiokafka's send_and_wait: two coroutine frames fewer to
+        # pass through when the acknowledgement resumes the caller, on every event
+        message = envelope.to_message()
+        if self._producer is None:
+            raise RuntimeError("KafkaBus.start() was not awaited")
+        ack = await self._producer.send(
+            self._prefix + topic,
+            value=message.value,
+            key=_bytes(message.key),
+            headers=list(message.headers.items()),
+        )
+        await ack
+        self._produced_counter(topic).inc()
 
     async def publish_many(self, topic: str, envelopes: Sequence[Envelope]) -> None:
         """See :meth:`EventBus.publish_many`: every send queued into producer batches, then
@@ -664,7 +711,7 @@ class KafkaBus(EventBus):
     ) -> Subscription:
         handler = telemetry.traced_handler(handler, group)  # the event's trace around the handler
         from aiokafka import AIOKafkaConsumer, TopicPartition
-        from aiokafka.errors import CommitFailedError
+        from aiokafka.errors import CommitFailedError, IllegalStateError
 
         consumer = AIOKafkaConsumer(
             *(self._prefix + t for t in topics),
@@ -703,10 +750,15 @@ class KafkaBus(EventBus):
                 self._lag_gauge(tp.topic[prefix:], tp.partition, group).set(max(end - committed, 0))
 
         async def commit(offsets: dict[TopicPartition, int]) -> bool:
-            """Commit ``offsets`` (next offset per partition) in one request."""
+            """Commit ``offsets`` (next offset per partition) in one request; the offsets of
+            partitions this member no longer owns are dropped (their new owner redelivers)."""
+            assigned = consumer.assignment()
+            offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
+            if not offsets:
+                return False
             try:
                 await consumer.commit(offsets)
-            except CommitFailedError as exc:
+            except (CommitFailedError, IllegalStateError) as exc:
                 # The group rebalanced while we worked: the partition's new owner gets
                 # the uncommitted events again (at least once). Drop this stale batch.
                 log.warning("bus.commit_failed", topics=list(topics), group=group, error=str(exc))
@@ -727,15 +779,27 @@ class KafkaBus(EventBus):
             last_commit = time.monotonic()
             topic = tp.topic[prefix:]
             deliver = self._deliver
-            for record in records:
-                headers = dict(record.headers or ())  # (str, bytes) pairs
-                await deliver(topic, KafkaMessage(headers, record.key, record.value), handler, group)
-                pending = record.offset + 1
-                if time.monotonic() - last_commit >= self.commit_interval_s:
-                    if not await commit({tp: pending}):
-                        return None
-                    pending, last_commit = None, time.monotonic()
+            counters = self._metrics_of(topic, group)
+            interval = self.commit_interval_s
+            handled = 0
+            try:
+                for record in records:
+                    # the record's (str, bytes) header pairs are decoded as they are
+                    await deliver(
+                        topic, record.headers or (), record.key, record.value, handler, group, counters
+                    )
+                    handled += 1
+                    pending = record.offset + 1
+                    if time.monotonic() - last_commit >= interval:
+                        await committer.flush()  # an older background commit lands first
+                        if not await commit({tp: pending}):
+                            return None
+                        pending, last_commit = None, time.monotonic()
+            finally:
+                counters.consumed.inc(handled)
             return pending
+
+        committer = _Committer(commit, group)
 
         def rewind(batches: dict[TopicPartition, list[Any]]) -> None:
             """Fetch a failed poll again from its first event (at least once)."""
@@ -759,7 +823,7 @@ class KafkaBus(EventBus):
                         )
                     offsets = {tp: o for tp, o in zip(batches, done, strict=True) if o is not None}
                     if offsets:
-                        await commit(offsets)
+                        committer.add(offsets)  # sent while the next poll is handled
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # broker away, rebalance, ...: keep consuming
@@ -776,6 +840,7 @@ class KafkaBus(EventBus):
                 t.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await t
+            await committer.close(self.close_commit_timeout_s)  # what was handled is committed
             await consumer.stop()
             if sub in self._subscriptions:
                 self._subscriptions.remove(sub)
@@ -794,6 +859,86 @@ class KafkaBus(EventBus):
             GroupNotDeleted: it still has members; aiokafka errors when the broker is away.
         """
         await delete_group(self.bootstrap, self._prefix + group, self.client_id)
+
+
+class _Committer:
+    """Commits a Kafka consumer's offsets in the background, one request at a time.
+
+    The consume loop hands over the offsets of each poll once its handlers returned
+    (:meth:`add`) and goes on to the next poll instead of waiting for the broker's answer;
+    offsets that pile up meanwhile are merged (the newest per partition) into the next
+    request. A request that fails for another reason than a rebalance (``commit`` then
+    returns False and logs) is retried after ``retry_s`` with its offsets merged back, so
+    the last handled offsets get committed even when no event follows; after ``attempts``
+    failures in a row they are dropped with a warning (at least once: redelivered later).
+
+    Args:
+        commit: ``async (offsets) -> bool``, one OffsetCommit request (False: refused
+            because the group rebalanced: dropped, the partition's new owner redelivers).
+        group: for log lines.
+    """
+
+    def __init__(
+        self,
+        commit: Callable[[dict[Any, int]], Awaitable[bool]],
+        group: str,
+        retry_s: float = 1.0,
+        attempts: int = 5,
+    ) -> None:
+        self._commit = commit
+        self._group = group
+        self._retry_s = retry_s
+        self._attempts = attempts
+        self._pending: dict[Any, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, offsets: dict[Any, int]) -> None:
+        """Commit ``offsets`` (next offset per partition) soon; returns at once."""
+        self._pending.update(offsets)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name=f"kafka-commit:{self._group}")
+
+    async def _drain(self) -> None:
+        failures = 0
+        while self._pending:
+            offsets, self._pending = self._pending, {}
+            try:
+                await self._commit(offsets)
+                failures = 0
+            except asyncio.CancelledError:
+                self._merge_back(offsets)
+                raise
+            except Exception as exc:  # broker away: try again (newer offsets win)
+                failures += 1
+                error = f"{type(exc).__name__}: {exc}"
+                if failures >= self._attempts:
+                    log.warning("bus.commit_dropped", group=self._group, error=error, attempts=failures)
+                    failures = 0
+                    continue
+                log.warning("bus.commit_retry", group=self._group, error=error, attempt=failures)
+                self._merge_back(offsets)
+                await asyncio.sleep(self._retry_s)
+
+    def _merge_back(self, offsets: dict[Any, int]) -> None:
+        for tp, offset in offsets.items():
+            self._pending.setdefault(tp, offset)
+
+    async def flush(self) -> None:
+        """Wait until every offset handed over so far is committed (or dropped)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def close(self, timeout_s: float) -> None:
+        """Flush for at most ``timeout_s`` seconds, then give up (at least once: the
+        partitions' next owner redelivers what is not committed)."""
+        try:
+            await asyncio.wait_for(self.flush(), timeout_s)
+        except TimeoutError:
+            log.warning("bus.commit_abandoned", group=self._group, timeout_s=timeout_s)
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
 
 
 def create_bus(

@@ -3,10 +3,18 @@
 The URL chooses the backend (``EARSHOT_DATABASE_URL``):
 
 * ``sqlite+aiosqlite:///abs/path/earshot.db`` (the embedded default): the
-  parent folder is created; every connection turns on foreign keys, WAL
-  journaling and a busy timeout.
+  parent folder is created; every connection turns on foreign keys, a busy
+  timeout and the rollback journal without memory mapping (see
+  :data:`SQLITE_JOURNAL_MODE`: no WAL, whose memory-mapped ``-shm`` file
+  kills the process with ``SIGBUS`` once it is made read-only).
 * ``postgresql+asyncpg://user:pass@host:5432/earshot`` (distributed): pooled
   connections are pinged before use.
+
+Faults (both backends): a connection that cannot be opened raises
+:class:`~services.common.faults.DatabaseUnavailable`; an error that says the
+database is unreachable or read-only (:func:`services.common.faults.unavailable_dependency`)
+throws the pool's connections away, so the next request opens fresh ones and works
+again as soon as the database does (no poisoned pool, no restart).
 
 Each service declares its own SQLAlchemy ``Base`` (use :data:`NAMING_CONVENTION`
 so constraints have stable names) and its own Alembic script folder whose
@@ -31,17 +39,22 @@ import asyncio
 import concurrent.futures
 import hashlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.engine import URL, Connection, Dialect, make_url
+from sqlalchemy.engine import URL, Connection, Dialect, ExceptionContext, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from services.common.faults import DATABASE, DatabaseUnavailable, unavailable_dependency
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -82,6 +95,24 @@ _ALEMBIC_LOCK = threading.Lock()
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 """How long a SQLite connection waits for a lock held by another connection (ms)."""
+
+SQLITE_JOURNAL_MODE = "DELETE"
+"""SQLite's journal: the rollback journal, not WAL (issue 15).
+
+In WAL mode every connection maps the ``<db>-shm`` wal-index into memory (``mmap``,
+``MAP_SHARED``) and writes to it even to *read* (read marks). When that file stops being
+writable while mapped -- ``chattr +i`` on the data folder, a file system gone read-only --
+the kernel cannot honour the write fault and sends ``SIGBUS``: the process dies on its next
+query, with no exception and no log line (and its worker processes are orphaned). No
+SQLite setting moves the wal-index out of shared memory short of an exclusive lock
+(``locking_mode=EXCLUSIVE`` or the ``unix-excl`` VFS), which would lock out the
+``earshot users`` commands run beside the platform. The rollback journal uses plain
+``read``/``write`` calls, so the same fault is an ``OperationalError`` ("attempt to write a
+readonly database", "disk I/O error") answered with 503. ``PRAGMA mmap_size=0`` keeps the
+database file itself out of memory mapping for the same reason (a build may enable it by
+default). The embedded mode has one process writing; readers wait at most the busy timeout
+during a commit.
+"""
 
 
 def utcnow() -> datetime:
@@ -156,14 +187,106 @@ def _create_engine(url: str | URL, *, migrations: bool = False, **kwargs: Any) -
         if db_file is not None:
             db_file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(parsed, **kwargs)
-        _install_sqlite_pragmas(engine, wal=db_file is not None, migrations=migrations)
+        _install_sqlite_pragmas(engine, on_file=db_file is not None, migrations=migrations)
+        _install_fault_handling(engine)
         return engine
     if backend == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(parsed, **kwargs)
+    engine = create_async_engine(parsed, **kwargs)
+    _install_fault_handling(engine)
+    return engine
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine, *, wal: bool, migrations: bool) -> None:
+READ_ONLY_CONNECTION_TTL_S = 1.0
+"""A pooled connection opened while the database was read-only is replaced once older than
+this (seconds): SQLite opens such a file read-only for good, a PostgreSQL session keeps the
+``default_transaction_read_only`` it started with. So writes work again at most this long
+after the database does, with no failed request in between."""
+
+_READ_ONLY_SINCE = "earshot_read_only_since"
+
+
+def _sqlite_writable(db_file: Path) -> bool:
+    """Whether SQLite would open ``db_file`` read-write and can create its journal beside it
+    (``access(2)``: also false for a read-only mount or an immutable file, even for root)."""
+    return (not db_file.exists() or os.access(db_file, os.W_OK)) and os.access(db_file.parent, os.W_OK)
+
+
+def _connection_read_only(engine: AsyncEngine, dbapi_connection: Any) -> bool:
+    db_file = _sqlite_file(engine.url) if engine.url.get_backend_name() == "sqlite" else None
+    if db_file is not None:
+        return not _sqlite_writable(db_file)
+    if engine.url.get_backend_name() == "postgresql":
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SHOW transaction_read_only")
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return bool(row) and str(row[0]).lower() == "on"
+    return False
+
+
+def _install_fault_handling(engine: AsyncEngine) -> None:
+    """Connection faults raise :class:`DatabaseUnavailable`; an unavailable or read-only
+    database throws the pooled connections away (they may hold a read-only file handle or a
+    session that started read-only; SQLite connections are rolled back first), and a
+    connection opened while the database was read-only lives at most
+    :data:`READ_ONLY_CONNECTION_TTL_S` in the pool, so recovery needs no restart."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _mark_read_only(dbapi_connection: Any, record: Any) -> None:
+        if _connection_read_only(engine, dbapi_connection):
+            record.info[_READ_ONLY_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _renew_read_only(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_READ_ONLY_SINCE)
+        if since is not None and time.monotonic() - since > READ_ONLY_CONNECTION_TTL_S:
+            # the pool replaces this connection with a new one (read-only again if still so)
+            raise DisconnectionError("opened while the database was read-only")
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:  # refused, unreachable, DNS, timeout (TimeoutError is an OSError)
+            raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
+
+    if engine.url.get_backend_name() == "sqlite":
+        # (PostgreSQL ends a closed connection's transaction itself, and a rollback sent to an
+        # unreachable server could wait for the TCP timeout.)
+
+        @event.listens_for(engine.sync_engine, "invalidate")
+        @event.listens_for(engine.sync_engine, "soft_invalidate")
+        def _roll_back(dbapi_connection: Any, _record: Any, _exception: BaseException | None) -> None:
+            # Roll back before the connection is closed: SQLite's close of a connection whose
+            # failed statement is still referenced (by the traceback being logged) leaves a
+            # "zombie" that keeps its transaction's write lock, and every later write waits for it.
+            try:
+                dbapi_connection.rollback()
+            except Exception:  # noqa: BLE001, S110 - the connection is being thrown away anyway
+                pass
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _fault(context: ExceptionContext) -> None:
+        if context.sqlalchemy_exception is not None and (
+            unavailable_dependency(context.sqlalchemy_exception) == DATABASE
+        ):
+            context.is_disconnect = True  # SQLAlchemy then invalidates the pool
+
+
+def _leave_wal(cursor: Any) -> None:
+    """Put the database in :data:`SQLITE_JOURNAL_MODE` (a database left in WAL by an earlier
+    version is converted; that needs no other connection open, so a busy database is converted
+    by a later connection)."""
+    try:
+        cursor.execute(f"PRAGMA journal_mode={SQLITE_JOURNAL_MODE}")
+    except Exception as exc:  # noqa: BLE001 - sqlite3.OperationalError: locked or read-only
+        log.warning("sqlite journal mode not changed: %s", exc)
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, *, on_file: bool, migrations: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         if migrations:
@@ -175,9 +298,9 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, wal: bool, migrations: bool)
             # them off (batch mode rebuilds tables) and run foreign_key_check instead.
             cursor.execute(f"PRAGMA foreign_keys={'OFF' if migrations else 'ON'}")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            if wal:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA mmap_size=0")
+            if on_file:
+                _leave_wal(cursor)
         finally:
             cursor.close()
 
@@ -193,8 +316,9 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """Create an async engine for ``url``.
 
     SQLite (``sqlite+aiosqlite:///path``): creates the file's parent folder and,
-    on every new connection, enables foreign keys, WAL journaling (files only)
-    and a busy timeout of :data:`SQLITE_BUSY_TIMEOUT_MS`. PostgreSQL
+    on every new connection, enables foreign keys, the :data:`SQLITE_JOURNAL_MODE`
+    journal (files only), no memory mapping and a busy timeout of
+    :data:`SQLITE_BUSY_TIMEOUT_MS`. PostgreSQL
     (``postgresql+asyncpg://...``): ``pool_pre_ping=True``. A bare ``sqlite://``
     or ``postgresql://`` gets the async driver.
 
@@ -217,16 +341,27 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def check(engine: AsyncEngine) -> None:
-    """Readiness probe: run ``SELECT 1`` on a pooled connection.
+    """Readiness probe: run ``SELECT 1`` on a pooled connection, then make sure the database
+    takes writes: PostgreSQL's ``transaction_read_only`` is off; SQLite's file and its folder
+    (where the rollback journal is created) are writable (``access(2)``, which also refuses a
+    read-only mount and an immutable file, even to root).
 
     Bound the wait with ``asyncio.timeout(...)`` around the call: an
     unreachable server can otherwise take the driver's connect timeout.
 
     Raises:
-        sqlalchemy.exc.SQLAlchemyError / OSError: the database is unreachable or refused.
+        DatabaseUnavailable: unreachable, or read-only.
+        sqlalchemy.exc.SQLAlchemyError: the database refused the query.
     """
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+        if connection.dialect.name == "postgresql":
+            read_only = (await connection.execute(text("SHOW transaction_read_only"))).scalar()
+            if str(read_only).lower() == "on":
+                raise DatabaseUnavailable("the database is read-only (transaction_read_only is on)")
+    db_file = _sqlite_file(engine.url) if engine.url.get_backend_name() == "sqlite" else None
+    if db_file is not None and not await asyncio.to_thread(_sqlite_writable, db_file):
+        raise DatabaseUnavailable(f"the SQLite database {str(db_file)!r} or its folder is read-only")
 
 
 # --------------------------------------------------------------------------------------

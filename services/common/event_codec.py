@@ -17,6 +17,7 @@ than the SDK does (see :func:`decode`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from cloudevents.kafka import KafkaMessage
@@ -33,6 +34,10 @@ _REQUIRED = ("id", "source", "type")
 KNOWN_ATTRIBUTES = frozenset(
     {"id", "source", "type", "specversion", "time", "subject", "datacontenttype", "partitionkey"}
 )
+# Header name -> attribute for the names as encode() writes them (decode's fast path).
+_HEADER_ATTRIBUTES = {
+    f"ce_{name}": name for name in ("id", "source", "type", "specversion", "time", "subject", "traceparent")
+}
 # The same encoder settings as json.dumps(data, separators=(",", ":")), which the SDK path used.
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _loads = json.loads
@@ -122,3 +127,77 @@ def decode_data(value: bytes | str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("CloudEvent data must be a JSON object")
     return data
+
+
+def decode(
+    headers: Iterable[tuple[str, bytes]], key: str | bytes | None, value: bytes | str | None
+) -> Envelope:
+    """Decode and validate a binary-mode message straight from the Kafka record's parts.
+
+    The same checks as :func:`decode_headers` then :func:`decode_data`, in one pass over the
+    headers, without building the intermediate ``KafkaMessage`` and attribute dict (the
+    Kafka bus decodes every record it consumes with this).
+
+    Args:
+        headers: ``(name, value)`` pairs as the Kafka client gives them (str, bytes).
+        key: the record key (the job id), UTF-8 bytes or str; None is ``""``.
+        value: the record value, the event data as JSON.
+
+    Raises:
+        ValueError: see :func:`decode_headers` and :func:`decode_data`.
+    """
+    envelope_class = _envelope_class or _load_envelope_class()
+    attrs: dict[str, str] = {}
+    ctype = JSON
+    try:
+        for name, raw in headers:
+            attr = _HEADER_ATTRIBUTES.get(name)
+            if attr is not None:  # a header as this codec writes it: the common case
+                attrs[attr] = raw.decode()
+            elif name == "content-type":
+                ctype = raw.decode()
+            else:
+                lower = name.lower()
+                if lower.startswith("ce_"):
+                    attrs[lower[3:]] = raw.decode()
+                elif lower == "content-type":
+                    ctype = raw.decode()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not a binary-mode CloudEvent: header is not UTF-8 ({exc})") from exc
+    specversion = attrs.pop("specversion", None)
+    if specversion != SPEC_VERSION:
+        raise ValueError(f"not a binary-mode CloudEvent: specversion {specversion!r} is not 1.0")
+    event_id, source, event_type = attrs.pop("id", ""), attrs.pop("source", ""), attrs.pop("type", "")
+    for name, got in (("id", event_id), ("source", source), ("type", event_type)):
+        if not got:
+            raise ValueError(f"not a binary-mode CloudEvent: attribute {name!r} is missing")
+    if ctype != JSON and not ctype.split(";", 1)[0].strip().endswith(("/json", "+json")):
+        raise ValueError(f"CloudEvent data must be JSON, not {ctype!r}")
+    data = decode_data(value)
+    time = attrs.pop("time", "")
+    subject = attrs.pop("subject", None)
+    attrs.pop("datacontenttype", None)
+    attrs.pop("partitionkey", None)
+    return envelope_class(
+        event_type,
+        source,
+        key.decode() if isinstance(key, bytes) else (key or ""),
+        data,
+        event_id,
+        time,
+        subject,
+        attrs,  # what is left: the extensions
+    )
+
+
+_envelope_class: type[Envelope] | None = None
+
+
+def _load_envelope_class() -> type[Envelope]:
+    """``Envelope``, imported on first use (events.py imports this module) and kept: an import
+    statement in :func:`decode` would cost a module lookup per event."""
+    global _envelope_class
+    from services.common.events import Envelope
+
+    _envelope_class = Envelope
+    return Envelope

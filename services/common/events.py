@@ -112,20 +112,7 @@ class Envelope:
             ValueError: when required attributes are missing or empty, ``specversion`` is
                 not 1.0, the content type is not JSON or the body is not a JSON object.
         """
-        attrs = event_codec.decode_headers(message.headers)
-        data = event_codec.decode_data(message.value)
-        key = message.key.decode() if isinstance(message.key, bytes) else (message.key or "")
-        known = event_codec.KNOWN_ATTRIBUTES
-        return cls(
-            type=attrs["type"],
-            source=attrs["source"],
-            key=key,
-            data=data,
-            id=attrs["id"],
-            time=attrs.get("time") or "",
-            subject=attrs.get("subject"),
-            extensions={k: v for k, v in attrs.items() if k not in known},
-        )
+        return event_codec.decode(message.headers.items(), message.key, message.value)
 
 
 # --- topics -------------------------------------------------------------------------------

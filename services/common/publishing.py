@@ -15,7 +15,8 @@ __all__ = ["publish"]
 
 
 async def publish(runtime: Runtime, service: str, payload: EventPayload) -> None:
-    """Publish ``payload`` on its topic as a CloudEvent from ``service``, with the current trace.
+    """Publish ``payload`` on its topic as a CloudEvent from ``service``, with the current trace
+    (outside any span, a new one: :func:`services.common.telemetry.event_extensions`).
 
     Args:
         runtime: the service's runtime (its bus publishes).
@@ -25,6 +26,5 @@ async def publish(runtime: Runtime, service: str, payload: EventPayload) -> None
     Raises:
         Exception: whatever the bus raises when the event cannot be written.
     """
-    await runtime.bus.publish(
-        payload.topic, Envelope.of(payload, runtime.source(service), **telemetry.inject())
-    )
+    extensions = telemetry.event_extensions(payload.event_type)
+    await runtime.bus.publish(payload.topic, Envelope.of(payload, runtime.source(service), **extensions))

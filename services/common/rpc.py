@@ -14,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common import metrics, telemetry
+from services.common.faults import GRPC_METADATA_KEY, unavailable_dependency
 from services.common.logging import get_logger
 
 log = get_logger("earshot.rpc")
@@ -32,8 +33,26 @@ class PortInUse(RuntimeError):
     """The gRPC server's port could not be bound (another server holds it)."""
 
 
+async def _abort_if_unavailable(context: grpc.aio.ServicerContext, method: str, exc: Exception) -> None:
+    """A database or storage fault ends the call as UNAVAILABLE naming the dependency in the
+    trailing metadata :data:`~services.common.faults.GRPC_METADATA_KEY` (the gateway's 503);
+    any other exception is left to gRPC (UNKNOWN)."""
+    dependency = unavailable_dependency(exc)
+    if dependency is None:
+        return
+    log.warning(
+        "grpc.dependency_unavailable",
+        method=method,
+        dependency=dependency,
+        error=f"{type(exc).__name__}: {exc}"[:300],
+    )
+    context.set_trailing_metadata(((GRPC_METADATA_KEY, dependency),))
+    await context.abort(grpc.StatusCode.UNAVAILABLE, f"the {dependency} is unavailable or read-only")
+
+
 class _TraceServerInterceptor(grpc.aio.ServerInterceptor):
-    """Starts a server span per call, parented by the caller's ``traceparent`` metadata."""
+    """Starts a server span per call, parented by the caller's ``traceparent`` metadata; a
+    database or storage fault raised by the handler ends the call as UNAVAILABLE naming it."""
 
     async def intercept_service(
         self,
@@ -52,7 +71,13 @@ class _TraceServerInterceptor(grpc.aio.ServerInterceptor):
             failed = False
             try:
                 with telemetry.span_from(metadata, method, "earshot.rpc", **{"rpc.system": "grpc"}):
-                    return await inner(request, context)
+                    try:
+                        return await inner(request, context)
+                    except grpc.aio.AbortError:
+                        raise
+                    except Exception as exc:
+                        await _abort_if_unavailable(context, method, exc)
+                        raise
             except BaseException:
                 failed = True
                 raise

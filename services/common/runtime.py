@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import socket
@@ -200,7 +201,9 @@ async def create_runtime(settings: Settings, client_id: str = "earshot") -> Runt
         bus = await start_bus()
     else:
         kafka = Dependency("Kafka", address_of(settings.bus_url), "EARSHOT_BUS_URL")
-        bus = await wait_for(kafka, start_bus, timeout_s=settings.startup_timeout_s)
+        # aiokafka logs an error per refused connection; our startup.waiting line says it already
+        with _quiet("aiokafka", unless=settings.log_level == "debug"):
+            bus = await wait_for(kafka, start_bus, timeout_s=settings.startup_timeout_s)
     storage = create_storage(
         settings.effective_storage_url,
         public_base_url=settings.effective_public_url,
@@ -219,6 +222,20 @@ async def create_runtime(settings: Settings, client_id: str = "earshot") -> Runt
             raise
     instance = settings.instance_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
     return Runtime(settings=settings, bus=bus, storage=storage, instance_id=instance)
+
+
+@contextmanager
+def _quiet(logger_name: str, *, unless: bool = False) -> Iterator[None]:
+    """Let only CRITICAL records of the stdlib logger ``logger_name`` through while inside
+    (not at all when ``unless``); its level is restored after."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    if not unless:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class Service(Protocol):

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = Field(
         None, validation_alias=_env("OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+    otlp_protocol: Literal["grpc", "http/protobuf"] = Field(
+        "grpc", validation_alias=_env("OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    )
 
     # --- uploads (seed 000) --------------------------------------------------------------
     max_file_size_mb: float = Field(

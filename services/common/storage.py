@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from services.common.faults import DISK_FAULT_ERRNOS, STORAGE, DependencyUnavailable
+
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
     "InvalidObjectKey",
@@ -130,8 +132,22 @@ class InvalidObjectKey(ValueError):
         self.reason = reason
 
 
-class StorageUnavailable(RuntimeError):
-    """Raised by :meth:`ObjectStorage.check` when the store cannot be reached or written."""
+class StorageUnavailable(DependencyUnavailable):
+    """The store cannot be reached, read or written right now (a folder that is read-only or
+    full, an S3 service that is down or refuses the request). Raised by :meth:`ObjectStorage.check`
+    and by every operation; callers answer it with 503 (:mod:`services.common.faults`)."""
+
+    dependency = STORAGE
+
+
+async def _on_disk(root: Path, fn: Any, *args: Any) -> Any:
+    """Run ``fn(*args)`` in a worker thread; a disk fault becomes :class:`StorageUnavailable`."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except OSError as exc:
+        if exc.errno in DISK_FAULT_ERRNOS:
+            raise StorageUnavailable(f"object folder {str(root)!r} refused the operation: {exc}") from exc
+        raise
 
 
 def validate_key(key: str) -> str:
@@ -200,7 +216,9 @@ class ObjectStorage(abc.ABC):
 
     Use it as an async context manager (``async with storage: ...``) or call
     :meth:`start` and :meth:`close` yourself. Every key argument is checked
-    with :func:`validate_key` and may raise :class:`InvalidObjectKey`.
+    with :func:`validate_key` and may raise :class:`InvalidObjectKey`. Every
+    operation raises :class:`StorageUnavailable` when the store cannot be used
+    right now (read-only or full folder, S3 service down or refusing the request).
     """
 
     async def start(self) -> None:  # noqa: B027 - optional hook, a no-op by default
@@ -479,7 +497,7 @@ class LocalObjectStorage(ObjectStorage):
         """Store ``data`` under ``key`` atomically. See :meth:`ObjectStorage.put`."""
         validate_key(key)
         payload = memoryview(data).cast("B")
-        return await asyncio.to_thread(self._write_sync, key, lambda: _iter_buffer(payload), content_type)
+        return await _on_disk(self._root, self._write_sync, key, lambda: _iter_buffer(payload), content_type)
 
     async def put_file(
         self, key: str, path: str | os.PathLike[str], content_type: str = DEFAULT_CONTENT_TYPE
@@ -494,9 +512,9 @@ class LocalObjectStorage(ObjectStorage):
                     yield chunk
 
         # Fail before touching the store if the source is missing or not a file.
-        if not await asyncio.to_thread(source.is_file):
+        if not await _on_disk(self._root, source.is_file):
             raise FileNotFoundError(errno.ENOENT, "no such file", str(source))
-        return await asyncio.to_thread(self._write_sync, key, chunks, content_type)
+        return await _on_disk(self._root, self._write_sync, key, chunks, content_type)
 
     def _write_sync(self, key: str, chunks: Any, content_type: str) -> ObjectInfo:
         target = self._path(key)
@@ -577,12 +595,12 @@ class LocalObjectStorage(ObjectStorage):
             except (FileNotFoundError, NotADirectoryError):
                 return False
 
-        return await asyncio.to_thread(regular_file)
+        return await _on_disk(self._root, regular_file)
 
     async def get(self, key: str) -> bytes:
         """Return the content of ``key``. See :meth:`ObjectStorage.get`."""
         path = self._path(key)
-        return await asyncio.to_thread(self._read_sync, key, path)
+        return await _on_disk(self._root, self._read_sync, key, path)
 
     def _read_sync(self, key: str, path: Path) -> bytes:
         if path.is_symlink():
@@ -595,7 +613,7 @@ class LocalObjectStorage(ObjectStorage):
     async def get_to_file(self, key: str, path: str | os.PathLike[str]) -> None:
         """Copy ``key`` into the file at ``path`` atomically. See :meth:`ObjectStorage.get_to_file`."""
         source = self._path(key)
-        await asyncio.to_thread(self._copy_out_sync, key, source, Path(path))
+        await _on_disk(self._root, self._copy_out_sync, key, source, Path(path))
 
     def _copy_out_sync(self, key: str, source: Path, dest: Path) -> None:
         if source.is_symlink():
@@ -623,7 +641,7 @@ class LocalObjectStorage(ObjectStorage):
     async def stat(self, key: str) -> ObjectInfo:
         """Return the metadata of ``key``. See :meth:`ObjectStorage.stat`."""
         path = self._path(key)
-        return await asyncio.to_thread(self._stat_sync, key, path)
+        return await _on_disk(self._root, self._stat_sync, key, path)
 
     def _stat_sync(self, key: str, path: Path) -> ObjectInfo:
         with self._lock:
@@ -673,7 +691,7 @@ class LocalObjectStorage(ObjectStorage):
             raise TypeError("prefix must be a string")
         if prefix and not _prefix_can_match(prefix):
             return []
-        return await asyncio.to_thread(self._list_sync, prefix)
+        return await _on_disk(self._root, self._list_sync, prefix)
 
     def _list_sync(self, prefix: str) -> builtins.list[ObjectInfo]:
         head = prefix.rpartition("/")[0]
@@ -716,7 +734,7 @@ class LocalObjectStorage(ObjectStorage):
     async def delete(self, key: str) -> None:
         """Delete ``key`` and prune empty parent folders. Missing keys are fine."""
         path = self._path(key)
-        await asyncio.to_thread(self._delete_sync, key, path)
+        await _on_disk(self._root, self._delete_sync, key, path)
 
     def _delete_sync(self, key: str, path: Path) -> None:
         with self._lock:
@@ -919,6 +937,9 @@ class S3ObjectStorage(ObjectStorage):
             self._ensure_bucket()
             return fn(*args, **kwargs)
 
+        from minio.error import MinioException
+        from urllib3.exceptions import HTTPError
+
         try:
             return await asyncio.to_thread(run)
         except S3Error as exc:
@@ -926,7 +947,14 @@ class S3ObjectStorage(ObjectStorage):
                 raise ObjectNotFound(key) from None
             if exc.code == "NoSuchBucket":
                 self._bucket_ready = False  # deleted behind our back: recreate on next use
-            raise
+            raise self._unavailable(exc) from exc
+        except FileNotFoundError:
+            raise  # put_file's source is missing: the caller's mistake
+        except (MinioException, HTTPError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: BaseException) -> StorageUnavailable:
+        return StorageUnavailable(f"object storage {self._endpoint}/{self._bucket} failed: {exc}")
 
     def _info(self, key: str, obj: Any, content_type: str | None = None) -> ObjectInfo:
         last_modified = obj.last_modified or datetime.now(UTC)
@@ -969,15 +997,19 @@ class S3ObjectStorage(ObjectStorage):
         self._http.clear()
 
     async def check(self) -> None:
-        """Reach the service and make sure the bucket exists.
+        """Reach the service, make sure the bucket exists and write/delete a probe object in it.
 
         Raises:
-            StorageUnavailable: the service is unreachable or refuses the credentials.
+            StorageUnavailable: the service is unreachable, refuses the credentials or refuses writes.
         """
 
         def probe() -> None:
             self._bucket_ready = False
             self._ensure_bucket()
+            # a bucket that answers reads but refuses writes (policy, quota, full disks) is down too
+            key = f"{RESERVED_PREFIX}probe/{os.getpid()}-{threading.get_ident()}"
+            self._client.put_object(self._bucket, key, io.BytesIO(b"ok"), 2)
+            self._client.remove_object(self._bucket, key)
 
         try:
             await asyncio.to_thread(probe)
@@ -1074,8 +1106,8 @@ class S3ObjectStorage(ObjectStorage):
                 self._bucket, prefix=prefix or None, recursive=True, include_user_meta=True
             )
             for obj in objects:
-                if obj.is_dir or obj.object_name is None:
-                    continue
+                if obj.is_dir or obj.object_name is None or obj.object_name.startswith(RESERVED_PREFIX):
+                    continue  # (the readiness probe's object)
                 metadata = {str(k).lower(): v for k, v in (obj.metadata or {}).items()}
                 content_type = metadata.get("content-type")
                 if content_type is None:

@@ -2,42 +2,66 @@
 
 Spans are always created (so log lines carry trace ids and context propagates);
 they are exported over OTLP only when ``EARSHOT_OTLP_ENDPOINT`` (or
-``OTEL_EXPORTER_OTLP_ENDPOINT``) is set.
+``OTEL_EXPORTER_OTLP_ENDPOINT``) is set, over gRPC or, with ``EARSHOT_OTLP_PROTOCOL``
+(``OTEL_EXPORTER_OTLP_PROTOCOL``) ``http/protobuf``, over HTTP.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Status, StatusCode
 
 _provider: TracerProvider | None = None
 
 
-def configure_tracing(service_name: str, otlp_endpoint: str | None = None) -> TracerProvider:
+def configure_tracing(
+    service_name: str, otlp_endpoint: str | None = None, protocol: str = "grpc"
+) -> TracerProvider:
     """Install the global tracer provider once per process (later calls return it).
+
+    Spans are exported in batches (``BatchSpanProcessor``; ``OTEL_BSP_SCHEDULE_DELAY`` and the
+    other ``OTEL_BSP_*`` variables tune it) with the OTLP exporter of ``protocol``.
 
     Args:
         service_name: ``service.name`` resource attribute (``earshot`` for the embedded process).
-        otlp_endpoint: gRPC OTLP collector address, e.g. ``http://localhost:4317``; None exports nothing.
+        otlp_endpoint: OTLP collector base address, e.g. ``http://localhost:4317`` (gRPC) or
+            ``http://localhost:4318`` (HTTP: ``/v1/traces`` is appended unless the address ends
+            with it, as the OTLP exporter specification says); None exports nothing.
+        protocol: ``grpc`` or ``http/protobuf`` (OTLP/HTTP with protobuf bodies).
+
+    Raises:
+        ValueError: an unknown ``protocol``.
     """
     global _provider
     if _provider is not None:
         return _provider
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if otlp_endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+        provider.add_span_processor(BatchSpanProcessor(_exporter(otlp_endpoint, protocol)))
     trace.set_tracer_provider(provider)
     _provider = provider
     return provider
+
+
+def _exporter(endpoint: str, protocol: str) -> SpanExporter:
+    """The OTLP span exporter for ``protocol`` sending to ``endpoint``."""
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter(endpoint=endpoint)
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        path = "" if endpoint.rstrip("/").endswith("/v1/traces") else "/v1/traces"
+        return HttpExporter(endpoint=endpoint.rstrip("/") + path)
+    raise ValueError(f"unknown OTLP protocol {protocol!r}: use grpc or http/protobuf")
 
 
 def shutdown_tracing() -> None:
@@ -46,9 +70,18 @@ def shutdown_tracing() -> None:
         _provider.shutdown()
 
 
+_tracers: dict[str, trace.Tracer] = {}
+_EMPTY_CONTEXT = otel_context.Context()
+"""What extracting from a carrier without trace headers gives (an immutable, empty context)."""
+
+
 def tracer(name: str) -> trace.Tracer:
-    """A tracer for instrumentation scope ``name``."""
-    return trace.get_tracer(name)
+    """A tracer for instrumentation scope ``name`` (one per scope: before
+    :func:`configure_tracing` it is the API's proxy, which follows the provider installed later)."""
+    found = _tracers.get(name)
+    if found is None:
+        found = _tracers[name] = trace.get_tracer(name)
+    return found
 
 
 def inject(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:
@@ -59,16 +92,103 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:
 
 
 def extract(carrier: Mapping[str, Any]) -> otel_context.Context:
-    """Read a W3C trace context from headers, gRPC metadata or CloudEvent extensions."""
+    """Read a W3C trace context from headers, gRPC metadata or CloudEvent extensions.
+
+    An empty carrier gives an empty context (a new trace) without asking the propagators."""
+    if not carrier:
+        return _EMPTY_CONTEXT
     return propagate.extract({str(k).lower(): str(v) for k, v in carrier.items()})
 
 
-@contextmanager
-def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: Any) -> Iterator[trace.Span]:
-    """Start a span whose parent is the context found in ``carrier``."""
-    ctx = extract(carrier)
-    with tracer(scope).start_as_current_span(name, context=ctx, attributes=attributes) as span:
-        yield span
+def event_extensions(event_type: str) -> dict[str, str]:
+    """The trace context to put on an event published now (CloudEvents distributed-tracing
+    extension ``traceparent``): the current span's. Outside any span (a watchdog re-queueing
+    stuck work, a start-up recovery) the event starts a new trace, whose root is a PRODUCER
+    span ``<event type> publish`` ended at once, so every published event carries one.
+
+    Args:
+        event_type: the CloudEvent ``type``, e.g. ``earshot.meeting.processing_requested.v1``.
+
+    Returns:
+        ``{"traceparent": ..., "tracestate": ...}`` (W3C Trace Context); empty only when no
+        tracer provider is installed (spans are then not recorded at all).
+    """
+    if trace.get_current_span().get_span_context().is_valid:
+        return inject()
+    span = tracer("earshot.bus").start_span(
+        f"{event_type} publish",
+        kind=trace.SpanKind.PRODUCER,
+        attributes={"messaging.system": "kafka", "messaging.operation.type": "publish"},
+    )
+    try:
+        out: dict[str, str] = {}
+        propagate.inject(out, context=trace.set_span_in_context(span))
+        return out
+    finally:
+        span.end()
+
+
+class _CurrentSpan:
+    """``with``: make ``span`` the current span, end it on exit and, when an ``Exception``
+    leaves the block, record it on the span with status ERROR.
+
+    What ``Tracer.start_as_current_span`` does (``opentelemetry.trace.use_span``), without
+    its generator-based context managers: about a third of the cost per span, which the
+    bus pays on every event and the gateway on every request.
+    """
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+        self._token: object = None
+
+    def __enter__(self) -> trace.Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        span = self._span
+        otel_context.detach(self._token)  # type: ignore[arg-type]
+        if isinstance(exc, Exception) and span.is_recording():
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        span.end()
+
+
+def current_span(
+    scope: str,
+    name: str,
+    context: otel_context.Context | None = None,
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+) -> _CurrentSpan:
+    """A context manager that starts span ``name`` (child of ``context``), makes it current
+    and ends it: ``Tracer.start_as_current_span`` at a third of the cost.
+
+    Args:
+        scope: instrumentation scope, e.g. ``"earshot.bus"``.
+        context: the parent (None: the current context).
+        attributes: span attributes (str, bool, int, float values).
+    """
+    return _CurrentSpan(tracer(scope).start_span(name, context, kind, attributes))
+
+
+def span_from(carrier: Mapping[str, Any], name: str, scope: str, **attributes: Any) -> _CurrentSpan:
+    """Start a span whose parent is the context found in ``carrier`` (``with span_from(...) as span``)."""
+    return current_span(scope, name, extract(carrier), attributes=attributes)
+
+
+def child_span(name: str, scope: str, **attributes: Any) -> _CurrentSpan:
+    """Start a span below the current one (in an event handler: its ``process`` span, so the
+    work of a job hangs below the event that asked for it; with no current span, a new trace).
+
+    Args:
+        name: span name, e.g. ``"transcription.job"``.
+        scope: instrumentation scope, e.g. ``"earshot.transcription"``.
+        attributes: span attributes.
+    """
+    return current_span(scope, name, attributes=attributes)
 
 
 def traced_handler(handler: Callable[[Any], Awaitable[None]], group: str) -> Callable[[Any], Awaitable[None]]:
@@ -85,14 +205,15 @@ def traced_handler(handler: Callable[[Any], Awaitable[None]], group: str) -> Cal
         handler: ``async (Envelope) -> None``.
         group: the consumer group (a span attribute).
     """
+    bus_tracer = tracer("earshot.bus")
+    consumer = trace.SpanKind.CONSUMER
 
     async def run(envelope: Any) -> None:
-        ctx = extract(envelope.extensions)
-        with tracer("earshot.bus").start_as_current_span(
+        span = bus_tracer.start_span(
             f"{envelope.type} process",
-            context=ctx,
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
+            extract(envelope.extensions),
+            consumer,
+            {
                 "messaging.system": "kafka",
                 "messaging.operation.type": "process",
                 "messaging.consumer.group.name": group,
@@ -100,7 +221,8 @@ def traced_handler(handler: Callable[[Any], Awaitable[None]], group: str) -> Cal
                 "cloudevents.event_type": envelope.type,
                 "cloudevents.event_subject": envelope.subject or "",
             },
-        ):
+        )
+        with _CurrentSpan(span):
             await handler(envelope)
 
     return run

@@ -45,7 +45,9 @@ from services.gateway.products.platform import router as platform
 from services.gateway.products.temperature import router as temperature
 from services.gateway.products.temperature.service import TemperatureProduct
 from services.gateway.shared.errors import install_error_handlers
+from services.gateway.shared.openapi import install_openapi
 from services.gateway.shared.product import Product
+from services.gateway.shared.routing import skip_unreachable_routers
 from services.gateway.shared.version import earshot_version
 
 __all__ = ["ASGI_MOUNTS", "PRODUCTS", "ROUTERS", "Mount", "create_app"]
@@ -191,4 +193,8 @@ def create_app(gateway: Any = None) -> FastAPI:
         )
     for path, factory in ASGI_MOUNTS:
         app.mount(path, factory())
+    # every operation's error answers: those its dependencies, body and security add
+    install_openapi(app)
+    # each request tries only the product routers whose paths can match it (issue 18)
+    skip_unreachable_routers(app)
     return app

@@ -50,6 +50,7 @@ from services.gateway.clients.anc import AncClient as _AncClient
 from services.gateway.clients.auth import AuthClient as _AuthClient
 from services.gateway.clients.transcription import TranscriptionClient as _TranscriptionClient
 from services.gateway.shared.errors import ApiError, unauthorized
+from services.gateway.shared.openapi import answers
 from services.gateway.shared.product import GatewayContext
 from services.gateway.shared.timefmt import utc_timestamp
 from services.gateway.shared.tokens import AuthenticatedUser, TokenVerifier
@@ -85,6 +86,7 @@ __all__ = [
 T = TypeVar("T")
 
 
+@answers(503)
 async def context(conn: HTTPConnection) -> GatewayContext:
     """The replica's context (set by ``GatewayService.start``).
 
@@ -122,18 +124,22 @@ async def _runtime(ctx: Ctx) -> Runtime:
     return ctx.runtime
 
 
+@answers(503, 504)
 async def _auth_client(ctx: Ctx) -> _AuthClient:
     return ctx.clients.auth
 
 
+@answers(503, 504)
 async def _transcription_client(ctx: Ctx) -> _TranscriptionClient:
     return ctx.clients.transcription
 
 
+@answers(503, 504)
 async def _anc_client(ctx: Ctx) -> _AncClient:
     return ctx.clients.anc
 
 
+@answers(503, 504)
 async def _analysis_client(ctx: Ctx) -> _AnalysisClient:
     if ctx.clients.analysis is None:
         raise ApiError(503, "Analysis unavailable", ctx.clients.analysis_missing or "no analysis client")
@@ -151,6 +157,7 @@ AncClient = Annotated[_AncClient, Depends(_anc_client)]
 AnalysisClient = Annotated[_AnalysisClient, Depends(_analysis_client)]
 
 
+@answers(503)
 async def verifier(conn: HTTPConnection) -> TokenVerifier:
     """The replica's token verifier (``app.state.tokens``, created at start).
 

@@ -116,8 +116,8 @@ class MediaService:
         if request.job_id in self._tasks:
             log.info("media.duplicate_request", job_id=request.job_id, attempt=request.attempt)
             return
-        extensions = dict(envelope.extensions)
-        task = asyncio.create_task(self._render(request, extensions), name=f"media:{request.job_id}")
+        # the task copies this context: its render span hangs below this event's process span
+        task = asyncio.create_task(self._render(request), name=f"media:{request.job_id}")
         self._tasks[request.job_id] = task
         job_id = request.job_id
 
@@ -126,14 +126,12 @@ class MediaService:
 
         task.add_done_callback(forget)
 
-    async def _render(self, request: MediaRenderRequested, extensions: dict[str, str]) -> None:
+    async def _render(self, request: MediaRenderRequested) -> None:
         async with self._slots:
             self._running.add(request.job_id)
             bind(job_id=request.job_id)
             try:
-                with telemetry.span_from(
-                    extensions, "media.render", "earshot.media", attempt=request.attempt
-                ):
+                with telemetry.child_span("media.render", "earshot.media", attempt=request.attempt):
                     await self._process(request)
             except asyncio.CancelledError:
                 raise

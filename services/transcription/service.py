@@ -384,7 +384,7 @@ class TranscriptionService:
         request = envelope.payload(TranscriptionRequested)
         bind(job_id=request.job_id)
         try:
-            with telemetry.span_from(envelope.extensions, "transcription.job", "earshot.transcription"):
+            with telemetry.child_span("transcription.job", "earshot.transcription"):
                 await self._process(request)
         finally:
             unbind("job_id")

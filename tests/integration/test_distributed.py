@@ -7,10 +7,12 @@ middle of a job and restarted: the request still completes, and nothing is left 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,15 +34,32 @@ from services.common.storage import S3ObjectStorage, create_storage
 from tests.conftest import FIXTURES, JFK, Embedded
 from tests.integration import infra
 from tests.integration.cluster import Cluster
+from tests.integration.otlp import OtlpReceiver, ReceivedSpan
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
+async def otlp() -> AsyncIterator[OtlpReceiver]:
+    """The collector every process of the cluster exports its spans to (OTLP/HTTP)."""
+    receiver = OtlpReceiver()
+    await receiver.start()
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()
+
+
+@pytest.fixture(scope="module")
 async def cluster(
-    servers: infra.Endpoints, tmp_path_factory: pytest.TempPathFactory
+    servers: infra.Endpoints, tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
 ) -> AsyncIterator[Cluster]:
     c = Cluster(servers, tmp_path_factory.mktemp("cluster"))
+    c.extra_env = {
+        "EARSHOT_OTLP_ENDPOINT": otlp.url,
+        "EARSHOT_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # ms between exports (default 5 s)
+    }
     try:
         await c.up()
         yield c
@@ -109,6 +128,90 @@ async def test_temperature_flow_across_processes_matches_embedded(
     assert await stored(cluster) == []
     new = {k: v for k, v in (await job_statuses(cluster)).items() if k not in before}
     assert list(new.values()) == ["succeeded"]
+
+
+async def access_log_trace_id(c: Cluster, request_id: str, timeout_s: float = 30.0) -> int:
+    """The trace id the gateway's access log line (``http.access``) gives for ``request_id``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    proc = c.processes["gateway"]
+    while True:
+        proc.log_file.flush()
+        for line in proc.log_path.read_text(errors="replace").splitlines():
+            if '"http.access"' in line and request_id in line:
+                entry = json.loads(line)
+                if entry.get("request_id") == request_id:
+                    return int(entry["trace_id"], 16)
+        assert loop.time() < deadline, f"no access log line for {request_id}:\n{proc.log_tail()}"
+        await asyncio.sleep(0.1)
+
+
+def orphans(spans: list[ReceivedSpan]) -> list[str]:
+    """Spans whose parent is not among ``spans`` (roots excluded)."""
+    ids = {s.span_id for s in spans}
+    return [f"{s.service}: {s.name}" for s in spans if s.parent_span_id and s.parent_span_id not in ids]
+
+
+async def test_one_trace_across_processes(cluster: Cluster, otlp: OtlpReceiver) -> None:
+    """The temperature flow over Kafka: the gateway, transcription and analysis processes
+    export spans that share the request's trace id and form one tree below its one root."""
+    request_id = f"trace-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(timeout=300) as client:
+        with JFK.open("rb") as f:
+            answer = await client.post(
+                f"{cluster.url}/analyze-audio",
+                files={"audio": (JFK.name, f)},
+                headers={"X-Request-ID": request_id},
+            )
+    assert answer.status_code == 200, answer.text
+    trace_id = await access_log_trace_id(cluster, request_id)
+    handled_by = {  # each event hop and the process whose consumer handles it
+        "earshot.transcription.requested.v1 process": "earshot-transcription",
+        "earshot.transcription.completed.v1 process": "earshot-gateway",
+        "earshot.analysis.requested.v2 process": "earshot-analysis",
+        "earshot.analysis.completed.v2 process": "earshot-gateway",
+    }
+    spans = await otlp.wait_for(trace_id, {"POST /analyze-audio", *handled_by})
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while orphans(spans) and loop.time() < deadline:  # a parent may be exported after its child
+        await asyncio.sleep(0.2)
+        spans = otlp.trace(trace_id)
+    roots = [(s.service, s.name) for s in spans if s.parent_span_id == 0]
+    assert roots == [("earshot-gateway", "POST /analyze-audio")]  # one root: the request
+    assert orphans(spans) == []  # one tree
+    names = {s.span_id: s.name for s in spans}
+    for job, event in (
+        ("transcription.job", "earshot.transcription.requested.v1 process"),
+        ("analysis.job", "earshot.analysis.requested.v2 process"),
+    ):  # a worker's job hangs below the event that asked for it
+        assert [names[s.parent_span_id] for s in spans if s.name == job] == [event], job
+    for name, service in handled_by.items():
+        assert {s.service for s in spans if s.name == name} == {service}, name
+    assert {"earshot-gateway", "earshot-transcription", "earshot-analysis"} <= {s.service for s in spans}
+
+
+async def test_a_grpc_call_joins_the_request_trace_across_processes(
+    cluster: Cluster, otlp: OtlpReceiver
+) -> None:
+    """A clip on ``/v1/audio/transcriptions`` goes over gRPC ``Transcribe``: the transcription
+    process's server span hangs below the gateway's request span, in the request's trace."""
+    request_id = f"trace-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(timeout=300) as client:
+        answer = await client.post(
+            f"{cluster.url}/v1/audio/transcriptions",
+            files={"file": (JFK.name, JFK.read_bytes(), "audio/flac")},
+            data={"model": "whisper-1"},
+            headers={"X-Request-ID": request_id},
+        )
+    assert answer.status_code == 200, answer.text
+    trace_id = await access_log_trace_id(cluster, request_id)
+    call = "/earshot.transcription.v1.TranscriptionService/Transcribe"
+    spans = await otlp.wait_for(trace_id, {"POST /v1/audio/transcriptions", call})
+    [root] = [s for s in spans if s.parent_span_id == 0]
+    assert (root.service, root.name) == ("earshot-gateway", "POST /v1/audio/transcriptions")
+    [server] = [s for s in spans if s.name == call]
+    assert server.service == "earshot-transcription" and server.parent_span_id == root.span_id
 
 
 async def test_bad_input_is_refused_without_storing_anything(cluster: Cluster) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from services.common import db
+from services.common.faults import DatabaseUnavailable
 from services.gateway.models import Job, JobStatus
 from services.gateway.shared.jobs import JobAlreadyExists, JobNotFound, JobRepository
 from services.gateway.tables import Base
@@ -58,10 +59,30 @@ async def test_engine_creates_folder_and_sets_pragmas(db_file: Path, url: str) -
         assert db_file.parent.is_dir()
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
-            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            # the rollback journal, never WAL (its mmap'd -shm file means SIGBUS once read-only)
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "delete"
+            assert (await conn.execute(text("PRAGMA mmap_size"))).scalar() == 0
             assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == db.SQLITE_BUSY_TIMEOUT_MS
     finally:
         await engine.dispose()
+
+
+async def test_a_wal_database_is_converted_to_the_rollback_journal(db_file: Path, url: str) -> None:
+    """A database an earlier version left in WAL leaves it (and its mmap'd -shm file)."""
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    old = sqlite3.connect(db_file)
+    assert old.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    old.execute("CREATE TABLE t (x)")
+    old.commit()
+    old.close()
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "delete"
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+    finally:
+        await engine.dispose()
+    assert sorted(p.name for p in db_file.parent.iterdir()) == [db_file.name]  # no -shm, no -wal
 
 
 async def test_bare_sqlite_url_gets_the_async_driver(db_file: Path) -> None:
@@ -80,8 +101,9 @@ async def test_check_fails_when_the_database_is_unreachable(tmp_path: Path) -> N
         db.create_engine(f"sqlite+aiosqlite:///{blocker}/sub/x.db")
     engine = db.create_engine("postgresql+asyncpg://nobody:pw@127.0.0.1:1/none")
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(DatabaseUnavailable) as raised:
             await db.check(engine)
+        assert isinstance(raised.value.__cause__, OSError)
     finally:
         await engine.dispose()
 

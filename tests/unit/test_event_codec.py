@@ -99,3 +99,28 @@ def test_unserialisable_data_is_refused_at_encoding() -> None:
         Envelope(type="t.v1", source="/s", key="k", data={"x": object()}).to_message()
     with pytest.raises(ValueError, match="non-empty id"):
         event_codec.encode(Envelope(type="", source="/s", key="k", data={}))
+
+
+@pytest.mark.parametrize("envelope", ENVELOPES)
+def test_records_decode_from_their_header_pairs(envelope: Envelope) -> None:
+    """The Kafka bus decodes the record's (str, bytes) header list directly, key as bytes."""
+    m = envelope.to_message()
+    decoded = event_codec.decode(list(m.headers.items()), envelope.key.encode(), m.value)
+    assert decoded == envelope
+
+
+def test_header_names_are_case_insensitive_and_unknown_headers_ignored() -> None:
+    headers = [
+        ("CE_ID", b"1"),
+        ("Ce_Source", b"/s"),
+        ("ce_type", b"t.v1"),
+        ("ce_specversion", b"1.0"),
+        ("Content-Type", b"application/json"),
+        ("ce_TraceParent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01"),
+        ("x-other", b"ignored"),
+    ]
+    e = event_codec.decode(headers, None, b'{"a":1}')
+    assert (e.id, e.source, e.type, e.key, e.data) == ("1", "/s", "t.v1", "", {"a": 1})
+    assert e.extensions == {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+    with pytest.raises(ValueError, match="must be JSON"):
+        event_codec.decode([*headers[:4], ("CONTENT-TYPE", b"text/plain")], None, b"{}")

@@ -1,6 +1,8 @@
-"""The OpenAPI document tells a client everything (issue 11): every route that takes a body
-declares it (multipart or JSON, with its field names and types), and every route's success
-answer has a typed schema. Walks the gateway's ``/openapi.json`` without starting it."""
+"""The OpenAPI document tells a client everything (issues 11 and 15): every route that takes a
+body declares it (multipart or JSON, with its field names and types), every route's success
+answer has a typed schema, and every status it can answer is documented with the error schema.
+Walks the gateway's ``/openapi.json`` without starting it (tests/e2e/test_schemathesis.py checks
+the same document against the running platform)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import pytest
 
 from services.gateway.service import GatewayService
 from services.gateway.shared.openapi import NO_BODY as NO_BODY_EXTRA
+from services.gateway.shared.openapi import NO_ERRORS as NO_ERRORS_EXTRA
+from services.gateway.shared.openapi import VALIDATION_AS_400
 
 WRITES = {"post", "put", "patch"}
 NO_BODY = next(iter(NO_BODY_EXTRA))
@@ -161,3 +165,65 @@ def test_the_description_documents_the_live_protocols() -> None:
         "EARSHOT_API_KEYS",
     ):
         assert needle in text, needle
+
+
+ERROR_SCHEMAS = {"#/components/schemas/ErrorBody", "#/components/schemas/OpenAIErrorBody"}
+"""The error answers a client can parse: Earshot's, and OpenAI's shape on the ``/v1`` routes."""
+
+
+def _error_refs(answer: dict[str, Any]) -> set[str]:
+    schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+    return {s.get("$ref", "") for s in schema.get("anyOf", [schema])}
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in operations()], ids=lambda v: str(v))
+def test_every_operation_documents_its_errors_with_the_error_schema(method: str, path: str) -> None:
+    op = document()["paths"][path][method]
+    errors = {code: answer for code, answer in op["responses"].items() if code[:1] in {"4", "5"}}
+    if op.get(next(iter(NO_ERRORS_EXTRA))):  # a probe that always answers
+        assert not op.get("parameters") and "requestBody" not in op and not op.get("security")
+        return
+    assert errors, f"{method.upper()} {path} documents no error status"
+    for code, answer in errors.items():
+        refs = _error_refs(answer)
+        assert refs and refs <= ERROR_SCHEMAS | {"#/components/schemas/Readiness"}, (
+            f"{method.upper()} {path}: {code} is not an error schema ({refs})"
+        )
+    codes = set(errors)
+    if op.get("security"):
+        assert "401" in codes, f"{method.upper()} {path}: takes credentials but documents no 401"
+    if "requestBody" in op:
+        assert {"400", "413"} <= codes, f"{method.upper()} {path}: a body but no 400/413 (limits)"
+    if op.get(next(iter(VALIDATION_AS_400))):  # the /v1 routes: OpenAI answers 400, never 422
+        assert "422" not in codes
+    elif op.get("parameters") or "requestBody" in op:
+        assert "422" in codes, f"{method.upper()} {path}: input but no 422 (validation)"
+    by_id = [p for p in op.get("parameters", []) if p["in"] == "path" and p["name"].endswith("_id")]
+    if by_id and op.get("security"):
+        assert "404" in codes, f"{method.upper()} {path}: a record by id but no 404"
+
+
+def test_no_fastapi_validation_schema_is_left() -> None:
+    """The gateway answers 422 as ``{error, details, timestamp}``, never FastAPI's ``detail`` list."""
+    text = str(document())
+    assert "HTTPValidationError" not in text
+    assert document()["components"]["schemas"]["ErrorBody"]["required"] == ["error", "details", "timestamp"]
+
+
+def test_dependencies_declare_the_statuses_they_raise() -> None:
+    """A route using ``DbSession`` (through the replica's context) documents 503; one calling a
+    service through its gRPC client documents 504 too."""
+    paths = document()["paths"]
+    assert "503" in paths["/api/interviews"]["get"]["responses"]
+    assert {"503", "504"} <= set(paths["/api/auth/register"]["post"]["responses"])
+    assert "503" not in paths["/livez"]["get"]["responses"]
+
+
+def test_errors_helper_describes_each_status_once() -> None:
+    from services.gateway.shared.openapi import ERROR_DESCRIPTIONS, errors
+
+    table = errors(404, described={409: "Not failed"})
+    assert list(table) == [404, 409]
+    assert table[404]["description"] == ERROR_DESCRIPTIONS[404] and table[409]["description"] == "Not failed"
+    with pytest.raises(KeyError):
+        errors(418)

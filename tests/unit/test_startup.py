@@ -60,6 +60,10 @@ def test_kafka_unreachable_is_one_line(tmp_path: Path) -> None:
     line = _last_line(result)
     assert f"cannot reach Kafka at 127.0.0.1:{port}" in line and "EARSHOT_BUS_URL" in line
     assert "Traceback" not in result.stderr
+    # only our retry lines and the last one: no aiokafka error per refused connection, no
+    # producer left unclosed by a failed start
+    output = (result.stdout + result.stderr).splitlines()
+    assert all('"startup.waiting"' in ln or ln == line for ln in output), output
 
 
 def test_database_unreachable_at_migrate_is_one_line(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from earshot.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from services.common.runtime import Runtime
 from services.gateway.clients.base import GrpcClient
+from services.gateway.shared.errors import ApiError
 
 __all__ = ["AuthClient"]
 
@@ -52,16 +53,27 @@ class AuthClient(GrpcClient[auth_pb2_grpc.AuthServiceStub]):
         reply: auth_pb2.User = await self._call("GetUser", auth_pb2.GetUserRequest(user_id=user_id))
         return reply
 
+    async def _oauth_call(self, method: str, request: object) -> object:
+        # A provider this deployment does not configure is a route that is not there for the
+        # client (404 naming the settings), not a server failure: the service says UNIMPLEMENTED.
+        try:
+            return await self._call(method, request)
+        except ApiError as exc:
+            if exc.status != 501:
+                raise
+            raise ApiError(404, "Sign-in provider not enabled", exc.details) from None
+
     async def start_oauth(self, provider: str, surface: str) -> auth_pb2.StartOAuthResponse:
-        """The provider's sign-in URL. Raises ApiError 501 when the provider is not configured."""
-        reply: auth_pb2.StartOAuthResponse = await self._call(
+        """The provider's sign-in URL. Raises ApiError 404 when the provider is not configured."""
+        reply: auth_pb2.StartOAuthResponse = await self._oauth_call(
             "StartOAuth", auth_pb2.StartOAuthRequest(provider=provider, surface=surface)
         )
         return reply
 
     async def complete_oauth(self, request: auth_pb2.CompleteOAuthRequest) -> auth_pb2.Session:
-        """Finish an OAuth sign-in with the provider's code and state."""
-        reply: auth_pb2.Session = await self._call("CompleteOAuth", request)
+        """Finish an OAuth sign-in with the provider's code and state. Raises ApiError 404 when
+        the provider is not configured, 400/401 for a refused code or state."""
+        reply: auth_pb2.Session = await self._oauth_call("CompleteOAuth", request)
         return reply
 
     async def public_keys(self) -> auth_pb2.PublicKeys:

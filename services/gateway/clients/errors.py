@@ -10,9 +10,11 @@ PERMISSION_DENIED      403
 NOT_FOUND              404
 ALREADY_EXISTS         409
 RESOURCE_EXHAUSTED     429     ``Retry-After`` from the trailing metadata (default 1 s)
-UNIMPLEMENTED          501     e.g. an OAuth provider that is not configured
+UNIMPLEMENTED          501     (the auth client answers 404 for an OAuth provider not configured)
 DEADLINE_EXCEEDED      504
-UNAVAILABLE            503     the service cannot be reached
+UNAVAILABLE            503     the service cannot be reached; "Database unavailable" /
+                               "Storage unavailable" when the service named the dependency
+                               (trailing metadata ``earshot-unavailable``)
 anything else          502     the service failed
 =====================  ======  ==========================================================
 """
@@ -23,8 +25,9 @@ from collections.abc import Mapping
 
 import grpc
 
+from services.common.faults import DATABASE, GRPC_METADATA_KEY, STORAGE
 from services.common.logging import get_logger
-from services.gateway.shared.errors import REALM, ApiError
+from services.gateway.shared.errors import REALM, ApiError, dependency_unavailable
 
 __all__ = ["api_error"]
 
@@ -42,6 +45,14 @@ _STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "Timeout"),
     grpc.StatusCode.UNAVAILABLE: (503, "Service unavailable"),
 }
+
+
+def _unavailable_dependency(exc: grpc.aio.AioRpcError) -> str | None:
+    """The dependency a service named in UNAVAILABLE's trailing metadata, if any."""
+    for key, value in exc.trailing_metadata() or ():
+        if key == GRPC_METADATA_KEY and value in (DATABASE, STORAGE):
+            return str(value)
+    return None
 
 
 def api_error(
@@ -66,6 +77,10 @@ def api_error(
     Every 503 carries ``Retry-After: 5``.
     """
     code = exc.code()
+    dependency = _unavailable_dependency(exc) if code == grpc.StatusCode.UNAVAILABLE else None
+    if dependency is not None:
+        log.warning("gateway.upstream_dependency_unavailable", service=service, dependency=dependency)
+        return dependency_unavailable(dependency)
     status, title = _STATUS.get(code, (502, f"{service[:1].upper()}{service[1:]} error"))
     details = exc.details() or f"the {service} did not answer ({code.name})"
     headers: dict[str, str] = {}

@@ -1,7 +1,9 @@
 """The gateway's error shape: ``{error, details, timestamp}`` with a 4xx/5xx status.
 
 Every error the gateway returns, including FastAPI's validation errors, unknown
-routes and (never expected) unhandled exceptions, uses this JSON body.
+routes and (never expected) unhandled exceptions, uses this JSON body. A database or
+storage fault (:func:`services.common.faults.unavailable_dependency`) is a 503 naming the
+dependency ("Database unavailable" / "Storage unavailable") with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -14,15 +16,25 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.faults import RETRY_AFTER_S, DependencyUnavailable, unavailable_dependency
 from services.common.logging import get_logger
 from services.gateway.shared.timefmt import utc_timestamp
 
 log = get_logger("earshot.gateway.errors")
 
 
-__all__ = ["ApiError", "ErrorBody", "error_response", "install_error_handlers", "not_found", "unauthorized"]
+__all__ = [
+    "ApiError",
+    "ErrorBody",
+    "dependency_unavailable",
+    "error_response",
+    "install_error_handlers",
+    "not_found",
+    "unauthorized",
+]
 
 REALM = 'Bearer realm="earshot"'
 """The ``WWW-Authenticate`` challenge of the gateway's bearer tokens (RFC 6750)."""
@@ -63,6 +75,17 @@ def unauthorized(details: str, *, error: str | None = "invalid_token") -> ApiErr
     """A 401 with the RFC 6750 ``WWW-Authenticate`` challenge (``error`` omitted for a missing token)."""
     challenge = REALM if error is None else f'{REALM}, error="{error}", error_description="{details}"'
     return ApiError(401, "Unauthorized", details, headers={"WWW-Authenticate": challenge})
+
+
+def dependency_unavailable(dependency: str) -> ApiError:
+    """The 503 for a dependency that cannot be used right now (``database`` or ``storage``),
+    with ``Retry-After``; its title and details name the dependency, never a host or a path."""
+    return ApiError(
+        503,
+        f"{dependency.capitalize()} unavailable",
+        f"the {dependency} is unavailable or read-only right now; nothing was stored, try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def error_response(
@@ -131,6 +154,27 @@ def install_error_handlers(app: FastAPI, *, seed_detail_prefixes: Sequence[str] 
             dict(exc.headers or {}),
         )
         return _with_detail(response, str(exc.detail)) if seed(request) else response
+
+    async def _dependency_or_bug(request: Request, exc: Exception) -> JSONResponse:
+        # Registered for the classes a dependency fault arrives as. A class handler (unlike the
+        # catch-all below, which Starlette re-raises and uvicorn answers by closing the
+        # connection) keeps a keep-alive connection open.
+        dependency = unavailable_dependency(exc)
+        if dependency is None:
+            log.exception("gateway.unhandled", path=request.url.path, error=type(exc).__name__)
+            return error_response(
+                500, "Internal server error", "an unexpected error occurred; it has been logged"
+            )
+        log.warning(
+            "gateway.dependency_unavailable",
+            dependency=dependency,
+            path=request.url.path,
+            error=f"{type(exc).__name__}: {exc}"[:300],
+        )
+        return await _api_error(request, dependency_unavailable(dependency))
+
+    for fault in (DependencyUnavailable, SQLAlchemyError, OSError):
+        app.add_exception_handler(fault, _dependency_or_bug)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

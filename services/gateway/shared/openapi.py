@@ -1,4 +1,7 @@
-"""Request bodies declared in the OpenAPI document for routes that read their body themselves.
+"""What the OpenAPI document says beyond FastAPI's defaults: request bodies of routes that read
+their body themselves, and the error answers of every operation.
+
+**Request bodies.**
 
 Upload routes stream their multipart body through one shared reader (size limits while
 reading, a private temp copy, sniffing), so FastAPI does not see the fields and would publish
@@ -10,15 +13,50 @@ no ``requestBody``. Each such route declares its body from pydantic models in it
 A file field is typed ``bytes`` (``{"type": "string", "format": "binary"}``, the OpenAPI file
 upload). The models only document: parsing and validation stay with the route, and
 ``tests/unit/test_openapi_contract.py`` checks that every write route declares a body.
+
+**Errors.** Every error answer is :class:`~services.gateway.shared.errors.ErrorBody`. A route
+declares the statuses it raises itself in its ``responses=`` (``errors(404, 409)``, from one
+table of descriptions, :data:`ERROR_DESCRIPTIONS`); :func:`complete_error_responses` adds, once
+per document, the statuses that shared machinery answers for it:
+
+========= ================================================================================
+401       the operation has a security requirement (``CurrentUser``, ``OptionalUser``, API key)
+400, 413  it takes a request body (JSON nesting and size limits, multipart body limit)
+422       it takes parameters or a body (validation); FastAPI's ``HTTPValidationError``
+          schema is replaced: the gateway answers ``{error, details, timestamp}``
+statuses  declared by its dependencies with :func:`answers` (e.g. 503 from the replica's
+          context, the database session, the gRPC clients)
+========= ================================================================================
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, TypeVar
 
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, WithJsonSchema
 
-__all__ = ["NO_BODY", "FileField", "OptionalFileField", "file_responses", "request_body"]
+from services.gateway.shared.errors import ErrorBody
+
+__all__ = [
+    "ERROR_DESCRIPTIONS",
+    "NO_BODY",
+    "NO_ERRORS",
+    "VALIDATION_AS_400",
+    "FileField",
+    "OptionalFileField",
+    "answers",
+    "complete_error_responses",
+    "errors",
+    "file_responses",
+    "install_openapi",
+    "request_body",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 FileField = Annotated[bytes, WithJsonSchema({"type": "string", "format": "binary"})]
 """A multipart file field (``format: binary``: Swagger UI shows a file picker)."""
@@ -28,6 +66,14 @@ OptionalFileField = Annotated[bytes | None, WithJsonSchema({"type": "string", "f
 
 NO_BODY = {"x-earshot-no-body": True}
 """``openapi_extra`` of a write route that takes no body at all (the contract test accepts it)."""
+
+VALIDATION_AS_400 = {"x-earshot-validation-status": 400}
+"""``openapi_extra`` of a route that answers validation errors with 400, not 422 (the OpenAI-
+compatible routes): :func:`complete_error_responses` documents no 422 for it."""
+
+NO_ERRORS = {"x-earshot-no-errors": True}
+"""``openapi_extra`` of a route that always answers (a liveness probe, a static listing): no
+input, no dependency, nothing to refuse. The contract test accepts it without an error status."""
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -84,3 +130,138 @@ def file_responses(media_type: str, *, redirect: bool = True) -> dict[int | str,
     if redirect:
         out[307] = {"description": "Redirect to a presigned URL (object storage, or ?redirect=true)"}
     return out
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed or refused input (details say which field or why)",
+    401: "Missing, malformed, expired, wrongly signed or revoked credentials (WWW-Authenticate)",
+    403: "Not allowed for this caller",
+    404: "No such record for this caller (another user's record answers 404 too)",
+    409: "The record's state does not allow it (details say why)",
+    413: "Request body over its size limit",
+    415: "Unsupported media type",
+    422: "A parameter or body field failed validation (details name it)",
+    429: "Too many requests (Retry-After says when to try again)",
+    502: "A service answered with an error",
+    503: "A dependency (database, storage, bus or a service) is unavailable (Retry-After)",
+    504: "A service did not answer in time",
+}
+"""The default description of each error status (a route may give its own)."""
+
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+_MARK = "__earshot_answers__"
+
+
+def errors(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for error statuses, each with the :class:`ErrorBody` schema.
+
+    Args:
+        statuses: HTTP statuses (described by :data:`ERROR_DESCRIPTIONS`).
+        described: statuses with the route's own description (added to ``statuses``).
+
+    Returns:
+        ``{status: {"model": ErrorBody, "description": ...}}``.
+
+    Raises:
+        KeyError: a status without a description in either table.
+    """
+    own = dict(described or {})
+    return {
+        status: {"model": ErrorBody, "description": own.get(status) or ERROR_DESCRIPTIONS[status]}
+        for status in sorted({*statuses, *own})
+    }
+
+
+def answers(*statuses: int) -> Callable[[F], F]:
+    """Mark a dependency with the error statuses it raises, so that every operation using it
+    (directly or through another dependency) documents them (:func:`complete_error_responses`)."""
+
+    def mark(func: F) -> F:
+        setattr(func, _MARK, tuple(statuses))
+        return func
+
+    return mark
+
+
+def _dependency_statuses(dependant: Dependant) -> set[int]:
+    found: set[int] = set()
+    for dep in dependant.dependencies:
+        found.update(getattr(dep.call, _MARK, ()))
+        found |= _dependency_statuses(dep)
+    return found
+
+
+def _has_input(operation: Mapping[str, Any]) -> bool:
+    return bool(operation.get("parameters") or operation.get("requestBody"))
+
+
+def complete_error_responses(document: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
+    """Add the statuses shared machinery answers (table in the module docstring) to every
+    operation of ``document``, and give every error answer the :class:`ErrorBody` schema.
+
+    Args:
+        document: an OpenAPI document built by FastAPI from ``routes`` (changed in place).
+        routes: the application's routes (their dependencies say which statuses they add).
+
+    Returns:
+        ``document``.
+    """
+    by_operation: dict[tuple[str, str], set[int]] = {}
+    for route in iter_route_contexts(list(routes)):  # routes of included routers too
+        if isinstance(route.original_route, APIRoute) and route.original_route.include_in_schema:
+            for method in route.methods or ():
+                by_operation[(str(route.path_format), method.lower())] = _dependency_statuses(route.dependant)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            added = set(by_operation.get((path, method), set()))
+            if operation.get("security"):
+                added.add(401)
+            if operation.get("requestBody"):
+                added |= {400, 413}
+            if _has_input(operation) and not operation.get(next(iter(VALIDATION_AS_400))):
+                added.add(422)
+            if operation.get(next(iter(VALIDATION_AS_400))):
+                responses.pop("422", None)
+            for code in sorted(added):
+                responses.setdefault(str(code), {"description": ERROR_DESCRIPTIONS[code]})
+            for key, answer in responses.items():
+                if key[:1] in {"4", "5"} and not _own_error_shape(answer):
+                    answer["content"] = dict(_ERROR_CONTENT)
+                    if answer.get("description") in (None, "", "Validation Error"):
+                        answer["description"] = ERROR_DESCRIPTIONS.get(int(key), "Error")
+            operation["responses"] = dict(sorted(responses.items()))
+    if not any(
+        "HTTPValidationError" in str(op.get("responses", {}))
+        for item in document.get("paths", {}).values()
+        for op in item.values()
+        if isinstance(op, dict)
+    ):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+    return document
+
+
+def _own_error_shape(answer: Mapping[str, Any]) -> bool:
+    """An error answer that names its own schema (not FastAPI's ``HTTPValidationError``)."""
+    content = answer.get("content") or {}
+    schema = (content.get("application/json") or {}).get("schema") or {}
+    ref = str(schema.get("$ref", ""))
+    return bool(content) and not ref.endswith("/HTTPValidationError")
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make ``app.openapi()`` (and ``GET /openapi.json``) return the completed document
+    (:func:`complete_error_responses`), built once."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete_error_responses(build(), app.routes)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

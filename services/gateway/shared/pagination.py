@@ -6,8 +6,9 @@ Routes take them as dependencies so every list answers the same way::
     async def list_photos(page: PageDep) -> ...:
         rows, total = await repo.page(owner, page.limit, page.offset)
 
-* :class:`PageParams` -- ``?limit=50&offset=0`` (``limit`` 1..``MAX_LIMIT``, ``offset`` >= 0);
-  out-of-range values are a 400 ``{error, details, timestamp}``.
+* :class:`PageParams` -- ``?limit=50&offset=0`` (``limit`` 1..``MAX_LIMIT``, ``offset``
+  0..``MAX_OFFSET``); out-of-range values are a 400 ``{error, details, timestamp}`` (the
+  bounds are published in the OpenAPI document as ``minimum``/``maximum``).
 * :class:`CursorParams` -- ``?limit=50&cursor=<opaque>``: the cursor is the URL-safe base64 of
   the last row's sort key (e.g. ``created_at|id``) and is answered as ``next_cursor``; a
   cursor that does not decode is a 400. For feeds that grow while they are read.
@@ -26,6 +27,7 @@ from services.gateway.shared.errors import ApiError
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_OFFSET",
     "CursorDep",
     "CursorPage",
     "CursorParams",
@@ -39,6 +41,9 @@ __all__ = [
 MAX_LIMIT = 500
 """Largest page a list route returns."""
 
+MAX_OFFSET = 10**9
+"""Largest ``offset`` (a database offset must fit a 64-bit integer)."""
+
 T = TypeVar("T")
 
 
@@ -46,20 +51,27 @@ class PageParams(BaseModel):
     """A validated ``limit``/``offset`` page request."""
 
     limit: int = Field(50, description="Items per page, 1..500.")
-    offset: int = Field(0, description="Items to skip, >= 0.")
+    offset: int = Field(0, description="Items to skip, 0..1000000000.")
 
 
 async def page_params(
-    limit: Annotated[int, Query(description="Items per page, 1..500.")] = 50,
-    offset: Annotated[int, Query(description="Items to skip.")] = 0,
+    limit: Annotated[
+        int,
+        Query(description="Items per page, 1..500.", json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT}),
+    ] = 50,
+    offset: Annotated[
+        int,
+        Query(description="Items to skip.", json_schema_extra={"minimum": 0, "maximum": MAX_OFFSET}),
+    ] = 0,
 ) -> PageParams:
     """Dependency: the ``limit``/``offset`` query parameters.
 
     Raises:
-        ApiError: 400 when ``limit`` is outside 1..``MAX_LIMIT`` or ``offset`` is negative.
+        ApiError: 400 when ``limit`` is outside 1..``MAX_LIMIT`` or ``offset`` outside
+            0..``MAX_OFFSET``.
     """
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise ApiError(400, "Invalid parameter", f"limit must be 1..{MAX_LIMIT} and offset >= 0")
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:
+        raise ApiError(400, "Invalid parameter", f"limit must be 1..{MAX_LIMIT} and offset 0..{MAX_OFFSET}")
     return PageParams(limit=limit, offset=offset)
 
 

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import audio
 from services.common.asgi import is_json_request
+from services.common.faults import unavailable_dependency
 from services.common.settings import Settings
 from services.gateway.shared.errors import ApiError, error_response
 
@@ -121,12 +122,16 @@ async def parse_form(
         The form; the caller closes it (``await form.close()``) on every path.
     Raises:
         ApiError: ``too_large`` or ``malformed(...)``.
+        OSError: the disk refused the parts spooled to temp files (answered 503 "Storage
+            unavailable" by the error handlers).
     """
     try:
         return await request.form(max_files=max_files, max_fields=max_fields)
     except BodyTooLarge:
         raise too_large from None
     except Exception as exc:  # malformed multipart bodies raise several types
+        if unavailable_dependency(exc) is not None:
+            raise  # the disk refused the spooled parts: a 503 (storage), not the client's fault
         raise malformed(exc) from None
 
 

@@ -194,7 +194,7 @@ class FakeAuth:
         return self.users[user_id]
 
     async def start_oauth(self, provider: str, surface: str) -> Any:
-        raise ApiError(501, "Not implemented", f"{provider} sign-in is not configured")
+        raise ApiError(404, "Sign-in provider not enabled", f"{provider} sign-in is not configured")
 
     async def close(self) -> None:
         pass

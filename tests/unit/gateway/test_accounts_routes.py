@@ -58,6 +58,6 @@ async def test_oauth_provider_is_a_typed_path_parameter(gw: UnitGateway) -> None
     unknown = await gw.client.get("/api/v1/web/auth/yahoo/login")
     assert unknown.status_code == 422
     unconfigured = await gw.client.get("/api/v1/web/auth/google/login")
-    assert unconfigured.status_code == 501 and "not configured" in unconfigured.json()["details"]
+    assert unconfigured.status_code == 404 and "not configured" in unconfigured.json()["details"]
     bad = await gw.client.get("/api/v1/mobile/auth/microsoft/callback")
     assert bad.status_code == 400 and "code and state" in bad.json()["details"]

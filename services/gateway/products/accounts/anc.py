@@ -7,7 +7,13 @@ from earshot.auth.v1 import auth_pb2
 from fastapi import APIRouter, Request
 
 from services.gateway.deps import AuthClient, CurrentUser, Verifier
-from services.gateway.products.accounts.handlers import ERRORS, login_account, register_account
+from services.gateway.products.accounts.handlers import (
+    LOGIN,
+    PROFILE,
+    REGISTER,
+    login_account,
+    register_account,
+)
 from services.gateway.products.accounts.schemas import (
     LoginBody,
     LogoutBody,
@@ -18,11 +24,11 @@ from services.gateway.products.accounts.schemas import (
 )
 from services.gateway.products.accounts.service import Accounts
 
-router = APIRouter(responses=ERRORS)
+router = APIRouter()
 
 
 # --- seed 004 (anc) ---------------------------------------------------------------------------
-@router.post("/api/auth/register", status_code=201, response_model=TokenResponse)
+@router.post("/api/auth/register", status_code=201, response_model=TokenResponse, responses=REGISTER)
 async def register(
     body: RegisterBody, request: Request, auth: AuthClient, accounts: Accounts
 ) -> TokenResponse:
@@ -30,13 +36,13 @@ async def register(
     return await register_account(body, request, auth, accounts)
 
 
-@router.post("/api/auth/login", response_model=TokenResponse)
+@router.post("/api/auth/login", response_model=TokenResponse, responses=LOGIN)
 async def login(body: LoginBody, request: Request, auth: AuthClient, accounts: Accounts) -> TokenResponse:
     """Log in (email, password); returns access and refresh tokens."""
     return await login_account(body, request, auth, accounts)
 
 
-@router.get("/api/auth/me", response_model=UserOut)
+@router.get("/api/auth/me", response_model=UserOut, responses=PROFILE)
 async def auth_me(user: CurrentUser, accounts: Accounts) -> UserOut:
     """The current user."""
     return await accounts.profile(user)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from earshot.auth.v1 import auth_pb2
 from fastapi import Request
 
@@ -14,17 +12,32 @@ from services.gateway.products.accounts.schemas import (
     TokenResponse,
 )
 from services.gateway.products.accounts.service import Accounts
-from services.gateway.shared.errors import ErrorBody
+from services.gateway.shared.openapi import errors
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": text}
-    for code, text in {
-        401: "Missing, malformed, expired, wrongly signed, wrong-audience or revoked token; bad credentials",
+REGISTER = errors(
+    described={
+        403: "Email domain outside COMPANY_DOMAINS",
         409: "Email already registered",
-        422: "Invalid email, weak password or malformed body",
-        429: "Too many failed logins (Retry-After)",
-    }.items()
-}
+        422: "Invalid email, weak password, control characters or malformed body",
+        429: "Too many sign-ups from this address (Retry-After)",
+    }
+)
+"""Errors of the register routes (401 and 503 come from the shared machinery)."""
+
+LOGIN = errors(
+    described={
+        401: "Wrong email or password (one message for both)",
+        403: "Disabled account (said only after a correct password) or domain outside COMPANY_DOMAINS",
+        429: "Too many failed logins for this account or address (Retry-After)",
+    }
+)
+"""Errors of the login routes."""
+
+PROFILE = errors(described={404: "The auth service no longer knows the account"})
+"""Errors of the ``me`` routes (401 for the token comes from ``CurrentUser``)."""
+
+REFRESH = errors(described={401: "Unknown, spent, expired or revoked refresh token"})
+"""Errors of the refresh routes."""
 
 
 def _client_address(request: Request) -> str:

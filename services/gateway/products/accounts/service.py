@@ -16,6 +16,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from services.gateway.products.accounts.schemas import TokenResponse, UserOut
+from services.gateway.shared.openapi import answers
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.tokens import AuthenticatedUser
 
@@ -78,6 +79,7 @@ class AccountsProduct(Product):
         self._profiles.pop(user_id, None)
 
 
+@answers(503, 504)  # the auth service may be unavailable
 async def accounts_product(conn: HTTPConnection) -> AccountsProduct:
     """Dependency: this replica's :class:`AccountsProduct`."""
     product: AccountsProduct = conn.app.state.products[AccountsProduct.name]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
 from services.gateway.deps import AuthClient, CurrentUser
-from services.gateway.products.accounts.handlers import ERRORS
+from services.gateway.products.accounts.handlers import PROFILE, REFRESH
 from services.gateway.products.accounts.schemas import (
     AuthUrl,
     RefreshBody,
@@ -20,11 +20,22 @@ from services.gateway.products.accounts.schemas import (
 )
 from services.gateway.products.accounts.service import Accounts
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import errors
 
 Provider = Literal["google", "microsoft"]
 Surface = Literal["mobile", "web"]
 
-router = APIRouter(responses=ERRORS)
+router = APIRouter()
+
+NOT_ENABLED = {404: "The provider is not configured on this deployment (details name the settings)"}
+OAUTH_LOGIN = errors(described=NOT_ENABLED)
+OAUTH_CALLBACK = errors(
+    described={
+        **NOT_ENABLED,
+        400: "The provider refused, or code or state is missing, too long or wrong",
+        403: "Disabled account, or an email domain outside COMPANY_DOMAINS",
+    }
+)
 
 
 def surface_operation_id(route: APIRoute) -> str:
@@ -38,26 +49,26 @@ def _surface(request: Request) -> Surface:
 
 
 # --- seed 003 (meeting memos), under /api/v1/mobile and /api/v1/web -----------------------------
-@router.get("/auth/me", response_model=UserOut)
+@router.get("/auth/me", response_model=UserOut, responses=PROFILE)
 async def surface_me(user: CurrentUser, accounts: Accounts) -> UserOut:
     """The current user."""
     return await accounts.profile(user)
 
 
-@router.post("/auth/refresh", response_model=TokenResponse)
+@router.post("/auth/refresh", response_model=TokenResponse, responses=REFRESH)
 async def refresh(body: RefreshBody, auth: AuthClient, accounts: Accounts) -> TokenResponse:
     """Trade a refresh token for new tokens (the old refresh token is spent)."""
     return accounts.tokens(await auth.refresh(body.refresh_token))
 
 
-@router.get("/auth/{provider}/login", response_model=AuthUrl)
+@router.get("/auth/{provider}/login", response_model=AuthUrl, responses=OAUTH_LOGIN)
 async def oauth_login(provider: Provider, request: Request, auth: AuthClient) -> AuthUrl:
     """The provider's sign-in URL (authorization code flow with state, nonce and PKCE)."""
     reply = await auth.start_oauth(provider, _surface(request))
     return AuthUrl(auth_url=reply.auth_url, state=reply.state)
 
 
-@router.get("/auth/{provider}/callback", response_model=TokenResponse)
+@router.get("/auth/{provider}/callback", response_model=TokenResponse, responses=OAUTH_CALLBACK)
 async def oauth_callback(
     provider: Provider,
     request: Request,

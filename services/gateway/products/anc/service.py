@@ -32,6 +32,7 @@ from services.gateway.products.anc.repository import AncRepository, metric_row
 from services.gateway.products.anc.schemas import classification_json, metrics_json, params_dict
 from services.gateway.products.anc.stream import LiveStream
 from services.gateway.shared.consumers import ConsumerTable
+from services.gateway.shared.openapi import answers
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.timefmt import utc_timestamp
 
@@ -287,6 +288,7 @@ class AncProduct(Product):
         }
 
 
+@answers(503, 504)  # its database, storage or services may be unavailable
 async def anc_product(conn: HTTPConnection) -> AncProduct:
     """Dependency: this replica's :class:`AncProduct`."""
     product: AncProduct = conn.app.state.products[AncProduct.name]

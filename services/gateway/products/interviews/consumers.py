@@ -34,6 +34,7 @@ from services.gateway.clients.transcription import transcript_from_reply
 from services.gateway.products.interviews.schemas import MAX_AUDIO_BYTES, FileMeta
 from services.gateway.shared.consumers import ConsumerTable, On
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import answers
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.uploads import ReceivedAudio, save_audio
 
@@ -179,6 +180,7 @@ def _guess_extension(upload: UploadFile) -> str:
     return {"mpeg": "mp3", "x-wav": "wav", "wave": "wav", "mp4": "m4a", "x-m4a": "m4a"}.get(subtype, subtype)
 
 
+@answers(503, 504)  # its database, storage or services may be unavailable
 async def interviews_product(conn: HTTPConnection) -> InterviewsProduct:
     """Dependency: this replica's :class:`InterviewsProduct`."""
     product: InterviewsProduct = conn.app.state.products[InterviewsProduct.name]

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 
 from services.gateway.deps import AnalysisClient, CurrentUser, DbSession, RuntimeDep
 from services.gateway.products.interviews.consumers import InterviewsDep, file_meta
 from services.gateway.products.interviews.schemas import (
     MAX_RESUME_BYTES,
+    MAX_ROW_ID,
     TRACKS,
     AttemptIn,
     AttemptsOut,
@@ -51,7 +52,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 NEEDS_TRANSCRIPT: dict[int | str, dict[str, Any]] = {**ERRORS, 409: {"description": "Transcribe first"}}
 """Errors of the single analyses: those of every route, and 409 for an attempt not yet transcribed."""
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, 1-100 (422 outside).")]
-Cursor = Annotated[int | None, Query(description="The last id of the previous page.")]
+Cursor = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="The last id of the previous page.")]
+InterviewId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="An interview of the caller.")]
 
 
 def _service(session: DbSession, user: CurrentUser, analysis: AnalysisClient) -> InterviewService:
@@ -148,7 +150,7 @@ async def list_interviews(
 
 @router.get("/api/interviews/{interview_id}/questions", response_model=QuestionPage, responses=ERRORS)
 async def list_questions(
-    interview_id: int,
+    interview_id: InterviewId,
     session: DbSession,
     user: CurrentUser,
     analysis: AnalysisClient,
@@ -161,7 +163,7 @@ async def list_questions(
 
 @router.get("/api/interviews/{interview_id}/question-attempts", response_model=AttemptsOut, responses=ERRORS)
 async def question_attempts(
-    interview_id: int, session: DbSession, user: CurrentUser, analysis: AnalysisClient
+    interview_id: InterviewId, session: DbSession, user: CurrentUser, analysis: AnalysisClient
 ) -> AttemptsOut:
     """The interview's question attempts (ids for uploads) with their transcription and analysis state."""
     return await _service(session, user, analysis).attempts(interview_id)
@@ -184,7 +186,9 @@ async def transcribe_whisper(
     product: InterviewsDep,
     runtime: RuntimeDep,
     file: Annotated[UploadFile, File(description="The answer: wav, mp3, m4a, flac, webm (sniffed); 25 MB.")],
-    question_attempt_id: Annotated[int, Form(description="An attempt of the caller's active interview.")],
+    question_attempt_id: Annotated[
+        int, Form(ge=1, le=MAX_ROW_ID, description="An attempt of the caller's active interview.")
+    ],
     language: Annotated[str, Form(description="ISO 639-1 code of the answer.")] = "en",
 ) -> TranscriptionOut:
     """Transcribe an answer with word timestamps and voice activity, and store the transcript
@@ -299,7 +303,7 @@ async def final_report(
     },
 )
 async def get_final_report(
-    interview_id: int,
+    interview_id: InterviewId,
     session: DbSession,
     user: CurrentUser,
     analysis: AnalysisClient,

@@ -4,7 +4,7 @@ in camelCase where the seed uses it, snake_case elsewhere)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,13 @@ from services.common.analysis_results import (
     PauseAnalysis,
 )
 from services.common.transcript import SpeechInterval
+
+MAX_ROW_ID = 2**63 - 1
+"""Largest record id (a 64-bit database integer): larger ids are refused (422), never sent to
+the database (where they overflow)."""
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+"""An interview, question or attempt id in a request body (1..2^63-1)."""
 
 AnalysisKind = Literal["domain", "communication", "pace", "pause"]
 
@@ -93,7 +100,10 @@ class CreateInterviewIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    track: str = Field(description="One of GET /api/interviews/tracks.")
+    track: str = Field(
+        description="One of GET /api/interviews/tracks (422 otherwise).",
+        json_schema_extra={"enum": list(TRACKS)},
+    )
 
 
 class InterviewOut(BaseModel):
@@ -115,7 +125,7 @@ class GenerateQuestionsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    interview_id: int | None = Field(
+    interview_id: RowId | None = Field(
         None, alias="interviewId", description="Default: the caller's newest active interview."
     )
     count: int = Field(5, ge=1, le=20)
@@ -152,7 +162,7 @@ class CompleteInterviewIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    interview_id: int = Field(alias="interviewId")
+    interview_id: RowId = Field(alias="interviewId")
 
 
 class InterviewPage(BaseModel):
@@ -244,7 +254,7 @@ class AttemptIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question_attempt_id: int
+    question_attempt_id: RowId
 
 
 class CompleteAnalysisIn(BaseModel):
@@ -252,7 +262,7 @@ class CompleteAnalysisIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question_attempt_id: int
+    question_attempt_id: RowId
     analysis_types: list[AnalysisKind] = Field(default_factory=lambda: list(ANALYSIS_TYPES), min_length=1)
 
 
@@ -323,7 +333,7 @@ class FinalReportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    interview_id: int = Field(alias="interviewId")
+    interview_id: RowId = Field(alias="interviewId")
 
 
 class FinalReportOut(BaseModel):

@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.common import telemetry
+from services.common import publishing
 from services.common.bus import Subscription
 from services.common.events import (
     ANALYSIS_EVENTS,
@@ -50,7 +50,6 @@ from services.common.events import (
     AnalysisCompletedV2,
     AnalysisFailed,
     AnalysisRequestedV2,
-    Envelope,
     EventPayload,
     MeetingCompleted,
     MeetingFailed,
@@ -222,10 +221,8 @@ class MeetingPipeline:
         task.add_done_callback(self._tasks.discard)
 
     async def publish(self, payload: EventPayload) -> None:
-        """Publish with the current trace context."""
-        await self.runtime.bus.publish(
-            payload.topic, Envelope.of(payload, self.runtime.source("gateway"), **telemetry.inject())
-        )
+        """Publish with the current trace context (the watchdog's re-requests: a new trace)."""
+        await publishing.publish(self.runtime, "gateway", payload)
 
     async def step(
         self,

@@ -23,6 +23,7 @@ from services.gateway.products.meetings.schemas import (
     MapSpeaker,
     MeetingOut,
     MeetingPage,
+    PageNo,
     ProfileIn,
     ProfileOut,
     ProfilePage,
@@ -31,11 +32,11 @@ from services.gateway.products.meetings.schemas import (
 )
 from services.gateway.products.meetings.service import MeetingsDep
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import errors
 
 router = APIRouter()
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page, 1..1000.")]
-PageNo = Annotated[int, Query(ge=1, description="1-based page number.")]
 
 
 def _pages(total: int, limit: int) -> int:
@@ -115,13 +116,13 @@ async def _profile(product: object, profile_id: uuid.UUID, user_id: str) -> Spea
     return row  # type: ignore[no-any-return]
 
 
-@router.get("/speaker-profiles/{profile_id}", response_model=ProfileOut)
+@router.get("/speaker-profiles/{profile_id}", response_model=ProfileOut, responses=errors(404))
 async def get_profile(profile_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> ProfileOut:
     """One of the caller's profiles."""
     return ProfileOut.of(await _profile(product, profile_id, user.id))
 
 
-@router.put("/speaker-profiles/{profile_id}", response_model=ProfileOut)
+@router.put("/speaker-profiles/{profile_id}", response_model=ProfileOut, responses=errors(404))
 async def update_profile(
     profile_id: uuid.UUID, body: ProfileIn, user: CurrentUser, product: MeetingsDep
 ) -> ProfileOut:
@@ -132,7 +133,7 @@ async def update_profile(
     return ProfileOut.of(await product.profiles.save(row))
 
 
-@router.delete("/speaker-profiles/{profile_id}", status_code=204)
+@router.delete("/speaker-profiles/{profile_id}", status_code=204, responses=errors(404))
 async def delete_profile(profile_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> Response:
     """Delete one of the caller's profiles (meetings keep their speaker names)."""
     row = await _profile(product, profile_id, user.id)
@@ -140,7 +141,11 @@ async def delete_profile(profile_id: uuid.UUID, user: CurrentUser, product: Meet
     return Response(status_code=204)
 
 
-@router.post("/speaker-profiles/{profile_id}/map", response_model=MapResult)
+@router.post(
+    "/speaker-profiles/{profile_id}/map",
+    response_model=MapResult,
+    responses=errors(described={404: "No such profile, or no meeting of the caller has the speaker"}),
+)
 async def map_speaker(
     profile_id: uuid.UUID, body: MapSpeaker, user: CurrentUser, product: MeetingsDep
 ) -> MapResult:

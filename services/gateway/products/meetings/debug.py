@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from services.gateway.deps import CurrentUser
 from services.gateway.products.meetings.service import MeetingsDep
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import errors
 
 router = APIRouter()
 
@@ -28,7 +29,11 @@ class RouteTable(BaseModel):
 
 
 # --- debug ----------------------------------------------------------------------------------------
-@router.get("/api/v1/mobile/debug/routes", response_model=RouteTable)
+@router.get(
+    "/api/v1/mobile/debug/routes",
+    response_model=RouteTable,
+    responses=errors(described={404: "The debug routes are disabled (EARSHOT_DEBUG_ROUTES)"}),
+)
 async def debug_routes(request: Request, user: CurrentUser, product: MeetingsDep) -> RouteTable:
     """The route table (path, methods, operation id of every documented route, as the OpenAPI
     document lists them); 404 unless ``EARSHOT_DEBUG_ROUTES=true``."""

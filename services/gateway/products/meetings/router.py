@@ -35,6 +35,7 @@ from services.gateway.products.meetings.schemas import (
     MeetingOut,
     MeetingPage,
     MeetingUpdate,
+    PageNo,
     SpeakerRename,
     SpeakerRenameBulk,
     SuggestedDescription,
@@ -50,7 +51,7 @@ from services.gateway.products.meetings.service import (
     is_operator,
 )
 from services.gateway.shared.errors import ApiError
-from services.gateway.shared.openapi import NO_BODY, file_responses
+from services.gateway.shared.openapi import NO_BODY, errors, file_responses
 
 router = APIRouter()
 
@@ -63,7 +64,24 @@ SEED_ERROR_PREFIXES = tuple(
 
 MeetingId = Annotated[uuid.UUID, "a meeting id (UUID); anything else is a 422"]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page, 1..1000 (default 100).")]
-PageNo = Annotated[int, Query(ge=1, description="1-based page number.")]
+
+
+STATUS_TEXT = "pending, processing, completed or failed (any case; 422 otherwise)."
+STATUS_VALUES = {
+    "enum": [v for word in ("pending", "processing", "completed", "failed") for v in (word, word.upper())]
+}
+"""The filter values the document lists (the route accepts them in any case)."""
+
+NO_MEETING = errors(404)
+"""Errors of a route on one meeting: another user's meeting answers 404 too."""
+AUDIO_REFUSED = errors(
+    described={
+        400: "No audio file, or one that is empty, corrupt, not audio or over the duration limit",
+        503: "The transcription or analysis service is unavailable",
+        504: "The transcription or analysis service did not answer in time",
+    }
+)
+"""Errors of the routes that decode an uploaded recording."""
 
 
 def surface_operation_id(route: APIRoute) -> str:
@@ -146,7 +164,7 @@ async def restart_background(user: CurrentUser, product: MeetingsDep) -> Backgro
 
 
 # --- suggestions -----------------------------------------------------------------------------
-@router.post("/meetings/suggest-template", response_model=TemplateSuggestionOut)
+@router.post("/meetings/suggest-template", response_model=TemplateSuggestionOut, responses=AUDIO_REFUSED)
 async def suggest_template(
     user: CurrentUser, product: MeetingsDep, audio_file: Annotated[UploadFile, File()]
 ) -> TemplateSuggestionOut:
@@ -155,7 +173,7 @@ async def suggest_template(
     return TemplateSuggestionOut.model_validate(result)
 
 
-@router.post("/meetings/suggest-title", response_model=SuggestedTitle)
+@router.post("/meetings/suggest-title", response_model=SuggestedTitle, responses=AUDIO_REFUSED)
 async def suggest_title(
     user: CurrentUser, product: MeetingsDep, audio_file: Annotated[UploadFile, File()]
 ) -> SuggestedTitle:
@@ -163,7 +181,7 @@ async def suggest_title(
     return SuggestedTitle(suggested_title=(await product.suggest(user.id, audio_file, "title"))["title"])
 
 
-@router.post("/meetings/suggest-description", response_model=SuggestedDescription)
+@router.post("/meetings/suggest-description", response_model=SuggestedDescription, responses=AUDIO_REFUSED)
 async def suggest_description(
     user: CurrentUser, product: MeetingsDep, audio_file: Annotated[UploadFile, File()]
 ) -> SuggestedDescription:
@@ -173,7 +191,12 @@ async def suggest_description(
 
 
 # --- meetings ----------------------------------------------------------------------------------
-@router.post("/meetings/", status_code=201, response_model=MeetingOut)
+@router.post(
+    "/meetings/",
+    status_code=201,
+    response_model=MeetingOut,
+    responses={**AUDIO_REFUSED, **errors(described={404: "No such template (templateid)"})},
+)
 async def create_meeting(
     user: CurrentUser,
     product: MeetingsDep,
@@ -232,10 +255,10 @@ async def list_meetings(
     product: MeetingsDep,
     page: PageNo = 1,
     limit: Limit = 100,
-    status: Annotated[
-        str | None, Query(description="pending, processing, completed or failed (any case).")
+    status: Annotated[str | None, Query(description=STATUS_TEXT, json_schema_extra=STATUS_VALUES)] = None,
+    analytics_status: Annotated[
+        str | None, Query(description=STATUS_TEXT, json_schema_extra=STATUS_VALUES)
     ] = None,
-    analytics_status: Annotated[str | None, Query()] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
     date_from: Annotated[datetime | None, Query(description="ISO 8601; created at or after.")] = None,
     date_to: Annotated[datetime | None, Query(description="ISO 8601; created at or before.")] = None,
@@ -273,13 +296,13 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-@router.get("/meetings/{meeting_id}", response_model=MeetingOut)
+@router.get("/meetings/{meeting_id}", response_model=MeetingOut, responses=NO_MEETING)
 async def get_meeting(meeting_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> MeetingOut:
     """One meeting with its transcript, summary, key points, action items and analytics."""
     return MeetingOut.of(await _owned(product, meeting_id, user))
 
 
-@router.put("/meetings/{meeting_id}", response_model=MeetingOut)
+@router.put("/meetings/{meeting_id}", response_model=MeetingOut, responses=NO_MEETING)
 async def update_meeting(
     meeting_id: uuid.UUID, body: MeetingUpdate, user: CurrentUser, product: MeetingsDep
 ) -> MeetingOut:
@@ -294,7 +317,7 @@ async def update_meeting(
     return MeetingOut.of(await product.meetings.save(record))
 
 
-@router.delete("/meetings/{meeting_id}", status_code=204)
+@router.delete("/meetings/{meeting_id}", status_code=204, responses=NO_MEETING)
 async def delete_meeting(meeting_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> Response:
     """Delete the meeting, its audio objects and everything derived."""
     await product.service.delete(await _owned(product, meeting_id, user))
@@ -302,7 +325,11 @@ async def delete_meeting(meeting_id: uuid.UUID, user: CurrentUser, product: Meet
 
 
 @router.post(
-    "/meetings/{meeting_id}/retry", response_model=MeetingOut, status_code=202, openapi_extra=NO_BODY
+    "/meetings/{meeting_id}/retry",
+    response_model=MeetingOut,
+    status_code=202,
+    openapi_extra=NO_BODY,
+    responses=errors(404, described={409: "The meeting is not FAILED"}),
 )
 async def retry_meeting(meeting_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> MeetingOut:
     """Re-queue a FAILED meeting (409 for any other status)."""
@@ -312,7 +339,7 @@ async def retry_meeting(meeting_id: uuid.UUID, user: CurrentUser, product: Meeti
     return MeetingOut.of(await _owned(product, meeting_id, user))
 
 
-@router.get("/meetings/{meeting_id}/audio/url", response_model=AudioUrl)
+@router.get("/meetings/{meeting_id}/audio/url", response_model=AudioUrl, responses=NO_MEETING)
 async def audio_url(
     meeting_id: uuid.UUID,
     user: CurrentUser,
@@ -328,7 +355,14 @@ async def audio_url(
     return AudioUrl(url=url, expires_in=expiration, meeting_id=record.id)
 
 
-@router.get("/meetings/{meeting_id}/audio", response_class=Response, responses=file_responses("audio/wav"))
+@router.get(
+    "/meetings/{meeting_id}/audio",
+    response_class=Response,
+    responses={
+        **file_responses("audio/wav"),
+        **errors(described={404: "No such meeting, or its audio is gone"}),
+    },
+)
 async def download_audio(meeting_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> Response:
     """The meeting's audio, streamed with HTTP Range support (local storage), or a redirect to a
     short-lived presigned URL (S3/MinIO, which serves ranges itself)."""
@@ -343,7 +377,7 @@ async def download_audio(meeting_id: uuid.UUID, user: CurrentUser, product: Meet
     return RedirectResponse(await product.service.audio_url(record, 300), status_code=307)
 
 
-@router.put("/meetings/{meeting_id}/speaker-names", response_model=MeetingOut)
+@router.put("/meetings/{meeting_id}/speaker-names", response_model=MeetingOut, responses=NO_MEETING)
 async def rename_speaker(
     meeting_id: uuid.UUID, body: SpeakerRename, user: CurrentUser, product: MeetingsDep
 ) -> MeetingOut:
@@ -353,7 +387,7 @@ async def rename_speaker(
     )
 
 
-@router.put("/meetings/{meeting_id}/speaker-names/bulk", response_model=MeetingOut)
+@router.put("/meetings/{meeting_id}/speaker-names/bulk", response_model=MeetingOut, responses=NO_MEETING)
 async def rename_speakers(
     meeting_id: uuid.UUID, body: SpeakerRenameBulk, user: CurrentUser, product: MeetingsDep
 ) -> MeetingOut:
@@ -364,7 +398,7 @@ async def rename_speakers(
 @router.get(
     "/meetings/{meeting_id}/export",
     response_class=Response,
-    responses=file_responses("application/octet-stream", redirect=False),
+    responses={**file_responses("application/octet-stream", redirect=False), **NO_MEETING},
 )
 async def export_meeting(
     meeting_id: uuid.UUID,
@@ -410,7 +444,7 @@ async def list_action_items(
     return ActionItemList(data=rows, total=len(rows))
 
 
-@router.patch("/action-items/{item_id}", response_model=ActionItemRow)
+@router.patch("/action-items/{item_id}", response_model=ActionItemRow, responses=errors(404))
 async def patch_action_item(
     item_id: uuid.UUID, body: ActionItemPatch, user: CurrentUser, product: MeetingsDep
 ) -> ActionItemRow:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from services.gateway.products.meetings.models import MeetingRecord, MeetingTemplate, SpeakerProfile
+
+MAX_PAGE = 1_000_000
+PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number, 1..1000000.")]
+"""The ``page`` query parameter of the meeting lists (bounded: its offset must fit the database)."""
 
 
 def iso(value: datetime | None) -> str | None:

@@ -59,6 +59,7 @@ from services.gateway.products.meetings.repository import (
 from services.gateway.products.meetings.settings import MeetingSettings, load_meeting_settings
 from services.gateway.shared.consumers import ConsumerTable, On
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import answers
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.uploads import MULTIPART_OVERHEAD, copy_upload
 
@@ -488,6 +489,7 @@ class MeetingsProduct(Product):
         }
 
 
+@answers(503, 504)  # its database, storage or services may be unavailable
 def meetings_product(conn: HTTPConnection) -> MeetingsProduct:
     """Dependency: this replica's :class:`MeetingsProduct`.
 

@@ -15,17 +15,21 @@ from fastapi import APIRouter, Query, Response
 from services.gateway.deps import CurrentUser
 from services.gateway.products.meetings.models import MeetingTemplate
 from services.gateway.products.meetings.schemas import (
+    PageNo,
     TemplateIn,
     TemplateOut,
     TemplatePage,
 )
 from services.gateway.products.meetings.service import MeetingsDep
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import errors
 
 router = APIRouter()
 
+READ_ONLY = errors(404, described={403: "A shared default template (read-only)"})
+"""Errors of the routes that change a template."""
+
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page, 1..1000.")]
-PageNo = Annotated[int, Query(ge=1, description="1-based page number.")]
 
 
 def _pages(total: int, limit: int) -> int:
@@ -94,13 +98,13 @@ async def _template(product: object, template_id: uuid.UUID, user_id: str, *, wr
     return row  # type: ignore[no-any-return]
 
 
-@router.get("/templates/{template_id}", response_model=TemplateOut)
+@router.get("/templates/{template_id}", response_model=TemplateOut, responses=errors(404))
 async def get_template(template_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> TemplateOut:
     """A default template or one of the caller's."""
     return TemplateOut.of(await _template(product, template_id, user.id, write=False))
 
 
-@router.put("/templates/{template_id}", response_model=TemplateOut)
+@router.put("/templates/{template_id}", response_model=TemplateOut, responses=READ_ONLY)
 async def update_template(
     template_id: uuid.UUID, body: TemplateIn, user: CurrentUser, product: MeetingsDep
 ) -> TemplateOut:
@@ -115,7 +119,7 @@ async def update_template(
     return TemplateOut.of(await product.templates.save(row))
 
 
-@router.delete("/templates/{template_id}", status_code=204)
+@router.delete("/templates/{template_id}", status_code=204, responses=READ_ONLY)
 async def delete_template(template_id: uuid.UUID, user: CurrentUser, product: MeetingsDep) -> Response:
     """Delete one of the caller's templates (defaults are read-only: 403)."""
     row = await _template(product, template_id, user.id, write=True)

@@ -25,7 +25,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 
+from services.common.faults import DependencyUnavailable, unavailable_dependency
 from services.common.logging import get_logger
 from services.gateway.deps import ApiKeyOrUser
 from services.gateway.products.openai.schemas import (
@@ -33,20 +35,22 @@ from services.gateway.products.openai.schemas import (
     Invalid,
     ModelList,
     ModelObject,
+    OpenAIErrorBody,
     TranscriptionForm,
     TranscriptionOut,
     openai_error,
     render,
 )
 from services.gateway.products.openai.service import OpenAIDep
-from services.gateway.shared.errors import ApiError
-from services.gateway.shared.openapi import request_body
+from services.gateway.shared.errors import ApiError, dependency_unavailable
+from services.gateway.shared.openapi import VALIDATION_AS_400, request_body
 
 log = get_logger("earshot.gateway.openai")
 
 
 class OpenAIRoute(APIRoute):
-    """Route class that renders every error of the ``/v1`` routes in OpenAI's shape."""
+    """Route class that renders every error of the ``/v1`` routes in OpenAI's shape (a database
+    or storage fault too: 503 ``database_unavailable`` / ``storage_unavailable``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
@@ -65,6 +69,18 @@ class OpenAIRoute(APIRoute):
                 )
             except RequestValidationError as exc:
                 return openai_error(400, "; ".join(str(e.get("msg")) for e in exc.errors()))
+            except (DependencyUnavailable, SQLAlchemyError, OSError) as exc:
+                dependency = unavailable_dependency(exc)
+                if dependency is None:
+                    raise
+                log.warning("gateway.dependency_unavailable", dependency=dependency, path=request.url.path)
+                error = dependency_unavailable(dependency)
+                return openai_error(
+                    503,
+                    f"{error.error}: {error.details}",
+                    code=f"{dependency}_unavailable",
+                    headers=error.headers,
+                )
 
         return handler
 
@@ -72,6 +88,31 @@ class OpenAIRoute(APIRoute):
 router = APIRouter(route_class=OpenAIRoute)
 """Mounted under ``/v1`` by ``app.py``."""
 
+
+def _errors(described: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": OpenAIErrorBody, "description": text} for status, text in described.items()}
+
+
+UNAVAILABLE = {
+    503: "The transcription service is unavailable (Retry-After)",
+    504: "The transcription service did not answer in time",
+}
+KEY = {401: "EARSHOT_API_KEYS is set and no valid key or token was sent"}
+TOO_LARGE: dict[str, Any] = {
+    "description": "File over MAX_FILE_SIZE (OpenAI's shape; Earshot's when the body limit answers first)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/OpenAIErrorBody"},
+                    {"$ref": "#/components/schemas/ErrorBody"},
+                ]
+            }
+        }
+    },
+}
+"""413 of an upload: the route's own check answers in OpenAI's shape; a body over the limit
+that the upload middleware stops first answers :class:`ErrorBody`."""
 
 TRANSCRIBE: dict[str, Any] = {
     "summary": "Transcribe audio (OpenAI-compatible)",
@@ -86,14 +127,22 @@ TRANSCRIBE: dict[str, Any] = {
                 "text/vtt": {"schema": {"type": "string"}},
             },
         },
-        400: {"description": "Invalid parameter or audio"},
-        401: {"description": "EARSHOT_API_KEYS is set and no valid key or token was sent"},
-        413: {"description": "File over MAX_FILE_SIZE"},
+        **_errors({400: "Invalid parameter or audio (validation errors too)", **KEY, **UNAVAILABLE}),
+        413: TOO_LARGE,
     },
-    "openapi_extra": request_body(form=TranscriptionForm),
+    "openapi_extra": {**request_body(form=TranscriptionForm), **VALIDATION_AS_400},
 }
-MODELS: dict[str, Any] = {"summary": "List models (OpenAI-compatible)", "response_model": ModelList}
-MODEL: dict[str, Any] = {"summary": "Retrieve a model (OpenAI-compatible)", "response_model": ModelObject}
+MODELS: dict[str, Any] = {
+    "summary": "List models (OpenAI-compatible)",
+    "response_model": ModelList,
+    "responses": _errors({**KEY, **UNAVAILABLE}),
+}
+MODEL: dict[str, Any] = {
+    "summary": "Retrieve a model (OpenAI-compatible)",
+    "response_model": ModelObject,
+    "responses": _errors({**KEY, 404: "No such model", **UNAVAILABLE}),
+    "openapi_extra": VALIDATION_AS_400,
+}
 
 
 @router.post("/audio/transcriptions", **TRANSCRIBE)

@@ -21,6 +21,8 @@ __all__ = [
     "RESPONSE_FORMATS",
     "SYNC_LIMIT_S",
     "Invalid",
+    "OpenAIErrorBody",
+    "OpenAIErrorDetail",
     "TranscriptionParams",
     "client_error",
     "openai_error",
@@ -42,6 +44,24 @@ _ERROR_TYPES = {
     503: "server_error",
     504: "server_error",
 }
+
+
+class OpenAIErrorDetail(BaseModel):
+    """OpenAI's ``error`` object."""
+
+    message: str
+    type: str = Field(description="invalid_request_error or server_error.")
+    param: str | None = Field(None, description="The request field concerned, when one is.")
+    code: str | None = Field(None, description="A machine-readable reason, e.g. model_not_found.")
+
+
+class OpenAIErrorBody(BaseModel):
+    """The error answer of the ``/v1`` routes: OpenAI's shape plus Earshot's ``details`` and
+    ``timestamp`` (:func:`openai_error`)."""
+
+    error: OpenAIErrorDetail
+    details: str = Field(description="The message again, as Earshot's other routes put it.")
+    timestamp: str = Field(description="ISO 8601 UTC, with Z.")
 
 
 def openai_error(

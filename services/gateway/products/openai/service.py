@@ -35,6 +35,7 @@ from services.gateway.products.openai.schemas import (
 )
 from services.gateway.shared.consumers import ConsumerTable, On
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import answers
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.uploads import copy_upload, is_multipart, parse_form, too_large_error
 from services.gateway.shared.waiter import JobWaiter
@@ -237,6 +238,7 @@ class OpenAIProduct(Product):
         return [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by} for m in reply.models]
 
 
+@answers(503, 504)  # its database, storage or services may be unavailable
 async def openai_product(conn: HTTPConnection) -> OpenAIProduct:
     """Dependency: this replica's :class:`OpenAIProduct`."""
     product: OpenAIProduct = conn.app.state.products[OpenAIProduct.name]

@@ -57,6 +57,7 @@ from services.gateway.products.photos.schemas import (
 from services.gateway.products.photos.service import PhotoProduct, PhotosDep, read_photo
 from services.gateway.shared.errors import ApiError, ErrorBody, unauthorized
 from services.gateway.shared.openapi import file_responses, request_body
+from services.gateway.shared.pagination import MAX_OFFSET
 from services.gateway.shared.timefmt import iso_z, utc_timestamp
 
 router = APIRouter()
@@ -186,7 +187,7 @@ async def list_photos(
     product: PhotosDep,
     user: OptionalUser,
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     status: Literal["queued", "analyzing", "composing", "rendering", "done", "failed"] | None = Query(None),
 ) -> dict[str, Any]:
     """The library: tasks with metadata (mood, lyrics, duration, sizes, created time), newest first.

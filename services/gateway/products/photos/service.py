@@ -36,6 +36,7 @@ from services.gateway.products.photos.models import PhotoTask
 from services.gateway.products.photos.repository import RUNNING, PhotoTaskStore
 from services.gateway.shared.consumers import ConsumerTable
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import answers
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.uploads import BodyTooLarge, is_multipart, parse_form
 
@@ -306,6 +307,7 @@ async def read_photo(request: Request, settings: PhotoSettings) -> tuple[bytes, 
     )
 
 
+@answers(503)  # its database, storage or services may be unavailable
 async def photo_product(conn: HTTPConnection) -> PhotoProduct:
     """Dependency: this replica's :class:`PhotoProduct`."""
     product: PhotoProduct = conn.app.state.products[PhotoProduct.name]

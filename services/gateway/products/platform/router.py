@@ -24,6 +24,7 @@ from services.common.storage import LocalObjectStorage, verify_local_signature
 from services.gateway.deps import Ctx, Storage
 from services.gateway.products.platform.schemas import Health, Liveness, Readiness, ServiceInfo
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import NO_ERRORS
 from services.gateway.shared.timefmt import utc_timestamp
 from services.gateway.shared.version import earshot_version
 
@@ -54,13 +55,13 @@ def _cached(request: Request, name: str, compute: Callable[[], Awaitable[Any]]) 
     return probe
 
 
-@router.get("/livez", response_model=Liveness)
+@router.get("/livez", response_model=Liveness, openapi_extra=NO_ERRORS)
 async def livez() -> dict[str, str]:
     """Liveness: the process answers. Touches nothing (no database, no bus, no storage)."""
     return {"status": "alive"}
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, openapi_extra=NO_ERRORS)
 async def health(request: Request) -> dict[str, Any]:
     """Status, timestamp and the products' details (engines, queue depth, running tasks,
     version); the details are computed at most once per second."""
@@ -114,7 +115,7 @@ async def ready(request: Request, ctx: Ctx) -> JSONResponse:
     )
 
 
-@router.get("/", response_model=ServiceInfo)
+@router.get("/", response_model=ServiceInfo, openapi_extra=NO_ERRORS)
 async def root() -> ServiceInfo:
     """Service health check (seed 002's ``GET /``): name, version and where to look next."""
     return ServiceInfo(

@@ -45,6 +45,7 @@ from services.common.logging import bind, get_logger, unbind
 from services.gateway.products.temperature.schemas import TemperatureResponse
 from services.gateway.shared.consumers import ConsumerTable, On
 from services.gateway.shared.errors import ApiError
+from services.gateway.shared.openapi import answers
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.timefmt import utc_timestamp
 from services.gateway.shared.uploads import ReceivedAudio
@@ -197,6 +198,7 @@ async def _cleanup(storage: Any, *keys: str) -> None:
             log.error("gateway.cleanup_failed", key=key, error=str(exc))
 
 
+@answers(503, 504)  # its database, storage or services may be unavailable
 async def temperature_product(conn: HTTPConnection) -> TemperatureProduct:
     """Dependency: this replica's :class:`TemperatureProduct`."""
     product: TemperatureProduct = conn.app.state.products[TemperatureProduct.name]
