@@ -39,6 +39,7 @@ from sqlalchemy import JSON, Integer, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common import telemetry
 from services.common.db import UTCDateTime, utcnow
 from services.common.events import Envelope, EventPayload
 from services.common.logging import get_logger
@@ -312,6 +313,7 @@ class Sweeper:
                             key=job.id,
                             subject=job.id,
                             data=data,
+                            extensions=telemetry.event_extensions(request["type"]),  # a new trace
                         )
                         await self.outbox.add_envelope(session, request["topic"], envelope, delay_s=delay)
                         done.retried.append(job.id)

@@ -180,8 +180,9 @@ class Outbox:
         Args:
             session: the caller's session, inside its transaction; the caller commits.
             event: a payload (wrapped with this outbox's ``source`` and the current trace
-                context) or a ready envelope; its topic is the payload's ``topic`` (for an
-                envelope, give a payload instead or use :meth:`add_envelope`).
+                context, or a new trace outside any span:
+                :func:`services.common.telemetry.event_extensions`); its topic is the payload's
+                ``topic`` (a ready envelope goes through :meth:`add_envelope`).
             delay_s: do not publish before this many seconds from now (>= 0).
 
         Raises:
@@ -189,7 +190,7 @@ class Outbox:
         """
         if isinstance(event, Envelope):
             raise ValueError("an Envelope has no topic: use add_envelope(session, topic, envelope)")
-        envelope = Envelope.of(event, self.source, **telemetry.inject())
+        envelope = Envelope.of(event, self.source, **telemetry.event_extensions(event.event_type))
         await self.add_envelope(session, event.topic, envelope, delay_s=delay_s)
 
     async def add_envelope(
