@@ -18,11 +18,9 @@
    ``min(2 s * 2^attempt + jitter, 60 s)``; then FAILED with its error and
    ``earshot.meeting.failed.v1``.
 
-Each step's state change and the event that starts the next step are written in ONE database
-transaction through the gateway's transactional outbox (``services/common/outbox.py``; the
-delayed retry request too, so a retry survives a crash); without an outbox (tools) they are
-published after the change. Each step is idempotent by meeting id: the transcription service
-reuses a stored transcript
+Each step's state change and the event starting the next step (a delayed retry's too) are
+written in ONE transaction through the gateway's outbox (:meth:`MeetingPipeline.step`). Each
+step is idempotent by meeting id: the transcription service reuses a stored transcript
 (``transcripts/<meeting id>.json``), and every write is conditional on the status, so a
 redelivered event never duplicates segments or items. A watchdog (and start-up) re-requests
 or fails meetings that stopped moving (never left PROCESSING): see :meth:`recover`.
@@ -236,8 +234,7 @@ class MeetingPipeline:
         """Move a meeting (only from ``allowed``; ``values=None``: no change) and write the events
         that start its next step, in one transaction (outbox; ``delay_s`` delays them).
 
-        Returns:
-            Whether the meeting changed (``values=None``: always); nothing is written otherwise.
+        Returns: whether the meeting changed (``values=None``: always); else nothing is written.
         """
         if self.outbox is None:
             if values is not None and not await self.meetings.transition(meeting_id, allowed, **values):
@@ -444,11 +441,8 @@ class MeetingPipeline:
             delay = dashboard.backoff_s(
                 record.attempt - 1, self.settings.retry_base_s, self.settings.retry_max_s
             )
-            values: dict[str, Any] = {
-                "status": "PENDING",
-                "attempt": attempt,
-                "error": f"{error}: {details}"[:2000],
-            }
+            values: dict[str, Any] = {"status": "PENDING", "attempt": attempt}
+            values["error"] = f"{error}: {details}"[:2000]
             again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempt)
             if self.outbox is not None:
                 # the retry request waits in the outbox (available after the delay): it survives a crash

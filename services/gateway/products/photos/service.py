@@ -178,8 +178,9 @@ class PhotoProduct(Product):
         Returns:
             The task id.
         Raises:
-            ApiError: 400 empty / not an image / damaged / absurd dimensions; 413; 503 when the
-                task cannot be recorded (nothing is kept).
+            ApiError: 400 empty / not an image / damaged / absurd dimensions; 413.
+            Exception: a database fault while recording the task and its request (answered 503 by
+                the gateway's handlers); nothing is kept.
         """
         settings, rt = self.settings, self.runtime
         if not data:
@@ -219,13 +220,10 @@ class PhotoProduct(Product):
             async with self.ctx.durable.outbox.transaction() as session:
                 session.add(task)
                 await self.ctx.jobs.submit(session, task_id, MEDIA_KIND, request)
-        except BaseException as exc:
+        except BaseException:
+            # nothing half way: no row, no request, and the photo goes too (a database fault is
+            # answered 503 naming the database by the gateway's handlers)
             await asyncio.shield(rt.storage.delete(photo_key))
-            if isinstance(exc, Exception):
-                log.error("photos.submit_failed", task_id=task_id, error=f"{type(exc).__name__}: {exc}")
-                raise ApiError(
-                    503, "Service unavailable", "the render could not be queued; try again"
-                ) from None
             raise
         return task_id
 
