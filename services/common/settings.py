@@ -123,6 +123,18 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(64, ge=2, le=10_000, validation_alias=_env("MAX_JSON_DEPTH"))
     """Deepest nesting of arrays/objects in a JSON request body; deeper answers 400 before parsing."""
 
+    # --- durable jobs (issue 15: outbox, leases, sweeper) ---------------------------------
+    job_lease_s: float | None = Field(None, gt=0, le=86_400, validation_alias=_env("JOB_LEASE_S"))
+    """Lease of every background job kind, seconds (unset: each kind's default, docs/jobs.md)."""
+    job_max_attempts: int | None = Field(None, ge=1, le=20, validation_alias=_env("JOB_MAX_ATTEMPTS"))
+    """Requests of one background job step at most (unset: each kind's default)."""
+    job_backoff_s: float = Field(2.0, ge=0, le=3600, validation_alias=_env("JOB_BACKOFF_S"))
+    """Delay before a job's step is requested again, doubled per attempt (capped at 60 s)."""
+    job_sweep_interval_s: float = Field(5.0, gt=0, le=3600, validation_alias=_env("JOB_SWEEP_INTERVAL_S"))
+    """Seconds between two sweeps for expired job leases."""
+    outbox_poll_s: float = Field(0.5, gt=0, le=60, validation_alias=_env("OUTBOX_POLL_S"))
+    """Seconds between outbox relay passes when no commit woke it (other replicas' rows)."""
+
     # --- speech to text ------------------------------------------------------------------
     whisper_model: str | None = Field(None, validation_alias=_env("WHISPER_MODEL"))
     whisper_compute_type: str = Field("int8", validation_alias=_env("WHISPER_COMPUTE_TYPE"))

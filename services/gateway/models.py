@@ -20,8 +20,20 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import NAMING_CONVENTION, UTCDateTime, utcnow
+from services.common.leases import LeaseColumns
+from services.common.outbox import outbox_table
 
-__all__ = ["JOB_ERROR_MAX", "JOB_ID_MAX", "JOB_KIND_MAX", "TERMINAL_STATUSES", "Base", "Job", "JobStatus"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "JOB_ERROR_MAX",
+    "JOB_ID_MAX",
+    "JOB_KIND_MAX",
+    "TERMINAL_STATUSES",
+    "Base",
+    "Job",
+    "JobStatus",
+    "outbox",
+]
 
 JOB_ID_MAX = 36
 """Longest job id (characters): a UUID in its text form."""
@@ -55,8 +67,11 @@ TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(
 )
 """Statuses a job never leaves."""
 
+ACTIVE_STATUSES: tuple[str, ...] = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+"""Statuses in which a job holds a lease (``services/common/leases.py``)."""
 
-class Job(Base):
+
+class Job(LeaseColumns, Base):
     """One unit of asynchronous work the gateway started (table ``jobs``).
 
     Attributes:
@@ -67,6 +82,8 @@ class Job(Base):
             only for failed or timed-out jobs; never user content.
         created_at: when the job was created, timezone-aware UTC.
         updated_at: when the job last changed, timezone-aware UTC.
+        attempts, lease_expires_at, request, objects: the lease
+            (:class:`~services.common.leases.LeaseColumns`, revision ``0007``; docs/jobs.md).
     """
 
     __tablename__ = "jobs"
@@ -86,3 +103,7 @@ class Job(Base):
 
     def __repr__(self) -> str:
         return f"Job(id={self.id!r}, kind={self.kind!r}, status={self.status!r}, error={self.error!r})"
+
+
+outbox = outbox_table(Base.metadata)
+"""The gateway's transactional outbox (``services/common/outbox.py``, revision ``0007``)."""

@@ -18,6 +18,7 @@ from services.common.logging import get_logger
 from services.common.runtime import Runtime
 from services.gateway.app import PRODUCTS, create_app
 from services.gateway.clients import Clients
+from services.gateway.shared.durable import DurableJobs
 from services.gateway.shared.jobs import JobRepository
 from services.gateway.shared.product import GatewayContext, Product
 from services.gateway.shared.tokens import TokenVerifier, load_gateway_auth_config
@@ -58,6 +59,8 @@ class GatewayService:
         )
         self._subs: list[tuple[Product, list[Subscription]]] = []
         self._request_timeout_s = 120.0
+        self._durable: DurableJobs | None = None
+        self._durable_sub: Subscription | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self, runtime: Runtime) -> None:
@@ -72,12 +75,14 @@ class GatewayService:
         engine = db.create_engine(runtime.settings.effective_database_url)
         clients = Clients.open(runtime, auth_timeout_s=auth_config.rpc_timeout_s)
         sessions = db.session_factory(engine)
+        durable = DurableJobs(runtime, sessions)
         self.ctx = ctx = GatewayContext(
             runtime=runtime,
             engine=engine,
             sessions=sessions,
             clients=clients,
-            jobs=JobRepository(sessions),
+            jobs=JobRepository(sessions, durable),
+            durable=durable,
             request_timeout_s=runtime.settings.request_timeout_s,
         )
         self.tokens = TokenVerifier(runtime, clients.auth, auth_config)
@@ -94,6 +99,12 @@ class GatewayService:
                 self.products[product.name] = product
                 await product.start()
                 self.health_contributors.append(product.health)
+            # durable jobs last: every product's consumers are subscribed before the relay
+            # publishes what the previous process left in the outbox
+            table = durable.consumers(ctx.jobs.extend_lease)
+            self._durable_sub = await table.subscribe(runtime.bus, runtime.instance_id)
+            await durable.start()
+            self._durable = durable
             if self.app.middleware_stack is None:  # not yet serving: the limits come from settings
                 overrides = {k: v for p in self.products.values() for k, v in p.body_limits().items()}
                 self.app.add_middleware(
@@ -108,6 +119,13 @@ class GatewayService:
     async def stop(self) -> None:
         """Stop every product in reverse (its work, then its consumer groups), the verifier,
         the clients and the engine."""
+        if self._durable is not None:
+            await self._durable.stop()
+            self._durable = None
+        if self._durable_sub is not None:
+            with contextlib.suppress(Exception):
+                await self._durable_sub.close()
+            self._durable_sub = None
         for product, subs in reversed(self._subs):
             try:
                 await product.stop()

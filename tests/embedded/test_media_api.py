@@ -406,23 +406,53 @@ async def test_download_before_done_is_409(client: httpx.AsyncClient, embedded: 
 
 
 async def test_stuck_tasks_are_retried_then_failed(embedded: Any, client: httpx.AsyncClient) -> None:
+    """The gateway's lease sweeper (issue 15) re-requests a render whose lease ran out, then
+    fails it at the attempt limit (EARSHOT_PHOTO_MAX_ATTEMPTS, 2)."""
     from datetime import UTC, datetime, timedelta
 
-    product = embedded.platform.gateway.products["photos"]
+    from services.common.events import MediaRenderRequested
+    from services.common.leases import request_of
+    from services.gateway.models import Job
+
+    gateway = embedded.platform.gateway
     storage = embedded.runtime.storage
     old = datetime.now(UTC) - timedelta(hours=2)
+
+    async def stuck(status: str, attempts: int) -> PhotoTask:
+        task = await _insert(embedded, status, attempt=attempts, updated_at=old, created_at=old)
+        request = MediaRenderRequested(job_id=task.id, photo_key=task.photo_key, captions=False)
+        async with gateway.ctx.sessions() as session, session.begin():
+            session.add(
+                Job(
+                    id=task.id,
+                    kind="media",
+                    status="running",
+                    created_at=old,
+                    updated_at=old,
+                    attempts=attempts,
+                    lease_expires_at=old,
+                    request=request_of(request),
+                    objects=[],
+                )
+            )
+        return task
+
     # 1) attempts left and the photo is there (a damaged one, so the worker fails fast):
-    retry = await _insert(embedded, "rendering", attempt=1, updated_at=old, created_at=old)
+    retry = await stuck("rendering", 1)
     await storage.put(retry.photo_key, b"\x89PNG\r\n\x1a\n damaged", "image/png")
     # 2) no attempts left:
-    spent = await _insert(embedded, "composing", attempt=2, updated_at=old, created_at=old)
-    # 3) fresh: left alone
+    spent = await stuck("composing", 2)
+    # 3) fresh: left alone (its lease still runs)
     fresh = await _insert(embedded, "analyzing")
-    acted = await product.recover()
-    assert retry.id in acted and spent.id in acted and fresh.id not in acted
-    gave_up = (await client.get(f"/photos/{spent.id}/status")).json()
-    assert gave_up["status"] == "failed" and gave_up["error_code"] == "interrupted"
+    swept = await gateway.ctx.durable.sweeper.sweep_once()
+    assert retry.id in swept.retried and spent.id in swept.failed
+    assert fresh.id not in swept.retried + swept.failed
+    gave_up = await wait_terminal(client, spent.id, timeout_s=30)
+    assert gave_up["status"] == "failed" and gave_up["error_code"] == "lease_expired", gave_up
+    assert (await gateway.jobs.get(spent.id)).error == "lease_expired"
     final = await wait_terminal(client, retry.id, timeout_s=60)
     assert final["status"] == "failed" and final["error_code"] == "bad_photo", final
     assert (await client.get(f"/photos/{retry.id}")).json()["attempt"] == 2
+    job = await gateway.jobs.get(retry.id)
+    assert (job.status, job.attempts, job.lease_expires_at) == ("failed", 2, None)
     await storage.delete(retry.photo_key)

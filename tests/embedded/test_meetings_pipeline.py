@@ -48,7 +48,9 @@ async def service(embedded: Any) -> AsyncIterator[MeetingService]:
     settings = load_meeting_settings(retry_base_s=0.05, retry_max_s=0.2, watchdog_interval_s=3600)
     meetings, templates = MeetingRepository(sessions), TemplateRepository(sessions)
     profiles = ProfileRepository(sessions)
-    pipeline = MeetingPipeline(embedded.runtime, meetings, templates, settings, profiles)
+    # the platform's outbox: each step's change and next request commit together (issue 15)
+    outbox = embedded.platform.gateway.ctx.durable.outbox
+    pipeline = MeetingPipeline(embedded.runtime, meetings, templates, settings, profiles, outbox)
     subs = [
         await ConsumerTable(group, [On(*row) for row in rows], from_latest=latest).subscribe(
             embedded.runtime.bus, embedded.runtime.instance_id

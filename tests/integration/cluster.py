@@ -66,7 +66,7 @@ class Cluster:
     grpc_ports: dict[str, int] = field(default_factory=lambda: {w: free_port() for w in WORKERS})
     processes: dict[str, Process] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
-    """More variables for every process (e.g. where to export traces)."""
+    """More variables for every process (e.g. where to export traces, short job leases)."""
 
     @property
     def url(self) -> str:

@@ -138,10 +138,21 @@ async def test_upgrade_inside_a_running_loop_then_downgrade(db_file: Path, url: 
                     inspect(c).get_check_constraints("jobs"),
                 )
             )
-        assert set(columns) == {"id", "kind", "status", "error", "created_at", "updated_at"}
+        assert set(columns) == {
+            "id",
+            "kind",
+            "status",
+            "error",
+            "created_at",
+            "updated_at",
+            "attempts",
+            "lease_expires_at",
+            "request",
+            "objects",  # 0007: the lease
+        }
         assert columns["error"]["nullable"] is True
         assert columns["status"]["nullable"] is False
-        assert [ix["name"] for ix in indexes] == ["ix_jobs_status"]
+        assert sorted(str(ix["name"]) for ix in indexes) == ["ix_jobs_lease_expires_at", "ix_jobs_status"]
         assert [ck["name"] for ck in checks] == ["ck_jobs_status"]
 
         # The database itself refuses a status outside the five.

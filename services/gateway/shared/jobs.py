@@ -6,12 +6,20 @@ least once and may arrive late, an update that would move a job backwards
 (a redelivered ``running`` after ``succeeded``, or a second, different
 terminal status) is ignored and the job is returned unchanged; updates are
 conditional ``UPDATE`` statements, so concurrent writers cannot break this.
+
+Durable jobs (issue 15, docs/jobs.md): :meth:`JobRepository.submit` records a job together
+with its first request in the caller's transaction (the request goes out through the
+outbox), :meth:`JobRepository.advance` moves it to its next step the same way, progress
+extends its lease (:meth:`JobRepository.extend_lease`), and whichever way it ends
+(:meth:`JobRepository.set_status` / :meth:`JobRepository.end` to a terminal status, or the
+sweeper) its lease is cleared and its objects are deleted.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import func, select, update
@@ -20,7 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.db import utcnow
+from services.common.events import EventPayload
+from services.common.leases import delete_objects, extend, request_of
 from services.gateway.models import (
+    ACTIVE_STATUSES,
     JOB_ERROR_MAX,
     JOB_ID_MAX,
     JOB_KIND_MAX,
@@ -28,6 +39,7 @@ from services.gateway.models import (
     Job,
     JobStatus,
 )
+from services.gateway.shared.durable import DurableJobs
 
 __all__ = ["JobAlreadyExists", "JobNotFound", "JobRepository"]
 
@@ -86,13 +98,19 @@ class JobRepository:
 
     Args:
         session_factory: an :class:`~sqlalchemy.ext.asyncio.async_sessionmaker`.
+        durable: the replica's outbox and lease policies; without it (tools, some tests)
+            jobs are recorded without leases and ended jobs keep their objects.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], durable: DurableJobs | None = None
+    ) -> None:
         self._sessions = session_factory
+        self.durable = durable
 
     async def create(self, job_id: str, kind: str) -> Job:
-        """Record a new ``queued`` job.
+        """Record a new ``queued`` job without a lease or a request (operators' tools and tests;
+        products use :meth:`submit`, so the sweeper can end the job after a crash).
 
         Args:
             job_id: the job id (1-36 characters, normally a UUID).
@@ -156,10 +174,13 @@ class JobRepository:
         async with self._sessions() as session:
             changed = 0
             if sources:
+                values: dict[str, Any] = {"status": target.value, "error": error, "updated_at": utcnow()}
+                if target in TERMINAL_STATUSES:
+                    values["lease_expires_at"] = None
                 statement = (
                     update(Job)
                     .where(Job.id == job_id, Job.status.in_([s.value for s in sources]))
-                    .values(status=target.value, error=error, updated_at=utcnow())
+                    .values(**values)
                     .execution_options(synchronize_session=False)
                 )
                 result = cast(CursorResult[Any], await session.execute(statement))
@@ -168,11 +189,162 @@ class JobRepository:
             job = await session.get(Job, job_id, populate_existing=True)
         if job is None:
             raise JobNotFound(job_id)
+        if changed and target in TERMINAL_STATUSES:
+            await self.delete_objects(job.objects or [])
         if not changed and job.status != target.value:
             log.info(
                 "job status update ignored: %s is %s, not moving to %s", job_id, job.status, target.value
             )
         return job
+
+    # --- durable jobs (issue 15) -----------------------------------------------------------------
+    def _need_durable(self) -> DurableJobs:
+        if self.durable is None:
+            raise RuntimeError("this JobRepository has no outbox (DurableJobs)")
+        return self.durable
+
+    async def submit(
+        self,
+        session: AsyncSession,
+        job_id: str,
+        kind: str,
+        request: EventPayload,
+        *,
+        replayable: bool = True,
+        objects: list[str] | tuple[str, ...] = (),
+        lease_s: float | None = None,
+    ) -> Job:
+        """Record a ``queued`` job and write its first request to the outbox, in the caller's
+        transaction (both commit or neither does).
+
+        Args:
+            session: the caller's session inside its transaction (it commits, then wakes the
+                relay: :meth:`services.common.outbox.Outbox.transaction` does both).
+            job_id: the job id (1-36 characters).
+            kind: the job kind (1-32 characters), e.g. ``"anc_batch"``.
+            request: the event that starts the job's first step.
+            replayable: whether the sweeper may write ``request`` again when the lease expires
+                (``False`` for synchronous kinds: only the waiting replica can answer).
+            objects: keys (prefixes end with ``/``) removed when the job ends, whichever way.
+            lease_s: lease length, seconds (default: the kind's policy).
+
+        Returns:
+            The new job (added to ``session``).
+        Raises:
+            ValueError: bad id or kind.
+            RuntimeError: the repository has no outbox.
+        """
+        durable = self._need_durable()
+        _check_text("job_id", job_id, JOB_ID_MAX)
+        _check_text("kind", kind, JOB_KIND_MAX)
+        now = utcnow()
+        policy = durable.policy(kind)
+        expires = now + timedelta(seconds=lease_s) if lease_s is not None else policy.expiry(now)
+        job = Job(
+            id=job_id,
+            kind=kind,
+            status=JobStatus.QUEUED.value,
+            error=None,
+            created_at=now,
+            updated_at=now,
+            attempts=1,
+            lease_expires_at=expires,
+            request=request_of(request) if replayable else None,
+            objects=list(objects),
+        )
+        session.add(job)
+        await session.flush()
+        await durable.outbox.add(session, request)
+        return job
+
+    async def advance(
+        self, session: AsyncSession, job_id: str, request: EventPayload, *, replayable: bool = True
+    ) -> bool:
+        """Move an active job to its next step: its request becomes ``request`` (written to the
+        outbox in the caller's transaction), attempts restart at 1 and the lease is renewed.
+
+        Returns:
+            Whether the job was active (``False``: ended or unknown; nothing was written).
+        """
+        durable = self._need_durable()
+        job = await session.get(Job, job_id)
+        if job is None or job.status not in ACTIVE_STATUSES:
+            return False
+        now = utcnow()
+        policy = durable.policy(job.kind)
+        values: dict[str, Any] = {"attempts": 1, "updated_at": now, "status": JobStatus.RUNNING.value}
+        if job.request is not None or replayable:
+            values["request"] = request_of(request) if replayable else None
+        if job.lease_expires_at is None or job.lease_expires_at < policy.expiry(now):
+            values["lease_expires_at"] = policy.expiry(now)
+        result = cast(
+            CursorResult[Any],
+            await session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if not result.rowcount:
+            return False
+        await durable.outbox.add(session, request)
+        return True
+
+    async def extend_lease(self, job_id: str) -> bool:
+        """A worker reported progress: an active job's lease runs ``lease_s`` from now again and a
+        ``queued`` job becomes ``running``. Returns whether the job was active."""
+        durable = self._need_durable()
+        async with self._sessions() as session, session.begin():
+            job = await session.get(Job, job_id)
+            if job is None or job.status not in ACTIVE_STATUSES:
+                return False
+            await extend(session, Job, job_id, durable.policy(job.kind), active=ACTIVE_STATUSES)
+            await session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+                .values(status=JobStatus.RUNNING.value, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        return True
+
+    async def end(
+        self, session: AsyncSession, job_id: str, status: JobStatus | str, error: str | None = None
+    ) -> list[str]:
+        """End an active job in the caller's transaction (forward only; see :meth:`set_status`).
+
+        Returns:
+            The job's objects to delete once the caller committed (:meth:`delete_objects`);
+            empty when the job was not active (unknown, or already ended).
+        Raises:
+            ValueError: ``status`` is not terminal. (A worker's error code is made safe: characters
+                other than letters, digits and ``_.:-`` become ``_``, cut at 64.)
+        """
+        target = _check_status(status)
+        if target not in TERMINAL_STATUSES:
+            raise ValueError(f"end() needs a terminal status, not {target.value}")
+        if error is not None:  # a worker's code, made safe for the column
+            error = (
+                "".join(c if c.isalnum() or c in "_.:-" else "_" for c in error)[:JOB_ERROR_MAX] or "failed"
+            )
+        job = await session.get(Job, job_id)
+        if job is None or job.status not in ACTIVE_STATUSES:
+            return []
+        result = cast(
+            CursorResult[Any],
+            await session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
+                .values(status=target.value, error=error, lease_expires_at=None, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        return list(job.objects or []) if result.rowcount else []
+
+    async def delete_objects(self, keys: list[str]) -> None:
+        """Delete an ended job's objects (keys, or prefixes ending in ``/``); errors are logged."""
+        if keys and self.durable is not None:
+            await delete_objects(self.durable.runtime.storage, keys)
 
     async def get(self, job_id: str) -> Job | None:
         """Return the job with this id, or ``None``."""

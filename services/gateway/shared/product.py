@@ -28,6 +28,7 @@ from services.common.runtime import Runtime
 from services.common.settings import Settings
 from services.gateway.clients import Clients
 from services.gateway.shared.consumers import ConsumerTable
+from services.gateway.shared.durable import DurableJobs
 from services.gateway.shared.jobs import JobRepository
 from services.gateway.shared.publish import publish
 
@@ -45,6 +46,8 @@ class GatewayContext:
         clients: the gRPC clients.
         jobs: the ``jobs`` table's repository.
         request_timeout_s: how long a synchronous route waits for its job (``EARSHOT_REQUEST_TIMEOUT_S``).
+        durable: the outbox relay and lease sweeper (``shared/durable.py``); a product writes a
+            job's request with ``jobs.submit`` inside ``durable.outbox.transaction()``.
     """
 
     runtime: Runtime
@@ -53,6 +56,7 @@ class GatewayContext:
     clients: Clients
     jobs: JobRepository
     request_timeout_s: float
+    durable: DurableJobs
 
     @property
     def settings(self) -> Settings:

@@ -25,7 +25,7 @@ from services.common import audio, db
 from services.common.events import ANC_REQUESTS, AncProcessRequested
 from services.common.logging import get_logger
 from services.gateway.clients.anc import AncClient
-from services.gateway.products.anc.consumers import INPUT_PREFIX, BatchResults
+from services.gateway.products.anc.consumers import BATCH_KIND, INPUT_PREFIX, BatchResults
 from services.gateway.products.anc.inputs import Saved, check_channels, check_long_inputs, form_params
 from services.gateway.products.anc.models import AncSession
 from services.gateway.products.anc.repository import AncRepository, metric_row
@@ -53,7 +53,7 @@ class AncProduct(Product):
     def __init__(self, ctx: GatewayContext) -> None:
         super().__init__(ctx)
         self.repo = AncRepository(ctx.sessions)
-        self.batch = BatchResults(self.repo, ctx.runtime.storage)
+        self.batch = BatchResults(self.repo, ctx.runtime.storage, ctx.jobs)
         self.live: set[LiveStream] = set()
         """Streams running on this replica (either transport); closed at stop."""
 
@@ -153,7 +153,8 @@ class AncProduct(Product):
         self, owner: str, saved: Saved, values: dict[str, Any], classify: bool
     ) -> dict[str, Any]:
         """Validate a long recording like a short one (without decoding it whole), store it,
-        record a ``queued`` session and publish ``AncProcessRequested``.
+        record a ``queued`` session, its ``anc_batch`` job and ``AncProcessRequested`` in one
+        transaction (the request goes out through the outbox; the job's lease is swept).
 
         Returns:
             The 202 body (without ``status_url``, which the route adds).
@@ -171,48 +172,47 @@ class AncProduct(Product):
         output_key = f"{OUTPUT_PREFIX}/{session_id}.wav"
         p = resolved.params
         stored: list[str] = []
-        recorded = False
         try:
             for name, path, _ in saved:
                 await rt.storage.put_file(keys[name], path, "application/octet-stream")
                 stored.append(keys[name])
-            await self.repo.add(
-                AncSession(
-                    id=session_id,
-                    owner=owner,
-                    kind="file",
-                    status="queued",
-                    algorithm=p.algorithm,
-                    params=params_dict(p),
-                    sample_rate=rate,
-                    samples=samples,
-                    progress=0.0,
-                )
+            request = AncProcessRequested(
+                job_id=session_id,
+                primary_key=keys.get("audio") or keys["primary"],
+                reference_key=keys.get("reference"),
+                output_key=output_key,
+                sample_rate=rate,
+                params={
+                    "algorithm": p.algorithm,
+                    "taps": p.taps,
+                    "mu": p.mu,
+                    "block_size": p.block_size,
+                    "delay": p.delay,
+                    "unconstrained": p.unconstrained,
+                },
+                classify=classify,
             )
-            recorded = True
-            await self.ctx.publish(
-                AncProcessRequested(
-                    job_id=session_id,
-                    primary_key=keys.get("audio") or keys["primary"],
-                    reference_key=keys.get("reference"),
-                    output_key=output_key,
-                    sample_rate=rate,
-                    params={
-                        "algorithm": p.algorithm,
-                        "taps": p.taps,
-                        "mu": p.mu,
-                        "block_size": p.block_size,
-                        "delay": p.delay,
-                        "unconstrained": p.unconstrained,
-                    },
-                    classify=classify,
+            # the session, its job (lease) and the request commit together (transactional outbox)
+            async with self.ctx.durable.outbox.transaction() as session:
+                session.add(
+                    AncSession(
+                        id=session_id,
+                        owner=owner,
+                        kind="file",
+                        status="queued",
+                        algorithm=p.algorithm,
+                        params=params_dict(p),
+                        sample_rate=rate,
+                        samples=samples,
+                        progress=0.0,
+                    )
                 )
-            )
+                await self.ctx.jobs.submit(
+                    session, session_id, BATCH_KIND, request, objects=[f"{INPUT_PREFIX}/{session_id}/"]
+                )
         except BaseException:
             for key in stored:  # nothing stored half way
                 await rt.storage.delete(key)
-            if recorded:
-                await self.repo.delete(session_id)
             raise
         log.info("anc.batch_submitted", session_id=session_id, samples=samples, algorithm=p.algorithm)
         return {

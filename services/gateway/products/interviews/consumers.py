@@ -120,18 +120,26 @@ class InterviewsProduct(Product):
         timeout = self.ctx.request_timeout_s + received.info.duration_s
         try:
             async with self.waiter.waiting(job_id) as fut:
-                await self.ctx.jobs.create(job_id, "transcription")
                 await rt.storage.put_file(audio_key, received.path)
-                await self.ctx.publish(
-                    TranscriptionRequested(
-                        job_id=job_id,
-                        audio_key=audio_key,
-                        language=language,
-                        word_timestamps=True,
-                        purpose="interview",
-                        voice_activity=True,
-                    )
+                request = TranscriptionRequested(
+                    job_id=job_id,
+                    audio_key=audio_key,
+                    language=language,
+                    word_timestamps=True,
+                    purpose="interview",
+                    voice_activity=True,
                 )
+                # the job (its lease: this request's timeout) and its request commit together
+                async with self.ctx.durable.outbox.transaction() as session:
+                    await self.ctx.jobs.submit(
+                        session,
+                        job_id,
+                        "transcription",
+                        request,
+                        replayable=False,
+                        objects=[audio_key, transcript_key],
+                        lease_s=timeout + 60,
+                    )
                 try:
                     result = await asyncio.wait_for(fut, timeout)
                 except TimeoutError:

@@ -18,7 +18,9 @@
    ``min(2 s * 2^attempt + jitter, 60 s)``; then FAILED with its error and
    ``earshot.meeting.failed.v1``.
 
-Each step is idempotent by meeting id: the transcription service reuses a stored transcript
+Each step's state change and the event starting the next step (a delayed retry's too) are
+written in ONE transaction through the gateway's outbox (:meth:`MeetingPipeline.step`). Each
+step is idempotent by meeting id: the transcription service reuses a stored transcript
 (``transcripts/<meeting id>.json``), and every write is conditional on the status, so a
 redelivered event never duplicates segments or items. A watchdog (and start-up) re-requests
 or fails meetings that stopped moving (never left PROCESSING): see :meth:`recover`.
@@ -31,7 +33,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,6 +59,7 @@ from services.common.events import (
     TranscriptionRequested,
 )
 from services.common.logging import get_logger
+from services.common.outbox import Outbox
 from services.common.runtime import Runtime
 from services.common.storage import ObjectNotFound
 from services.common.transcript import Transcript
@@ -68,6 +71,7 @@ from services.gateway.products.meetings.repository import (
     MeetingRepository,
     ProfileRepository,
     TemplateRepository,
+    search_document,
 )
 from services.gateway.products.meetings.schemas import MeetingOut
 from services.gateway.products.meetings.settings import MeetingSettings
@@ -147,8 +151,10 @@ class MeetingPipeline:
         templates: TemplateRepository,
         settings: MeetingSettings,
         profiles: ProfileRepository | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.runtime = runtime
+        self.outbox = outbox
         self.profiles = profiles
         self.meetings = meetings
         self.templates = templates
@@ -216,11 +222,56 @@ class MeetingPipeline:
         """Publish with the current trace context (the watchdog's re-requests: a new trace)."""
         await publishing.publish(self.runtime, "gateway", payload)
 
+    async def step(
+        self,
+        meeting_id: str,
+        allowed: tuple[str, ...],
+        values: dict[str, Any] | None,
+        events: Sequence[EventPayload],
+        *,
+        delay_s: float = 0.0,
+    ) -> bool:
+        """Move a meeting (only from ``allowed``; ``values=None``: no change) and write the events
+        that start its next step, in one transaction (outbox; ``delay_s`` delays them).
+
+        Returns: whether the meeting changed (``values=None``: always); else nothing is written.
+        """
+        if self.outbox is None:
+            if values is not None and not await self.meetings.transition(meeting_id, allowed, **values):
+                return False
+            for event in events:
+                await self.publish(event)
+            return True
+        async with self.outbox.transaction() as session:
+            if values is not None and not await self.meetings.transition(
+                meeting_id, allowed, session=session, **values
+            ):
+                return False
+            for event in events:
+                await self.outbox.add(session, event, delay_s=delay_s)
+        return True
+
     # --- steps ------------------------------------------------------------------------------
+    async def submit(self, record: MeetingRecord) -> None:
+        """Record a new PENDING meeting and its processing request in one transaction."""
+        request = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=record.attempt)
+        if self.outbox is None:
+            await self.meetings.add(record)
+            await self.publish(request)
+        else:
+            record.search_text = search_document(record)
+            async with self.outbox.transaction() as session:
+                session.add(record)
+                await self.outbox.add(session, request)
+        await self.progress(record.id, "queued", 0, record.attempt)
+
     async def request(self, record: MeetingRecord, attempt: int) -> None:
         """Queue a meeting for processing (``attempt`` is stored with it)."""
-        await self.publish(
-            MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempt)
+        await self.step(
+            record.id,
+            (),
+            None,
+            [MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempt)],
         )
         await self.progress(record.id, "queued", 0, attempt)
 
@@ -236,14 +287,6 @@ class MeetingPipeline:
         if record is None or record.attempt != req.attempt:
             return  # deleted, or a request of an older attempt
         now = datetime.now(UTC)
-        if not await self.meetings.transition(
-            record.id,
-            ("PENDING",),
-            status="PROCESSING",
-            analytics_status="PROCESSING",
-            processing_started_at=now,
-        ):
-            return  # a redelivery: already processing or finished
         template = (
             await self.templates.visible(record.templateid, record.user_id) if record.templateid else None
         )
@@ -253,16 +296,21 @@ class MeetingPipeline:
         if template is not None and template.transcription_prompt:
             hints.append(template.transcription_prompt)
         prompt = " ".join(h for h in hints if h)[:800] or None
-        await self.publish(
-            TranscriptionRequested(
-                job_id=record.id,
-                audio_key=record.master_audio_key or record.s3_audio_path or "",
-                purpose=PURPOSE,
-                diarize=True,
-                prompt=prompt,
-                participants=list(record.participants or [])[:32],
-            )
+        transcribe = TranscriptionRequested(
+            job_id=record.id,
+            audio_key=record.master_audio_key or record.s3_audio_path or "",
+            purpose=PURPOSE,
+            diarize=True,
+            prompt=prompt,
+            participants=list(record.participants or [])[:32],
         )
+        if not await self.step(
+            record.id,
+            ("PENDING",),
+            {"status": "PROCESSING", "analytics_status": "PROCESSING", "processing_started_at": now},
+            [transcribe],
+        ):
+            return  # a redelivery: already processing or finished
         await self.progress(record.id, "transcribing", 5, record.attempt)
 
     async def on_transcription_progress(self, p: TranscriptionProgress) -> None:
@@ -289,19 +337,18 @@ class MeetingPipeline:
         tpl = template_options(template, record.custom_template_points)
         if tpl is not None:
             options["template"] = tpl
-        await self.meetings.transition(
-            record.id, ("PROCESSING",), duration_s=done.duration, language=done.language
+        analyze = AnalysisRequestedV2.model_validate(
+            {
+                "job_id": record.id,
+                "kind": "meeting",
+                "transcript_key": done.transcript_key,
+                "options": options,
+            }
         )
-        await self.publish(
-            AnalysisRequestedV2.model_validate(
-                {
-                    "job_id": record.id,
-                    "kind": "meeting",
-                    "transcript_key": done.transcript_key,
-                    "options": options,
-                }
-            )
-        )
+        if not await self.step(
+            record.id, ("PROCESSING",), {"duration_s": done.duration, "language": done.language}, [analyze]
+        ):
+            return
         await self.progress(record.id, "naming", 82, record.attempt)
         await self.progress(record.id, "analyzing", 85, record.attempt)
 
@@ -389,16 +436,18 @@ class MeetingPipeline:
     async def _failure(self, record: MeetingRecord, error: str, details: str) -> None:
         if record.attempt < self.settings.max_attempts:
             attempt = record.attempt + 1
-            if await self.meetings.transition(
-                record.id,
-                ("PROCESSING",),
-                status="PENDING",
-                attempt=attempt,
-                error=f"{error}: {details}"[:2000],
-            ):
-                delay = dashboard.backoff_s(
-                    record.attempt - 1, self.settings.retry_base_s, self.settings.retry_max_s
-                )
+            delay = dashboard.backoff_s(
+                record.attempt - 1, self.settings.retry_base_s, self.settings.retry_max_s
+            )
+            values: dict[str, Any] = {"status": "PENDING", "attempt": attempt}
+            values["error"] = f"{error}: {details}"[:2000]
+            again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempt)
+            if self.outbox is not None:
+                # the retry request waits in the outbox (available after the delay): it survives a crash
+                if await self.step(record.id, ("PROCESSING",), values, [again], delay_s=delay):
+                    log.info("meetings.retry", meeting_id=record.id, attempt=attempt, delay_s=round(delay, 2))
+                return
+            if await self.meetings.transition(record.id, ("PROCESSING",), **values):
                 log.info("meetings.retry", meeting_id=record.id, attempt=attempt, delay_s=round(delay, 2))
                 self.spawn(self._request_later(record, attempt, delay), f"meetings:retry:{record.id}")
             return
@@ -409,18 +458,15 @@ class MeetingPipeline:
         await self.request(record, attempt)
 
     async def fail(self, record: MeetingRecord, error: str, details: str, allowed: tuple[str, ...]) -> bool:
-        """Mark a meeting FAILED (from ``allowed`` statuses) and announce it."""
-        if not await self.meetings.transition(
-            record.id, allowed, status="FAILED", analytics_status="FAILED", error=f"{error}: {details}"[:2000]
-        ):
+        """Mark a meeting FAILED (from ``allowed`` statuses) and announce it (one transaction)."""
+        failed = MeetingFailed(
+            job_id=record.id, user_id=record.user_id, attempt=record.attempt, error=error, details=details
+        )
+        values = {"status": "FAILED", "analytics_status": "FAILED", "error": f"{error}: {details}"[:2000]}
+        if not await self.step(record.id, allowed, values, [failed]):
             return False
         with contextlib.suppress(Exception):
             await self.runtime.storage.delete(transcript_key(record.id))
-        await self.publish(
-            MeetingFailed(
-                job_id=record.id, user_id=record.user_id, attempt=record.attempt, error=error, details=details
-            )
-        )
         await self.progress(record.id, "failed", 100, record.attempt)
         return True
 
@@ -472,8 +518,9 @@ class MeetingPipeline:
             acted.append(record.id)
             if record.attempt < self.settings.max_attempts:
                 attempt = record.attempt + 1
-                if await self.meetings.transition(record.id, UNFINISHED, status="PENDING", attempt=attempt):
-                    await self.request(record, attempt)
+                again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempt)
+                if await self.step(record.id, UNFINISHED, {"status": "PENDING", "attempt": attempt}, [again]):
+                    await self.progress(record.id, "queued", 0, attempt)
                     log.info("meetings.resumed", meeting_id=record.id, attempt=attempt)
             else:
                 await self.fail(

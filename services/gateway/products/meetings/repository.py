@@ -126,16 +126,25 @@ class MeetingRepository:
             ).scalars()
             return list(rows), total
 
-    async def transition(self, meeting_id: str, allowed: tuple[str, ...], **values: Any) -> bool:
-        """Update the meeting only while its status is in ``allowed``; True when it changed."""
+    async def transition(
+        self, meeting_id: str, allowed: tuple[str, ...], *, session: AsyncSession | None = None, **values: Any
+    ) -> bool:
+        """Update the meeting only while its status is in ``allowed``; True when it changed.
+
+        With ``session`` the update joins the caller's transaction (the caller commits), e.g. to
+        write the next step's event to the outbox with it."""
         values.setdefault("updated_at", datetime.now(UTC))
-        async with self.sessions() as session:
-            result = await session.execute(
-                update(MeetingRecord)
-                .where(MeetingRecord.id == meeting_id, MeetingRecord.status.in_(allowed))
-                .values(**values)
-            )
-            await session.commit()
+        statement = (
+            update(MeetingRecord)
+            .where(MeetingRecord.id == meeting_id, MeetingRecord.status.in_(allowed))
+            .values(**values)
+        )
+        if session is not None:
+            result = await session.execute(statement)
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+        async with self.sessions() as own:
+            result = await own.execute(statement)
+            await own.commit()
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def save(self, record: MeetingRecord) -> MeetingRecord:

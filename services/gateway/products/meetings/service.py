@@ -245,13 +245,12 @@ class MeetingService:
                 attempt=1,
                 duration_s=info.duration_s,
             )
-            await self.meetings.add(record)
+            await self.pipeline.submit(record)  # the record and its request in one transaction
         except BaseException:
             for key in stored:
                 with contextlib.suppress(Exception):
                     await self.runtime.storage.delete(key)
             raise
-        await self.pipeline.request(record, 1)
         return record
 
     async def delete(self, record: MeetingRecord) -> None:
@@ -264,11 +263,11 @@ class MeetingService:
 
     async def retry(self, record: MeetingRecord) -> bool:
         """Re-queue a FAILED meeting (attempts start again); False when it is not FAILED."""
-        if not await self.meetings.transition(
-            record.id, ("FAILED",), status="PENDING", analytics_status="PENDING", attempt=1, error=None
-        ):
+        again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=1)
+        values = {"status": "PENDING", "analytics_status": "PENDING", "attempt": 1, "error": None}
+        if not await self.pipeline.step(record.id, ("FAILED",), values, [again]):
             return False
-        await self.pipeline.request(record, 1)
+        await self.pipeline.progress(record.id, "queued", 0, 1)
         return True
 
     async def process_pending(self, user_id: str | None) -> int:
@@ -321,7 +320,7 @@ class MeetingsProduct(Product):
         self.templates = TemplateRepository(ctx.sessions)
         self.profiles = ProfileRepository(ctx.sessions)
         self.pipeline = MeetingPipeline(
-            ctx.runtime, self.meetings, self.templates, self.settings, self.profiles
+            ctx.runtime, self.meetings, self.templates, self.settings, self.profiles, ctx.durable.outbox
         )
         self.service = MeetingService(
             ctx.runtime, self.meetings, self.templates, self.profiles, self.pipeline, self.settings

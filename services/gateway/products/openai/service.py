@@ -177,25 +177,33 @@ class OpenAIProduct(Product):
         timeout = self.ctx.request_timeout_s + info.duration_s
         try:
             async with self.waiter.waiting(job_id) as fut:
-                await jobs.create(job_id, "transcription")
                 await rt.storage.put_file(audio_key, path)
-                await self.ctx.publish(
-                    TranscriptionRequested(
-                        job_id=job_id,
-                        audio_key=audio_key,
-                        language=params.language,
-                        word_timestamps=want_words,
-                        purpose="openai",
-                        model=params.model,
-                        engine=params.engine,
-                        prompt=params.prompt,
-                        temperature=params.temperature,
-                        diarize=params.diarize,
-                        min_speakers=params.min_speakers,
-                        max_speakers=params.max_speakers,
-                        num_speakers=params.num_speakers,
-                    )
+                request = TranscriptionRequested(
+                    job_id=job_id,
+                    audio_key=audio_key,
+                    language=params.language,
+                    word_timestamps=want_words,
+                    purpose="openai",
+                    model=params.model,
+                    engine=params.engine,
+                    prompt=params.prompt,
+                    temperature=params.temperature,
+                    diarize=params.diarize,
+                    min_speakers=params.min_speakers,
+                    max_speakers=params.max_speakers,
+                    num_speakers=params.num_speakers,
                 )
+                # the job (its lease: this request's timeout) and its request commit together
+                async with self.ctx.durable.outbox.transaction() as session:
+                    await jobs.submit(
+                        session,
+                        job_id,
+                        "transcription",
+                        request,
+                        replayable=False,
+                        objects=[audio_key, f"transcripts/{job_id}.json"],
+                        lease_s=timeout + 60,
+                    )
                 try:
                     result = await asyncio.wait_for(fut, timeout)
                 except TimeoutError:

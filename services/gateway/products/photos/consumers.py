@@ -21,7 +21,11 @@ from services.gateway.shared.timefmt import utc_timestamp
 if TYPE_CHECKING:
     from services.gateway.products.photos.service import PhotoProduct
 
-__all__ = ["MediaEvents"]
+__all__ = ["MEDIA_KIND", "MediaEvents"]
+
+MEDIA_KIND = "media"
+"""Kind of a render's ``jobs`` row (its lease: ``EARSHOT_PHOTO_STALE_AFTER_S``, attempts:
+``EARSHOT_PHOTO_MAX_ATTEMPTS``)."""
 
 _ORDER = {"queued": 0, "analyzing": 1, "composing": 2, "rendering": 3}
 
@@ -65,7 +69,13 @@ class MediaEvents:
             p.stage == task.status and p.progress < task.progress
         ):
             return  # an older event than what the row shows
-        await store.update_where(p.job_id, ("queued", *RUNNING), status=p.stage, progress=p.progress)
+        await store.update_where(
+            p.job_id,
+            ("queued", *RUNNING),
+            status=p.stage,
+            progress=p.progress,
+            attempt=max(task.attempt, p.attempt),
+        )
 
     async def record_completed(self, c: MediaCompleted) -> None:
         """Mark the task done with its results; a task that is gone gets its late files removed."""
@@ -95,6 +105,7 @@ class MediaEvents:
             warnings=c.warnings,
             completed_at=datetime.now(UTC),
         )
+        await self._end_job(c.job_id, "succeeded", None)
         if not changed and await store.get(c.job_id) is None:
             # The task is gone: remove what the late render left behind.
             await self.product.runtime.storage.delete(c.video_key)
@@ -102,6 +113,7 @@ class MediaEvents:
 
     async def record_failed(self, f: MediaFailed) -> None:
         """Mark an unfinished task failed with the event's code and reason."""
+        task = await self.product.store.get(f.job_id)
         await self.product.store.update_where(
             f.job_id,
             ("queued", *RUNNING),
@@ -109,7 +121,18 @@ class MediaEvents:
             error=f.error[:64],
             error_details=f.details[:500],
             completed_at=datetime.now(UTC),
+            attempt=max(task.attempt if task is not None else 1, f.attempt),
         )
+        await self._end_job(f.job_id, "failed", f.error)
+
+    async def _end_job(self, task_id: str, status: str, error: str | None) -> None:
+        jobs = self.product.ctx.jobs
+        code = (
+            None if error is None else "".join(c if c.isalnum() or c in "_.:-" else "_" for c in error)[:64]
+        )
+        async with self.product.ctx.sessions() as session, session.begin():
+            spent = await jobs.end(session, task_id, status, code or None)
+        await jobs.delete_objects(spent)
 
     # --- WebSocket push -----------------------------------------------------------------------
     def _message(self, task_id: str, **fields: Any) -> dict[str, Any]:

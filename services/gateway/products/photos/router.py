@@ -24,10 +24,11 @@ Routes:
 Records: the gateway owns ``photo_tasks`` (``products/photos/models.py``).
 Its consumer group ``gateway.media`` applies ``earshot.media.*`` events to the rows;
 the per-replica group ``gateway.media.<instance>`` pushes them to this replica's
-WebSocket clients. A watchdog re-requests tasks that stopped making progress
+WebSocket clients. Each render is a durable job (kind ``media``, docs/jobs.md): the
+gateway's lease sweeper re-requests a task that stopped making progress
 (``EARSHOT_PHOTO_STALE_AFTER_S``; at start-up on the in-memory bus, every unfinished
 task, since its events died with the previous process) up to
-``EARSHOT_PHOTO_MAX_ATTEMPTS`` times, then marks them failed (``interrupted``).
+``EARSHOT_PHOTO_MAX_ATTEMPTS`` times, then fails it (``lease_expired``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""The photo product's lifecycle: settings, records, the WebSocket hub, the watchdog of stuck
-tasks, and the upload flow.
+"""The photo product's lifecycle: settings, records, the WebSocket hub and the upload flow.
 
-A watchdog re-requests tasks that stopped making progress (``EARSHOT_PHOTO_STALE_AFTER_S``;
-at start-up on the in-memory bus, every unfinished task, since its events died with the
-previous process) up to ``EARSHOT_PHOTO_MAX_ATTEMPTS`` times, then marks them failed
-(``interrupted``).
+Each render is a durable job of kind ``media`` (docs/jobs.md): the task, its job and the
+render request commit in one transaction (the request goes out through the outbox). The
+gateway's lease sweeper re-requests a task whose lease ran out without progress
+(``EARSHOT_PHOTO_STALE_AFTER_S``; at start-up on the in-memory bus, every unfinished task,
+since its events died with the previous process) up to ``EARSHOT_PHOTO_MAX_ATTEMPTS``
+times, then fails it (``lease_expired``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -28,9 +28,10 @@ from starlette.requests import HTTPConnection
 
 from services.common import images
 from services.common.events import MEDIA_REQUESTS, MediaRenderRequested
+from services.common.leases import LeasePolicy
 from services.common.logging import get_logger
 from services.common.settings import load_settings_class
-from services.gateway.products.photos.consumers import MediaEvents
+from services.gateway.products.photos.consumers import MEDIA_KIND, MediaEvents
 from services.gateway.products.photos.models import PhotoTask
 from services.gateway.products.photos.repository import RUNNING, PhotoTaskStore
 from services.gateway.shared.consumers import ConsumerTable
@@ -64,6 +65,8 @@ class PhotoSettings(BaseSettings):
     watchdog_interval_s: float = Field(
         60, gt=0, validation_alias=AliasChoices("EARSHOT_PHOTO_WATCHDOG_INTERVAL_S")
     )
+    """No longer read (kept so existing configurations still load): the gateway's lease sweeper
+    runs every ``EARSHOT_JOB_SWEEP_INTERVAL_S``."""
     public_library: bool = Field(False, validation_alias=AliasChoices("EARSHOT_PHOTOS_PUBLIC_LIBRARY"))
     """List anonymous tasks at ``GET /photos`` without a token (default false: anyone could
     browse everyone's anonymous photos; true only for a single-user deployment)."""
@@ -118,7 +121,7 @@ class ProgressHub:
 
 
 class PhotoProduct(Product):
-    """The photo product's state on one gateway: settings, records, consumers, watchdog.
+    """The photo product's state on one gateway: settings, records, consumers (module docstring).
 
     Args:
         ctx: the replica's context.
@@ -135,25 +138,14 @@ class PhotoProduct(Product):
         self.settings = load_photo_settings()
         self.store = PhotoTaskStore(ctx.sessions)
         self.hub = ProgressHub()
-        self._watchdog: asyncio.Task[None] | None = None
-        self.started_at = datetime.now(UTC)
+        ctx.durable.register(
+            MEDIA_KIND,
+            LeasePolicy(lease_s=self.settings.stale_after_s, max_attempts=self.settings.max_attempts),
+        )
 
     def consumers(self) -> Sequence[ConsumerTable]:
         """Records (``gateway.media``) and this replica's WebSocket push (``gateway.media.<instance>``)."""
         return MediaEvents(self).tables()
-
-    async def start(self) -> None:
-        """Recover stuck tasks; start the watchdog."""
-        await self.recover(startup=True)
-        self._watchdog = asyncio.create_task(self._watch(), name="photos:watchdog")
-
-    async def stop(self) -> None:
-        """Stop the watchdog."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-            self._watchdog = None
 
     async def health(self) -> dict[str, Any]:
         """``photos`` block of ``GET /health``: queue depth and running tasks (all replicas)."""
@@ -167,65 +159,6 @@ class PhotoProduct(Product):
                 "websocket_clients": self.hub.connections,
             }
         }
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.watchdog_interval_s)
-            try:
-                await self.recover()
-            except Exception as exc:  # keep watching
-                log.error("photos.watchdog_failed", error=str(exc))
-
-    async def recover(self, *, startup: bool = False) -> list[str]:
-        """Re-request or fail tasks that stopped making progress.
-
-        A task counts as stuck when it is unfinished and was not updated for
-        ``stale_after_s``; at start-up on the in-memory bus every unfinished task
-        older than this process is stuck (its events died with the previous process).
-        Below ``max_attempts`` it is requested again (status ``queued``, attempt + 1) if
-        its photo is still stored; otherwise it is marked ``failed`` (``interrupted``).
-
-        Returns:
-            The ids of the tasks acted on.
-        """
-        now = datetime.now(UTC)
-        memory_bus = self.runtime.settings.bus_url.startswith("memory://")
-        cutoff = (
-            self.started_at
-            if (startup and memory_bus)
-            else now - timedelta(seconds=self.settings.stale_after_s)
-        )
-        acted: list[str] = []
-        for task in await self.store.stuck(cutoff):
-            photo_there = await self.runtime.storage.exists(task.photo_key)
-            if task.attempt < self.settings.max_attempts and photo_there:
-                attempt = task.attempt + 1
-                if await self.store.update_where(
-                    task.id, ("queued", *RUNNING), status="queued", progress=0, attempt=attempt
-                ):
-                    await self.ctx.publish(
-                        MediaRenderRequested(
-                            job_id=task.id, photo_key=task.photo_key, captions=task.captions, attempt=attempt
-                        )
-                    )
-                    log.info("photos.retried", task_id=task.id, attempt=attempt)
-            else:
-                reason = (
-                    "the photo is no longer in storage"
-                    if not photo_there
-                    else f"the render stopped making progress {task.attempt} time(s) (worker restart or loss)"
-                )
-                await self.store.update_where(
-                    task.id,
-                    ("queued", *RUNNING),
-                    status="failed",
-                    error="interrupted",
-                    error_details=reason,
-                    completed_at=now,
-                )
-                log.info("photos.given_up", task_id=task.id, reason=reason)
-            acted.append(task.id)
-        return acted
 
     async def delete(self, task: PhotoTask) -> None:
         """Delete a task's row, then its stored photo, video and soundtrack."""
@@ -245,8 +178,9 @@ class PhotoProduct(Product):
         Returns:
             The task id.
         Raises:
-            ApiError: 400 empty / not an image / damaged / absurd dimensions; 413; 503 when the
-                render queue cannot be reached (the task is then marked failed).
+            ApiError: 400 empty / not an image / damaged / absurd dimensions; 413.
+            Exception: a database fault while recording the task and its request (answered 503 by
+                the gateway's handlers); nothing is kept.
         """
         settings, rt = self.settings, self.runtime
         if not data:
@@ -280,27 +214,17 @@ class PhotoProduct(Product):
             photo_height=info.display_height,
             warnings=[],
         )
+        request = MediaRenderRequested(job_id=task_id, photo_key=photo_key, captions=captions)
         try:
-            await self.store.add(task)
+            # the task, its job (lease) and the render request commit together (outbox)
+            async with self.ctx.durable.outbox.transaction() as session:
+                session.add(task)
+                await self.ctx.jobs.submit(session, task_id, MEDIA_KIND, request)
         except BaseException:
+            # nothing half way: no row, no request, and the photo goes too (a database fault is
+            # answered 503 naming the database by the gateway's handlers)
             await asyncio.shield(rt.storage.delete(photo_key))
             raise
-        try:
-            await self.ctx.publish(
-                MediaRenderRequested(job_id=task_id, photo_key=photo_key, captions=captions)
-            )
-        except Exception as exc:
-            await self.store.update_where(
-                task_id,
-                ("queued",),
-                status="failed",
-                error="queue_unavailable",
-                error_details="could not queue the render",
-            )
-            log.error("photos.publish_failed", task_id=task_id, error=str(exc))
-            raise ApiError(
-                503, "Service unavailable", "the render queue cannot be reached; try again"
-            ) from None
         return task_id
 
 

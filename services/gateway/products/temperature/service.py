@@ -53,7 +53,9 @@ from services.gateway.shared.waiter import JobWaiter
 
 log = get_logger("earshot.gateway.temperature")
 
-TERMINAL = {"succeeded", "failed", "timed_out"}
+LEASE_MARGIN_S = 60.0
+"""A synchronous job's lease is its request's timeout plus this (s): it only expires when the
+replica holding the request died (docs/jobs.md)."""
 
 
 class TemperatureProduct(Product):
@@ -92,20 +94,18 @@ class TemperatureProduct(Product):
         """Orchestrator: a temperature job's transcript is ready; request its analysis."""
         if done.purpose != "temperature":
             return  # not this flow; its requester owns the transcript
-        job = await self.ctx.jobs.get(done.job_id)
-        if job is None or job.status in TERMINAL:
-            # Nobody waits any more: remove what the late work left behind.
-            await self.runtime.storage.delete(done.transcript_key)
-            await self.runtime.storage.delete(done.audio_key)
-            return
-        await self.ctx.publish(
-            AnalysisRequestedV2(
-                job_id=done.job_id,
-                kind="temperature",
-                transcript_key=done.transcript_key,
-                audio_key=done.audio_key,
-            )
+        request = AnalysisRequestedV2(
+            job_id=done.job_id,
+            kind="temperature",
+            transcript_key=done.transcript_key,
+            audio_key=done.audio_key,
         )
+        # the job's next step and its request commit together (transactional outbox)
+        async with self.ctx.durable.outbox.transaction() as session:
+            active = await self.ctx.jobs.advance(session, done.job_id, request, replayable=False)
+        if not active:
+            # Nobody waits any more: remove what the late work left behind.
+            await _cleanup(self.runtime.storage, done.transcript_key, done.audio_key)
 
     async def analyze(self, job_id: str, received: ReceivedAudio) -> TemperatureResponse:
         """Store the accepted upload, run the flow and wait for its result.
@@ -122,14 +122,20 @@ class TemperatureProduct(Product):
         created = False
         timeout_s = self.ctx.request_timeout_s
         try:
-            await jobs.create(job_id, "temperature")
-            created = True
             await rt.storage.put_file(audio_key, received.path, f"audio/{received.extension}")
             async with self.waiter.waiting(job_id) as fut:
-                await self.ctx.publish(
-                    TranscriptionRequested(job_id=job_id, audio_key=audio_key, purpose="temperature")
-                )
-                await jobs.set_status(job_id, "running")
+                # the job (its lease: this request's timeout) and its first request commit together
+                async with self.ctx.durable.outbox.transaction() as session:
+                    await jobs.submit(
+                        session,
+                        job_id,
+                        "temperature",
+                        TranscriptionRequested(job_id=job_id, audio_key=audio_key, purpose="temperature"),
+                        replayable=False,
+                        objects=[audio_key, transcript_key],
+                        lease_s=timeout_s + LEASE_MARGIN_S,
+                    )
+                created = True
                 try:
                     outcome = await asyncio.wait_for(fut, timeout_s)
                 except TimeoutError:
@@ -157,7 +163,7 @@ class TemperatureProduct(Product):
         finally:
             if created:
                 await jobs.set_status(job_id, status, error)
-                await asyncio.shield(_cleanup(rt.storage, audio_key, transcript_key))
+            await asyncio.shield(_cleanup(rt.storage, audio_key, transcript_key))
 
 
 async def run(product: TemperatureProduct, receive: Any) -> TemperatureResponse:
