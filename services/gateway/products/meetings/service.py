@@ -46,9 +46,10 @@ from services.common.events import (
     TranscriptionFailed,
     TranscriptionProgress,
 )
+from services.common.leases import LeasePolicy
 from services.common.logging import get_logger
 from services.common.runtime import Runtime
-from services.gateway.products.meetings.consumers import MeetingPipeline, transcript_key
+from services.gateway.products.meetings.consumers import JOB_KIND, MeetingPipeline, transcript_key
 from services.gateway.products.meetings.media import merge_dual, write_wav
 from services.gateway.products.meetings.models import MeetingRecord
 from services.gateway.products.meetings.repository import (
@@ -262,13 +263,9 @@ class MeetingService:
                 await self.runtime.storage.delete(key)
 
     async def retry(self, record: MeetingRecord) -> bool:
-        """Re-queue a FAILED meeting (attempts start again); False when it is not FAILED."""
-        again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=1)
-        values = {"status": "PENDING", "analytics_status": "PENDING", "attempt": 1, "error": None}
-        if not await self.pipeline.step(record.id, ("FAILED",), values, [again]):
-            return False
-        await self.pipeline.progress(record.id, "queued", 0, 1)
-        return True
+        """Re-queue a FAILED meeting (attempts start again, as a new run: a new ``meeting`` job);
+        False when it is not FAILED."""
+        return await self.pipeline.retry(record)
 
     async def process_pending(self, user_id: str | None) -> int:
         """Queue every PENDING meeting (of one user, or all) again; how many were queued."""
@@ -308,7 +305,7 @@ def is_operator(settings: MeetingSettings, user: Any) -> bool:
 
 class MeetingsProduct(Product):
     """The meeting memos' lifecycle on one gateway: settings, repositories, the pipeline's
-    consumer tables, the watchdog and the ``/health`` block."""
+    consumer tables, the ``meeting`` job kind's lease policy and the ``/health`` block."""
 
     name = "meetings"
     publishes = (MEETING_REQUESTS, MEETING_EVENTS, TRANSCRIPTION_REQUESTS, ANALYSIS_REQUESTS)
@@ -320,7 +317,23 @@ class MeetingsProduct(Product):
         self.templates = TemplateRepository(ctx.sessions)
         self.profiles = ProfileRepository(ctx.sessions)
         self.pipeline = MeetingPipeline(
-            ctx.runtime, self.meetings, self.templates, self.settings, self.profiles, ctx.durable.outbox
+            ctx.runtime,
+            self.meetings,
+            self.templates,
+            self.settings,
+            self.profiles,
+            ctx.durable.outbox,
+            ctx.jobs,
+        )
+        # each processing run is a leased job: the former watchdog's settings are its policy
+        ctx.durable.register(
+            JOB_KIND,
+            LeasePolicy(
+                lease_s=self.settings.stale_after_s,
+                max_attempts=self.settings.max_attempts,
+                backoff_max_s=self.settings.retry_max_s,
+            ),
+            on_fail=self.pipeline.on_lease_expired,
         )
         self.service = MeetingService(
             ctx.runtime, self.meetings, self.templates, self.profiles, self.pipeline, self.settings
@@ -360,19 +373,20 @@ class MeetingsProduct(Product):
         return {f"/api/v1/{surface}/meetings": limit for surface in ("mobile", "web")}
 
     async def start(self) -> None:
-        """Recover stuck meetings and start the watchdog (the consumers are already joined)."""
+        """Mark the pipeline running (the consumers are already joined; stalled runs are the
+        gateway sweeper's)."""
         await self.pipeline.start()
 
     async def stop(self) -> None:
-        """Stop the watchdog and background retries."""
+        """Stop the background retries and dashboard pushes."""
         await self.pipeline.stop()
 
     async def start_pipeline(self) -> None:
-        """``start-background``: start the watchdog and recovery again after a stop."""
+        """``start-background``: mark the pipeline running again after a stop."""
         await self.pipeline.start()
 
     async def restart_pipeline(self) -> None:
-        """``restart-background``: stop then start the watchdog; recovery runs again."""
+        """``restart-background``: stop then start the pipeline's background tasks."""
         await self.pipeline.stop()
         await self.pipeline.start()
 
