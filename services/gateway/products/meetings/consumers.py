@@ -69,7 +69,7 @@ from services.common.events import (
     TranscriptionProgress,
     TranscriptionRequested,
 )
-from services.common.leases import LEASE_EXPIRED
+from services.common.leases import LEASE_EXPIRED, LeasePolicy
 from services.common.logging import get_logger
 from services.common.outbox import Outbox
 from services.common.runtime import Runtime
@@ -292,6 +292,17 @@ class MeetingPipeline:
         return True
 
     # --- the run's job ----------------------------------------------------------------------
+    def lease_policy(self) -> LeasePolicy:
+        """The ``meeting`` kind's lease policy from the meeting settings: lease
+        ``EARSHOT_MEETINGS_STALE_AFTER_S``, ``EARSHOT_MEETINGS_MAX_ATTEMPTS`` requests of a run,
+        re-request delays capped at ``EARSHOT_MEETINGS_RETRY_MAX_S`` (the former watchdog's
+        settings; register it with ``DurableJobs.register`` and :meth:`on_lease_expired`)."""
+        return LeasePolicy(
+            lease_s=self.settings.stale_after_s,
+            max_attempts=self.settings.max_attempts,
+            backoff_max_s=self.settings.retry_max_s,
+        )
+
     async def current_run(self, session: AsyncSession, meeting_id: str) -> str | None:
         """The job id of the meeting's active run, or ``None`` (finished, or no jobs)."""
         if self.jobs is None:

@@ -46,7 +46,6 @@ from services.common.events import (
     TranscriptionFailed,
     TranscriptionProgress,
 )
-from services.common.leases import LeasePolicy
 from services.common.logging import get_logger
 from services.common.runtime import Runtime
 from services.gateway.products.meetings.consumers import JOB_KIND, MeetingPipeline, transcript_key
@@ -328,11 +327,7 @@ class MeetingsProduct(Product):
         # each processing run is a leased job: the former watchdog's settings are its policy
         ctx.durable.register(
             JOB_KIND,
-            LeasePolicy(
-                lease_s=self.settings.stale_after_s,
-                max_attempts=self.settings.max_attempts,
-                backoff_max_s=self.settings.retry_max_s,
-            ),
+            self.pipeline.lease_policy(),
             on_fail=self.pipeline.on_lease_expired,
         )
         self.service = MeetingService(
