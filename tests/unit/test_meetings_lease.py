@@ -228,3 +228,40 @@ async def test_progress_extends_the_run_and_a_worker_failure_retry_moves_its_att
     meeting = await env["meetings"].get(record.id)
     assert meeting.status == "PENDING" and meeting.attempt == 2
     assert job.status == "running" and job.attempts == 2 and job.request["data"]["attempt"] == 2
+
+
+async def test_unfinished_meetings_without_a_run_are_adopted_at_start(env: dict[str, Any]) -> None:
+    jobs: JobRepository = env["jobs"]
+    pipeline: MeetingPipeline = env["pipeline"]
+    meeting_id = str(uuid.uuid4())
+    # a PROCESSING meeting written by a version whose runs were not jobs
+    await env["meetings"].add(
+        MeetingRecord(
+            id=meeting_id,
+            user_id="user-1",
+            title="Legacy",
+            participants=[],
+            transcription=[],
+            action_items=[],
+            speakers=[],
+            speaker_labels=[],
+            audio_filename="a.wav",
+            s3_audio_path="meetings/u/a.wav",
+            status="PROCESSING",
+            analytics_status="PROCESSING",
+            attempt=2,
+        )
+    )
+    await asyncio.sleep(0.01)
+    assert await pipeline.adopt() == [meeting_id]
+    job = await jobs.get(run_job_id(meeting_id, 1))
+    assert job is not None and job.status == "queued" and job.attempts == 2  # the meeting's
+    assert job.request["data"]["attempt"] == 2
+    assert await pipeline.adopt() == []  # once
+    # its lease runs out: requested again at attempt 3, the meeting restarts at it
+    env["clock"].advance(LEASE_S + 1)
+    assert (await env["durable"].sweeper.sweep_once()).retried == [job.id]
+    env["clock"].advance(60)
+    await _deliver_requests(env, 0)
+    meeting = await env["meetings"].get(meeting_id)
+    assert meeting.status == "PROCESSING" and meeting.attempt == 3

@@ -213,6 +213,7 @@ class JobRepository:
         replayable: bool = True,
         objects: list[str] | tuple[str, ...] = (),
         lease_s: float | None = None,
+        attempts: int = 1,
     ) -> Job:
         """Record a ``queued`` job and write its first request to the outbox, in the caller's
         transaction (both commit or neither does).
@@ -227,6 +228,8 @@ class JobRepository:
                 (``False`` for synchronous kinds: only the waiting replica can answer).
             objects: keys (prefixes end with ``/``) removed when the job ends, whichever way.
             lease_s: lease length, seconds (default: the kind's policy).
+            attempts: requests of the first step so far (1; more when the product's record
+                already used some, e.g. a meeting adopted at its current attempt).
 
         Returns:
             The new job (added to ``session``).
@@ -247,7 +250,7 @@ class JobRepository:
             error=None,
             created_at=now,
             updated_at=now,
-            attempts=1,
+            attempts=attempts,
             lease_expires_at=expires,
             request=request_of(request) if replayable else None,
             objects=list(objects),

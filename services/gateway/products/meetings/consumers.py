@@ -46,6 +46,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import publishing
@@ -219,11 +220,41 @@ class MeetingPipeline:
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Mark the pipeline running (the gateway joins the consumer groups of :attr:`handlers`
-        and :attr:`push_handlers` itself, see ``MeetingsProduct``; stalled runs are the
-        gateway sweeper's, including at start-up)."""
+        """Adopt unfinished meetings that have no run (:meth:`adopt`) and mark the pipeline
+        running (the gateway joins the consumer groups of :attr:`handlers` and
+        :attr:`push_handlers` itself, see ``MeetingsProduct``; stalled runs are the gateway
+        sweeper's, including at start-up)."""
         self.started_at = datetime.now(UTC)
+        await self.adopt()
         self.running = True
+
+    async def adopt(self) -> list[str]:
+        """Give every unfinished meeting without an active run (left by a version whose runs
+        were not jobs) a run at its current attempt, with its request, so the lease covers it:
+        a PENDING one is processed, a PROCESSING one is requested again (or failed) when the
+        new lease expires. Two replicas adopting at once write the same run id: one insert
+        fails and that meeting is left to the other.
+
+        Returns:
+            The meeting ids adopted.
+        """
+        if self.jobs is None or self.outbox is None:
+            return []
+        adopted: list[str] = []
+        for record in await self.meetings.stuck(datetime.now(UTC)):
+            request = MeetingProcessingRequested(
+                job_id=record.id, user_id=record.user_id, attempt=record.attempt
+            )
+            try:
+                async with self.outbox.transaction() as session:
+                    if await self.current_run(session, record.id) is not None:
+                        continue
+                    await self.new_run(record, request)(session)
+            except IntegrityError:
+                continue  # another replica adopted it
+            adopted.append(record.id)
+            log.info("meetings.adopted", meeting_id=record.id, attempt=record.attempt)
+        return adopted
 
     async def stop(self) -> None:
         """Stop the retry/sync tasks; leave the consumer groups."""
@@ -318,7 +349,12 @@ class MeetingPipeline:
             assert self.jobs is not None
             run = await self.jobs.count_with_prefix(session, run_prefix(record.id)) + 1
             await self.jobs.submit(
-                session, run_job_id(record.id, run), JOB_KIND, request, objects=[transcript_key(record.id)]
+                session,
+                run_job_id(record.id, run),
+                JOB_KIND,
+                request,
+                objects=[transcript_key(record.id)],
+                attempts=request.attempt,  # the job's attempts are the meeting's
             )
             return True
 
