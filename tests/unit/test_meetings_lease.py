@@ -83,7 +83,7 @@ async def env(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     pipeline = MeetingPipeline(
         runtime, meetings, TemplateRepository(sessions), settings, None, durable.outbox, jobs
     )
-    durable.register(JOB_KIND, pipeline.lease_policy(), on_fail=pipeline.on_lease_expired)
+    durable.register(JOB_KIND, pipeline.runs.lease_policy(), on_fail=pipeline.runs.on_lease_expired)
     try:
         yield {
             "bus": bus,
@@ -253,11 +253,11 @@ async def test_unfinished_meetings_without_a_run_are_adopted_at_start(env: dict[
         )
     )
     await asyncio.sleep(0.01)
-    assert await pipeline.adopt() == [meeting_id]
+    assert await pipeline.runs.adopt() == [meeting_id]
     job = await jobs.get(run_job_id(meeting_id, 1))
     assert job is not None and job.status == "queued" and job.attempts == 2  # the meeting's
     assert job.request["data"]["attempt"] == 2
-    assert await pipeline.adopt() == []  # once
+    assert await pipeline.runs.adopt() == []  # once
     # its lease runs out: requested again at attempt 3, the meeting restarts at it
     env["clock"].advance(LEASE_S + 1)
     assert (await env["durable"].sweeper.sweep_once()).retried == [job.id]

@@ -31,7 +31,7 @@ every transcription progress extends the run's lease; a worker failure's retry m
 the meeting's next attempt. When the lease expires the gateway's sweeper requests the run
 again (``MeetingProcessingRequested`` with attempt + 1, which restarts a stalled meeting from
 PENDING or PROCESSING), and after ``EARSHOT_MEETINGS_MAX_ATTEMPTS`` fails the job and the
-meeting (``lease_expired``) in one transaction (:meth:`MeetingPipeline.on_lease_expired`) and
+meeting (``lease_expired``) in one transaction (:meth:`.runs.MeetingRuns.on_lease_expired`) and
 removes the run's transcript (never the recording).
 Progress (``earshot.meeting.progress.v1``) is pushed to this replica's WebSocket listeners.
 """
@@ -41,12 +41,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import publishing
@@ -70,15 +68,13 @@ from services.common.events import (
     TranscriptionProgress,
     TranscriptionRequested,
 )
-from services.common.leases import LEASE_EXPIRED, LeasePolicy
 from services.common.logging import get_logger
 from services.common.outbox import Outbox
 from services.common.runtime import Runtime
 from services.common.storage import ObjectNotFound
 from services.common.transcript import Transcript
 from services.gateway.products.meetings import dashboard
-from services.gateway.products.meetings.exports import clock
-from services.gateway.products.meetings.models import MeetingRecord, MeetingTemplate
+from services.gateway.products.meetings.models import MeetingRecord
 from services.gateway.products.meetings.repository import (
     UNFINISHED,
     MeetingRepository,
@@ -86,51 +82,26 @@ from services.gateway.products.meetings.repository import (
     TemplateRepository,
     search_document,
 )
+from services.gateway.products.meetings.results import completed_values, template_options
+from services.gateway.products.meetings.runs import JOB_KIND, MeetingRuns, StepJob, run_job_id, transcript_key
 from services.gateway.products.meetings.schemas import MeetingOut
 from services.gateway.products.meetings.settings import MeetingSettings
 from services.gateway.shared.jobs import JobRepository
+
+__all__ = [
+    "JOB_KIND",
+    "MeetingPipeline",
+    "ProgressHub",
+    "completed_values",
+    "run_job_id",
+    "template_options",
+    "transcript_key",
+]
 
 log = get_logger("earshot.gateway.meetings")
 
 GENERIC_NAME = re.compile(r"^Speaker \d+$")
 PURPOSE = "meeting"
-JOB_KIND = "meeting"
-"""Kind of a meeting processing run's ``jobs`` row."""
-
-StepJob = Callable[[AsyncSession], Awaitable[bool]]
-"""A step's action on the meeting's run, in the step's transaction; True when it wrote the
-step's events itself (so :meth:`MeetingPipeline.step` does not)."""
-
-
-def run_job_id(meeting_id: str, run: int) -> str:
-    """The job id of a meeting's processing run number ``run`` (1 = the upload's)."""
-    return f"meeting:{meeting_id}:{run}"
-
-
-def run_prefix(meeting_id: str) -> str:
-    """The prefix shared by every run's job id of a meeting."""
-    return f"meeting:{meeting_id}:"
-
-
-def transcript_key(meeting_id: str) -> str:
-    """Where the transcription service stores a meeting's transcript (``transcripts/<job id>.json``)."""
-    return f"transcripts/{meeting_id}.json"
-
-
-def template_options(row: MeetingTemplate | None, custom_points: str | None = None) -> dict[str, Any] | None:
-    """The analysis ``template`` option from a template row and the user's custom points."""
-    if row is None and not custom_points:
-        return None
-    points = list(row.key_points_prompt or []) if row else []
-    points += [p.strip() for p in (custom_points or "").replace("\n", ",").split(",") if p.strip()]
-    return {
-        "id": row.id if row else "custom",
-        "title": row.title if row else "Custom",
-        "description": (row.description or "") if row else "",
-        "summary_prompt": (row.summary_prompt or "") if row else "",
-        "key_points_prompt": points,
-        "keywords": list(row.keywords or []) if row else [],
-    }
 
 
 class ProgressHub:
@@ -192,6 +163,7 @@ class MeetingPipeline:
         self.runtime = runtime
         self.outbox = outbox
         self.jobs = jobs if outbox is not None else None
+        self.runs = MeetingRuns(meetings, settings, outbox, jobs)
         self.profiles = profiles
         self.meetings = meetings
         self.templates = templates
@@ -220,41 +192,13 @@ class MeetingPipeline:
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Adopt unfinished meetings that have no run (:meth:`adopt`) and mark the pipeline
+        """Adopt unfinished meetings without a run (:meth:`MeetingRuns.adopt`), mark the pipeline
         running (the gateway joins the consumer groups of :attr:`handlers` and
         :attr:`push_handlers` itself, see ``MeetingsProduct``; stalled runs are the gateway
         sweeper's, including at start-up)."""
         self.started_at = datetime.now(UTC)
-        await self.adopt()
+        await self.runs.adopt()
         self.running = True
-
-    async def adopt(self) -> list[str]:
-        """Give every unfinished meeting without an active run (left by a version whose runs
-        were not jobs) a run at its current attempt, with its request, so the lease covers it:
-        a PENDING one is processed, a PROCESSING one is requested again (or failed) when the
-        new lease expires. Two replicas adopting at once write the same run id: one insert
-        fails and that meeting is left to the other.
-
-        Returns:
-            The meeting ids adopted.
-        """
-        if self.jobs is None or self.outbox is None:
-            return []
-        adopted: list[str] = []
-        for record in await self.meetings.stuck(datetime.now(UTC)):
-            request = MeetingProcessingRequested(
-                job_id=record.id, user_id=record.user_id, attempt=record.attempt
-            )
-            try:
-                async with self.outbox.transaction() as session:
-                    if await self.current_run(session, record.id) is not None:
-                        continue
-                    await self.new_run(record, request)(session)
-            except IntegrityError:
-                continue  # another replica adopted it
-            adopted.append(record.id)
-            log.info("meetings.adopted", meeting_id=record.id, attempt=record.attempt)
-        return adopted
 
     async def stop(self) -> None:
         """Stop the retry/sync tasks; leave the consumer groups."""
@@ -322,97 +266,6 @@ class MeetingPipeline:
                     await self.outbox.add(session, event, delay_s=delay_s)
         return True
 
-    # --- the run's job ----------------------------------------------------------------------
-    def lease_policy(self) -> LeasePolicy:
-        """The ``meeting`` kind's lease policy from the meeting settings: lease
-        ``EARSHOT_MEETINGS_STALE_AFTER_S``, ``EARSHOT_MEETINGS_MAX_ATTEMPTS`` requests of a run,
-        re-request delays capped at ``EARSHOT_MEETINGS_RETRY_MAX_S`` (the former watchdog's
-        settings; register it with ``DurableJobs.register`` and :meth:`on_lease_expired`)."""
-        return LeasePolicy(
-            lease_s=self.settings.stale_after_s,
-            max_attempts=self.settings.max_attempts,
-            backoff_max_s=self.settings.retry_max_s,
-        )
-
-    async def current_run(self, session: AsyncSession, meeting_id: str) -> str | None:
-        """The job id of the meeting's active run, or ``None`` (finished, or no jobs)."""
-        if self.jobs is None:
-            return None
-        job = await self.jobs.active_with_prefix(session, run_prefix(meeting_id))
-        return job.id if job is not None else None
-
-    def new_run(self, record: MeetingRecord, request: MeetingProcessingRequested) -> StepJob:
-        """Step action: record the meeting's next run (a ``meeting`` job whose first request is
-        ``request``, written by it) with its transcript as the run's intermediate."""
-
-        async def act(session: AsyncSession) -> bool:
-            assert self.jobs is not None
-            run = await self.jobs.count_with_prefix(session, run_prefix(record.id)) + 1
-            await self.jobs.submit(
-                session,
-                run_job_id(record.id, run),
-                JOB_KIND,
-                request,
-                objects=[transcript_key(record.id)],
-                attempts=request.attempt,  # the job's attempts are the meeting's
-            )
-            return True
-
-        return act
-
-    def touch_run(self, meeting_id: str) -> StepJob:
-        """Step action: extend the active run's lease (a step was taken or progress reported)."""
-
-        async def act(session: AsyncSession) -> bool:
-            run = await self.current_run(session, meeting_id)
-            if run is not None and self.jobs is not None:
-                await self.jobs.touch(session, run)
-            return False
-
-        return act
-
-    def end_run(self, meeting_id: str, status: str, error: str | None, keys: list[str]) -> StepJob:
-        """Step action: end the active run (``succeeded`` / ``failed``); its objects are added to
-        ``keys``, for the caller to delete after the commit."""
-
-        async def act(session: AsyncSession) -> bool:
-            run = await self.current_run(session, meeting_id)
-            if run is not None and self.jobs is not None:
-                keys.extend(await self.jobs.end(session, run, status, error))
-            return False
-
-        return act
-
-    async def on_lease_expired(self, session: AsyncSession, job: Any) -> list[EventPayload]:
-        """The sweeper's failure hook for kind ``meeting`` (in its transaction): a run out of
-        attempts fails its meeting (``lease_expired`` with a reason) unless it already ended.
-
-        Returns:
-            ``MeetingFailed`` to write with it, or nothing.
-        """
-        meeting_id = str(((job.request or {}).get("data") or {}).get("job_id", ""))
-        record = await session.get(MeetingRecord, meeting_id)
-        if record is None or record.status not in UNFINISHED:
-            return []
-        details = f"processing stopped making progress {job.attempts} time(s) (worker restart or loss)"
-        values: dict[str, Any] = {
-            "status": "FAILED",
-            "analytics_status": "FAILED",
-            "error": f"{LEASE_EXPIRED}: {details}",
-        }
-        if not await self.meetings.transition(meeting_id, UNFINISHED, session=session, **values):
-            return []
-        log.warning("meetings.lease_expired", meeting_id=meeting_id, job_id=job.id, attempts=job.attempts)
-        return [
-            MeetingFailed(
-                job_id=meeting_id,
-                user_id=record.user_id,
-                attempt=record.attempt,
-                error=LEASE_EXPIRED,
-                details=details,
-            )
-        ]
-
     # --- steps ------------------------------------------------------------------------------
     async def submit(self, record: MeetingRecord) -> None:
         """Record a new PENDING meeting and its processing request in one transaction."""
@@ -424,7 +277,7 @@ class MeetingPipeline:
             record.search_text = search_document(record)
             async with self.outbox.transaction() as session:
                 session.add(record)
-                if self.jobs is None or not await self.new_run(record, request)(session):
+                if self.jobs is None or not await self.runs.new(record, request)(session):
                     await self.outbox.add(session, request)
         await self.progress(record.id, "queued", 0, record.attempt)
 
@@ -433,7 +286,7 @@ class MeetingPipeline:
         transaction; False when it is not FAILED."""
         again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=1)
         values = {"status": "PENDING", "analytics_status": "PENDING", "attempt": 1, "error": None}
-        if not await self.step(record.id, ("FAILED",), values, [again], job=self.new_run(record, again)):
+        if not await self.step(record.id, ("FAILED",), values, [again], job=self.runs.new(record, again)):
             return False
         await self.progress(record.id, "queued", 0, 1)
         return True
@@ -493,7 +346,7 @@ class MeetingPipeline:
             },
             [transcribe],
             at_attempt=record.attempt,
-            job=self.touch_run(record.id),
+            job=self.runs.touch(record.id),
         ):
             return  # a redelivery: already processing or finished
         if req.attempt != record.attempt:
@@ -505,7 +358,7 @@ class MeetingPipeline:
         record = await self.meetings.get(p.job_id)
         if record is not None and record.status == "PROCESSING":
             # refreshes updated_at and extends the run's lease
-            await self.step(record.id, ("PROCESSING",), {}, [], job=self.touch_run(record.id))
+            await self.step(record.id, ("PROCESSING",), {}, [], job=self.runs.touch(record.id))
             await self.progress(record.id, "transcribing", 5 + 0.75 * p.percent, record.attempt)
 
     async def on_transcribed(self, done: TranscriptionCompleted) -> None:
@@ -538,7 +391,7 @@ class MeetingPipeline:
             ("PROCESSING",),
             {"duration_s": done.duration, "language": done.language},
             [analyze],
-            job=self.touch_run(record.id),
+            job=self.runs.touch(record.id),
         ):
             return
         await self.progress(record.id, "naming", 82, record.attempt)
@@ -571,7 +424,7 @@ class MeetingPipeline:
         transcript = Transcript.model_validate_json(raw)
         values = completed_values(record, transcript, done.result)
         keys: list[str] = []
-        ended = self.end_run(record.id, "succeeded", None, keys)
+        ended = self.runs.end(record.id, "succeeded", None, keys)
         if not await self.step(record.id, ("PROCESSING",), values, [], job=ended):
             return
         aliases = await self.crm_aliases(record.user_id)
@@ -641,7 +494,7 @@ class MeetingPipeline:
                 # crash; the run's job takes the attempt and a lease from the end of the delay
 
                 async def next_attempt(session: AsyncSession) -> bool:
-                    run = await self.current_run(session, record.id)
+                    run = await self.runs.current(session, record.id)
                     return (
                         run is not None
                         and self.jobs is not None
@@ -671,7 +524,7 @@ class MeetingPipeline:
         values = {"status": "FAILED", "analytics_status": "FAILED", "error": f"{error}: {details}"[:2000]}
         keys: list[str] = []
         if not await self.step(
-            record.id, allowed, values, [failed], job=self.end_run(record.id, "failed", error, keys)
+            record.id, allowed, values, [failed], job=self.runs.end(record.id, "failed", error, keys)
         ):
             return False
         with contextlib.suppress(Exception):
@@ -695,67 +548,3 @@ class MeetingPipeline:
         else:
             message.update(type="failed", status="FAILED", error=event.error, details=event.details)
         self.hub.push(event.job_id, message)
-
-
-def completed_values(record: MeetingRecord, transcript: Transcript, result: dict[str, Any]) -> dict[str, Any]:
-    """The column values of a COMPLETED meeting from its transcript and meeting analysis."""
-    labels = {n["label"]: n["name"] for n in result.get("speaker_names", [])}
-    segments: list[dict[str, Any]] = []
-    for s in transcript.segments:
-        text = s.text.strip()
-        if not text:
-            continue
-        speaker = labels.get(s.speaker, s.speaker) if s.speaker else None
-        segments.append(
-            {
-                "speaker": speaker,
-                "text": text,
-                "start_time": clock(s.start),
-                "end_time": clock(s.end),
-                "start": round(s.start, 2),
-                "end": round(s.end, 2),
-            }
-        )
-    speakers = [str(x) for x in dict.fromkeys(s["speaker"] for s in segments if s["speaker"])]
-    items = [
-        {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"earshot:meeting:{record.id}:item:{i}")),
-            "task": item.get("task", ""),
-            "assigned_to": item.get("assigned_to"),
-            "due_date": item.get("due_date"),
-            "status": "open",
-        }
-        for i, item in enumerate(result.get("action_items", []))
-    ]
-    points = result.get("key_points", [])
-    values: dict[str, Any] = {
-        "status": "COMPLETED",
-        "analytics_status": "COMPLETED",
-        "transcription": segments,
-        "speakers": speakers,
-        "speaker_labels": result.get("speaker_names", []),
-        "summary": result.get("summary", ""),
-        "key_points": "\n".join(f"{i + 1}. {p}" for i, p in enumerate(points)),
-        "action_items": items,
-        "analytics_data": result.get("analytics") or {},
-        "language": result.get("language") or transcript.language,
-        "duration_s": transcript.duration,
-        "error": None,
-        "is_processed": True,
-        "completed_at": datetime.now(UTC),
-    }
-    if not (record.description or "").strip():
-        values["description"] = result.get("description") or None
-    if not (record.title or "").strip():
-        values["title"] = (result.get("title") or "Meeting")[:300]
-    doc = "\n".join(
-        [
-            values.get("title", record.title) or "",
-            values.get("description", record.description) or "",
-            " ".join(record.participants or []),
-            " ".join(speakers),
-            *(str(s["text"]) for s in segments),
-        ]
-    )
-    values["search_text"] = doc
-    return values

@@ -327,8 +327,8 @@ class MeetingsProduct(Product):
         # each processing run is a leased job: the former watchdog's settings are its policy
         ctx.durable.register(
             JOB_KIND,
-            self.pipeline.lease_policy(),
-            on_fail=self.pipeline.on_lease_expired,
+            self.pipeline.runs.lease_policy(),
+            on_fail=self.pipeline.runs.on_lease_expired,
         )
         self.service = MeetingService(
             ctx.runtime, self.meetings, self.templates, self.profiles, self.pipeline, self.settings
