@@ -265,3 +265,16 @@ async def test_unfinished_meetings_without_a_run_are_adopted_at_start(env: dict[
     await _deliver_requests(env, 0)
     meeting = await env["meetings"].get(meeting_id)
     assert meeting.status == "PROCESSING" and meeting.attempt == 3
+
+
+async def test_deleting_a_meeting_ends_its_run(env: dict[str, Any]) -> None:
+    jobs: JobRepository = env["jobs"]
+    pipeline: MeetingPipeline = env["pipeline"]
+    record = await _new_meeting(env)
+    await _deliver_requests(env, 0)
+    await env["storage"].put(transcript_key(record.id), b"{}", "application/json")
+    assert await pipeline.runs.cancel(record.id)
+    job = await jobs.get(run_job_id(record.id, 1))
+    assert (job.status, job.error) == ("failed", "meeting_deleted")
+    assert not await env["storage"].exists(transcript_key(record.id))
+    assert not await pipeline.runs.cancel(record.id)  # nothing active any more

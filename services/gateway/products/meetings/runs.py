@@ -192,3 +192,15 @@ class MeetingRuns:
             adopted.append(record.id)
             log.info("meetings.adopted", meeting_id=record.id, attempt=record.attempt)
         return adopted
+
+    async def cancel(self, meeting_id: str) -> bool:
+        """End the meeting's active run as ``failed`` (``meeting_deleted``) and remove its
+        objects: the meeting is being deleted, so nothing may request it again. Returns whether
+        a run was active."""
+        if self.jobs is None or self.outbox is None:
+            return False
+        keys: list[str] = []
+        async with self.outbox.transaction() as session:
+            await self.end(meeting_id, "failed", "meeting_deleted", keys)(session)
+        await self.jobs.delete_objects(keys)
+        return bool(keys)  # every run has its transcript as its object

@@ -254,8 +254,9 @@ class MeetingService:
         return record
 
     async def delete(self, record: MeetingRecord) -> None:
-        """Remove a meeting, its audio objects and its transcript."""
+        """Remove a meeting, its audio objects and its transcript; its active run (job) ends."""
         keys = {k for k in (record.s3_audio_path, record.master_audio_key, transcript_key(record.id)) if k}
+        await self.pipeline.runs.cancel(record.id)
         await self.meetings.delete(record.id)
         for key in keys:
             with contextlib.suppress(Exception):
