@@ -51,6 +51,7 @@ __all__ = [
     "LeaseColumns",
     "LeasePolicy",
     "SweepResult",
+    "FailureHook",
     "Sweeper",
     "delete_objects",
     "extend",
@@ -176,6 +177,10 @@ async def delete_objects(storage: ObjectStorage, keys: Sequence[str]) -> None:
 FailureEvents = Callable[[Any], Sequence[EventPayload]]
 """Given an expired job row, the events that tell its product it failed (may be empty)."""
 
+FailureHook = Callable[[AsyncSession, Any], Awaitable[Sequence[EventPayload]]]
+"""Given the sweeper's session (inside its transaction) and an expired job row, end the
+product's own records in that transaction and return the events to write with it."""
+
 
 @dataclass
 class SweepResult:
@@ -198,6 +203,9 @@ class Sweeper:
         default: policy of unlisted kinds.
         failure_events: per kind, the events written when a job is failed (see
             :data:`FailureEvents`); kinds not listed write none.
+        failure_hooks: per kind, a :data:`FailureHook` run in the failing transaction (the
+            product's record fails with the job, atomically); its events are written too.
+            The mapping is read at each sweep (a product may register later).
         active: non-terminal statuses (default ``queued``, ``running``).
         failed_status: the status a swept job gets.
         interval_s: seconds between sweeps of :meth:`run`.
@@ -216,6 +224,7 @@ class Sweeper:
         policies: Mapping[str, LeasePolicy],
         default: LeasePolicy,
         failure_events: Mapping[str, FailureEvents] | None = None,
+        failure_hooks: Mapping[str, FailureHook] | None = None,
         active: Sequence[str] = ("queued", "running"),
         failed_status: str = "failed",
         interval_s: float = 5.0,
@@ -232,6 +241,7 @@ class Sweeper:
         self.policies = policies
         self.default = default
         self.failure_events = dict(failure_events or {})
+        self.failure_hooks: Mapping[str, FailureHook] = failure_hooks if failure_hooks is not None else {}
         self.active = tuple(active)
         self.failed_status = failed_status
         self.interval_s = interval_s
@@ -340,6 +350,9 @@ class Sweeper:
                         continue
                     events = self.failure_events.get(job.kind)
                     for event in events(job) if events is not None else ():
+                        await self.outbox.add(session, event)
+                    hook = self.failure_hooks.get(job.kind)
+                    for event in await hook(session, job) if hook is not None else ():
                         await self.outbox.add(session, event)
                     to_delete.extend(job.objects or ())
                     done.failed.append(job.id)

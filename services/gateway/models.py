@@ -35,8 +35,9 @@ __all__ = [
     "outbox",
 ]
 
-JOB_ID_MAX = 36
-"""Longest job id (characters): a UUID in its text form."""
+JOB_ID_MAX = 64
+"""Longest job id (characters): a UUID in its text form, or a meeting run
+``meeting:<meeting uuid>:<run>`` (revision ``0008`` widened the column from 36)."""
 
 JOB_KIND_MAX = 32
 """Longest job kind (characters), e.g. ``"temperature"``."""

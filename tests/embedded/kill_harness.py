@@ -32,7 +32,7 @@ from services.common.settings import Settings
 EARSHOT = str(Path(sys.executable).parent / "earshot")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ACTIVE = ("queued", "running")
-KINDS = ("transcription", "temperature", "anc_batch", "media")
+KINDS = ("transcription", "temperature", "anc_batch", "media", "meeting")
 
 
 def _free_port() -> int:
@@ -256,6 +256,15 @@ class Client:
         elif kind == "media":
             r = httpx.post(f"{url}/upload-photo", json={"photo": self.photo}, timeout=60)
             assert r.status_code in (200, 201, 202), r.text
+        elif kind == "meeting":  # a processing run: job meeting:<meeting id>:1
+            r = httpx.post(
+                f"{url}/api/v1/mobile/meetings/",
+                files={"audio_file": ("jfk.flac", self.short, "audio/flac")},
+                data={"title": "Kill"},
+                headers={"Authorization": f"Bearer {self._login()}"},
+                timeout=120,
+            )
+            assert r.status_code == 201, r.text
         else:
             raise ValueError(kind)
 
@@ -278,7 +287,7 @@ def run(
     """Run the kill scenario and count.
 
     Every round starts the platform, submits its kinds (default: transcription and media
-    every round, temperature and an ANC batch job in the first three), waits until their
+    every round, temperature, an ANC batch job and a meeting in the first three), waits until their
     jobs are recorded plus ``kill_after_s`` and SIGKILLs the process. Then the platform is
     started once more, left to finish (until no job is ``queued``/``running`` or
     ``settle_timeout_s``), stopped gracefully, and everything is counted.
@@ -303,7 +312,7 @@ def run(
         for index in range(rounds):
             figures.start_s.append(round(platform.start(), 2))
             default = (
-                ("transcription", "media", "temperature", "anc_batch")
+                ("transcription", "media", "temperature", "anc_batch", "meeting")
                 if index < 3
                 else ("transcription", "media")
             )
@@ -365,7 +374,17 @@ def _count(platform: Platform, figures: Figures, expected: int) -> None:
             + conn.execute(
                 "SELECT COUNT(*) FROM photo_tasks WHERE status NOT IN ('done', 'failed')"
             ).fetchone()[0]
+            + conn.execute(
+                "SELECT COUNT(*) FROM meeting_records WHERE status IN ('PENDING', 'PROCESSING')"
+            ).fetchone()[0]
         )
+        # a meeting's recording is the user's, kept whichever way its runs ended
+        recordings = {
+            k
+            for row in conn.execute("SELECT s3_audio_path, master_audio_key FROM meeting_records")
+            for k in row
+            if k
+        }
         figures.stuck += int(active_products)
         photo_keys = {
             k
@@ -382,7 +401,8 @@ def _count(platform: Platform, figures: Figures, expected: int) -> None:
             continue
         key = str(path.relative_to(objects))
         sidecar = key.endswith(".json") and key.startswith("anc/outputs/")
-        if key in photo_keys or key in anc_outputs or (sidecar and key[:-5] + ".wav" in anc_outputs):
+        kept = key in photo_keys or key in anc_outputs or key in recordings
+        if kept or (sidecar and key[:-5] + ".wav" in anc_outputs):
             continue
         figures.objects_left.append(key)
 

@@ -6,7 +6,8 @@ analysis services over the in-memory bus), driven through :class:`MeetingService
 - stereo_diarization.wav split into two mono files (dual audio) -> two speakers, each
   channel's text matching its reference;
 - a redelivered request and a redelivered completion change nothing; a failure is retried
-  then FAILED; a stuck meeting is resumed by recovery.
+  then FAILED (and its run's job with it); a stalled run (lease expired) is requested again by
+  the gateway's sweeper and completes, or fails (``lease_expired``) at the attempt limit.
 """
 
 from __future__ import annotations
@@ -45,12 +46,16 @@ async def service(embedded: Any) -> AsyncIterator[MeetingService]:
     """A meeting pipeline and service on the embedded platform's bus, storage and database."""
     engine = db.create_engine(embedded.settings.effective_database_url)
     sessions = db.session_factory(engine)
-    settings = load_meeting_settings(retry_base_s=0.05, retry_max_s=0.2, watchdog_interval_s=3600)
+    settings = load_meeting_settings(retry_base_s=0.05, retry_max_s=0.2)
     meetings, templates = MeetingRepository(sessions), TemplateRepository(sessions)
     profiles = ProfileRepository(sessions)
     # the platform's outbox: each step's change and next request commit together (issue 15)
-    outbox = embedded.platform.gateway.ctx.durable.outbox
-    pipeline = MeetingPipeline(embedded.runtime, meetings, templates, settings, profiles, outbox)
+    # and its jobs: each processing run is a leased ``meeting`` job (the platform's meetings
+    # product registered the kind's policy and failure hook with the sweeper)
+    ctx = embedded.platform.gateway.ctx
+    pipeline = MeetingPipeline(
+        embedded.runtime, meetings, templates, settings, profiles, ctx.durable.outbox, ctx.jobs
+    )
     subs = [
         await ConsumerTable(group, [On(*row) for row in rows], from_latest=latest).subscribe(
             embedded.runtime.bus, embedded.runtime.instance_id
@@ -206,34 +211,65 @@ async def test_failures_are_retried_then_failed(service: MeetingService, tmp_pat
     assert (await wait_done(service, record.id)).status == "COMPLETED"
 
 
-async def test_stuck_meetings_are_resumed_or_failed_never_left_processing(
-    service: MeetingService, tmp_path: Path
+async def test_stalled_runs_are_requested_again_or_failed_by_the_sweeper(
+    embedded: Any, service: MeetingService, tmp_path: Path
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    user = f"user-{uuid.uuid4()}"
-    stuck = await service.create(user, form("Stuck"), upload(FIXTURES / "jfk.flac"), None, tmp_path)
-    await wait_done(service, stuck.id)
+    from services.common.events import MeetingProcessingRequested
+    from services.common.leases import request_of
+    from services.gateway.models import Job
+    from services.gateway.products.meetings.consumers import JOB_KIND, run_job_id
+
+    gateway = embedded.platform.gateway
     long_ago = datetime.now(UTC) - timedelta(hours=2)
-    # as if a worker died mid-processing: PROCESSING, no progress for two hours
-    await service.meetings.transition(
-        stuck.id, ("COMPLETED",), status="PROCESSING", attempt=1, updated_at=long_ago
+    limit = gateway.ctx.durable.policy(JOB_KIND).max_attempts
+
+    async def stall(title: str, attempts: int) -> tuple[str, str]:
+        """A finished meeting made PROCESSING again under a second run whose worker was lost
+        (its lease ran out two hours ago)."""
+        record = await service.create(
+            f"user-{uuid.uuid4()}", form(title), upload(FIXTURES / "jfk.flac"), None, tmp_path
+        )
+        assert (await wait_done(service, record.id)).status == "COMPLETED"
+        assert (await gateway.jobs.get(run_job_id(record.id, 1))).status == "succeeded"
+        await service.meetings.transition(record.id, ("COMPLETED",), status="PROCESSING", attempt=attempts)
+        request = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempts)
+        job_id = run_job_id(record.id, 2)
+        async with gateway.ctx.sessions() as session, session.begin():
+            session.add(
+                Job(
+                    id=job_id,
+                    kind=JOB_KIND,
+                    status="running",
+                    created_at=long_ago,
+                    updated_at=long_ago,
+                    attempts=attempts,
+                    lease_expires_at=long_ago,
+                    request=request_of(request),
+                    objects=[],
+                )
+            )
+        return record.id, job_id
+
+    stuck, stuck_job = await stall("Stuck", 1)
+    spent, spent_job = await stall("Spent", limit)
+    await gateway.ctx.durable.sweeper.sweep_once()  # (the periodic sweep may act first: same result)
+    resumed = await wait_done(service, stuck)
+    assert resumed.status == "COMPLETED" and resumed.attempt == 2, resumed.error
+    job = await gateway.jobs.get(stuck_job)
+    assert (job.status, job.attempts) == ("succeeded", 2)
+    failed = await wait_done(service, spent, 30)
+    assert failed.status == "FAILED" and failed.error.startswith("lease_expired: processing stopped"), (
+        failed.error
     )
-    spent = await service.create(user, form("Spent"), upload(FIXTURES / "jfk.flac"), None, tmp_path)
-    await wait_done(service, spent.id)
-    await service.meetings.transition(
-        spent.id,
-        ("COMPLETED",),
-        status="PROCESSING",
-        attempt=service.settings.max_attempts,
-        updated_at=long_ago,
-    )
-    acted = await service.pipeline.recover()
-    assert {stuck.id, spent.id} <= set(acted)
-    resumed = await wait_done(service, stuck.id)
-    assert resumed.status == "COMPLETED" and resumed.attempt == 2
-    failed = await service.meetings.get(spent.id)
-    assert failed is not None and failed.status == "FAILED" and failed.error.startswith("interrupted")
+    job = await gateway.jobs.get(spent_job)
+    assert (job.status, job.error) == ("failed", "lease_expired")
+    assert await service.runtime.storage.exists(failed.s3_audio_path)  # the recording stays
+    # a user's retry is a new run (job 3), which completes
+    assert await service.retry(failed)
+    assert (await wait_done(service, spent)).status == "COMPLETED"
+    assert (await gateway.jobs.get(run_job_id(spent, 3))).status == "succeeded"
 
 
 async def test_crm_mappings_name_speakers_of_later_meetings(service: MeetingService, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common import db
 from services.common.faults import DatabaseUnavailable
-from services.gateway.models import Job, JobStatus
+from services.gateway.models import JOB_ID_MAX, Job, JobStatus
 from services.gateway.shared.jobs import JobAlreadyExists, JobNotFound, JobRepository
 from services.gateway.tables import Base
 
@@ -365,7 +365,7 @@ async def test_job_repository_validates_input(url: str) -> None:
         with pytest.raises(ValueError):
             await repo.create("", "temperature")
         with pytest.raises(ValueError):
-            await repo.create("x" * 37, "temperature")
+            await repo.create("x" * (JOB_ID_MAX + 1), "temperature")  # 64: a meeting run id fits
         with pytest.raises(ValueError):
             await repo.create("j2", "k" * 33)
         stored = await repo.get("j1")

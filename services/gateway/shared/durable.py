@@ -10,6 +10,7 @@ kind               lease (s)  attempts   on expiry (after the last attempt)
 =================  =========  =========  ============================================================
 ``anc_batch``      120        3          ``AncProcessFailed(lease_expired)`` -> session failed
 ``media``          900        2          ``MediaFailed(lease_expired)`` -> photo task failed
+``meeting``        1800       3          the meeting FAILED in the sweep's transaction (its hook)
 ``temperature``    per job    1          failed (the waiting request is gone: nothing to retry for)
 ``transcription``  per job    1          failed (same: synchronous routes)
 =================  =========  =========  ============================================================
@@ -19,8 +20,10 @@ client's request is the only one that can answer it, and it finishes the job its
 failure or 504). Its lease is the request's timeout plus a margin, so the job only expires
 when that replica died; the sweeper then fails it and removes its objects.
 
-Meeting processing keeps its own state machine and watchdog (``products/meetings``); its steps
-write their next request through this outbox.
+Each processing run of a meeting is a ``meeting`` job (``meeting:<meeting id>:<run>``); the
+meetings product registers its policy (``EARSHOT_MEETINGS_STALE_AFTER_S`` /
+``EARSHOT_MEETINGS_MAX_ATTEMPTS``) and a failure hook (:meth:`DurableJobs.register`) and
+extends the run's lease itself at each step and progress (its events carry the meeting id).
 """
 
 from __future__ import annotations
@@ -31,17 +34,15 @@ from typing import Any
 from services.common.events import (
     ANC_EVENTS,
     MEDIA_EVENTS,
-    MEETING_EVENTS,
     TRANSCRIPTION_EVENTS,
     AncProcessFailed,
     AncProgress,
     EventPayload,
     MediaFailed,
     MediaProgress,
-    MeetingProgress,
     TranscriptionProgress,
 )
-from services.common.leases import LEASE_EXPIRED, LeasePolicy, Sweeper
+from services.common.leases import LEASE_EXPIRED, FailureHook, LeasePolicy, Sweeper
 from services.common.logging import get_logger
 from services.common.outbox import Outbox, OutboxSettings
 from services.common.runtime import Runtime
@@ -95,6 +96,7 @@ class DurableJobs:
             settings=OutboxSettings(poll_s=settings.outbox_poll_s),
         )
         self.policies: dict[str, LeasePolicy] = {}
+        self.failure_hooks: dict[str, FailureHook] = {}
         for kind, policy in KIND_POLICIES.items():
             self.policies[kind] = LeasePolicy(
                 lease_s=settings.job_lease_s or policy.lease_s,
@@ -109,6 +111,7 @@ class DurableJobs:
             policies=self.policies,  # shared: register() changes what the sweeper uses
             default=SYNC_POLICY,
             failure_events=_failures(),
+            failure_hooks=self.failure_hooks,  # shared: register() adds to it
             active=ACTIVE_STATUSES,
             interval_s=settings.job_sweep_interval_s,
         )
@@ -118,11 +121,15 @@ class DurableJobs:
         """The lease policy of ``kind``."""
         return self.policies.get(kind, SYNC_POLICY)
 
-    def register(self, kind: str, policy: LeasePolicy) -> None:
+    def register(self, kind: str, policy: LeasePolicy, on_fail: FailureHook | None = None) -> None:
         """Let a product set its kind's policy from its own settings (e.g. the photo product's
         ``EARSHOT_PHOTO_STALE_AFTER_S`` / ``EARSHOT_PHOTO_MAX_ATTEMPTS``); the global
         ``EARSHOT_JOB_LEASE_S`` / ``EARSHOT_JOB_MAX_ATTEMPTS`` still win when set, and the
-        backoff is always ``EARSHOT_JOB_BACKOFF_S``."""
+        backoff is always ``EARSHOT_JOB_BACKOFF_S``. ``on_fail`` (optional) ends the product's
+        record in the sweeper's transaction when a job of the kind runs out of attempts
+        (:data:`services.common.leases.FailureHook`)."""
+        if on_fail is not None:
+            self.failure_hooks[kind] = on_fail
         settings = self.runtime.settings
         self.policies[kind] = LeasePolicy(
             lease_s=settings.job_lease_s or policy.lease_s,
@@ -133,7 +140,8 @@ class DurableJobs:
 
     def consumers(self, extend: Callable[[str], Any]) -> ConsumerTable:
         """Group ``gateway.leases``: every worker progress event extends its job's lease
-        through ``extend(job_id)``."""
+        through ``extend(job_id)`` (meeting runs are extended by the meetings product: their
+        events carry the meeting id, not the run's job id)."""
         self._extend = extend
 
         async def on_progress(payload: EventPayload) -> None:
@@ -145,7 +153,6 @@ class DurableJobs:
                 On(TRANSCRIPTION_EVENTS, TranscriptionProgress, on_progress),
                 On(ANC_EVENTS, AncProgress, on_progress),
                 On(MEDIA_EVENTS, MediaProgress, on_progress),
-                On(MEETING_EVENTS, MeetingProgress, on_progress),
             ),
         )
 

@@ -213,6 +213,7 @@ class JobRepository:
         replayable: bool = True,
         objects: list[str] | tuple[str, ...] = (),
         lease_s: float | None = None,
+        attempts: int = 1,
     ) -> Job:
         """Record a ``queued`` job and write its first request to the outbox, in the caller's
         transaction (both commit or neither does).
@@ -227,6 +228,8 @@ class JobRepository:
                 (``False`` for synchronous kinds: only the waiting replica can answer).
             objects: keys (prefixes end with ``/``) removed when the job ends, whichever way.
             lease_s: lease length, seconds (default: the kind's policy).
+            attempts: requests of the first step so far (1; more when the product's record
+                already used some, e.g. a meeting adopted at its current attempt).
 
         Returns:
             The new job (added to ``session``).
@@ -247,7 +250,7 @@ class JobRepository:
             error=None,
             created_at=now,
             updated_at=now,
-            attempts=1,
+            attempts=attempts,
             lease_expires_at=expires,
             request=request_of(request) if replayable else None,
             objects=list(objects),
@@ -258,10 +261,19 @@ class JobRepository:
         return job
 
     async def advance(
-        self, session: AsyncSession, job_id: str, request: EventPayload, *, replayable: bool = True
+        self,
+        session: AsyncSession,
+        job_id: str,
+        request: EventPayload,
+        *,
+        replayable: bool = True,
+        attempts: int = 1,
+        delay_s: float = 0.0,
     ) -> bool:
         """Move an active job to its next step: its request becomes ``request`` (written to the
-        outbox in the caller's transaction), attempts restart at 1 and the lease is renewed.
+        outbox in the caller's transaction, published after ``delay_s`` seconds), its attempt
+        count becomes ``attempts`` (1: a new step; more: a product's own retry of the same step)
+        and the lease is renewed (from the end of the delay).
 
         Returns:
             Whether the job was active (``False``: ended or unknown; nothing was written).
@@ -272,11 +284,12 @@ class JobRepository:
             return False
         now = utcnow()
         policy = durable.policy(job.kind)
-        values: dict[str, Any] = {"attempts": 1, "updated_at": now, "status": JobStatus.RUNNING.value}
+        values: dict[str, Any] = {"attempts": attempts, "updated_at": now, "status": JobStatus.RUNNING.value}
         if job.request is not None or replayable:
             values["request"] = request_of(request) if replayable else None
-        if job.lease_expires_at is None or job.lease_expires_at < policy.expiry(now):
-            values["lease_expires_at"] = policy.expiry(now)
+        expiry = policy.expiry(now, delay_s)
+        if delay_s or job.lease_expires_at is None or job.lease_expires_at < expiry:
+            values["lease_expires_at"] = expiry
         result = cast(
             CursorResult[Any],
             await session.execute(
@@ -288,25 +301,49 @@ class JobRepository:
         )
         if not result.rowcount:
             return False
-        await durable.outbox.add(session, request)
+        await durable.outbox.add(session, request, delay_s=delay_s)
         return True
+
+    async def touch(self, session: AsyncSession, job_id: str) -> bool:
+        """:meth:`extend_lease` in the caller's transaction (a step of the job was taken).
+        Returns whether the job was active."""
+        durable = self._need_durable()
+        job = await session.get(Job, job_id)
+        if job is None or job.status not in ACTIVE_STATUSES:
+            return False
+        await extend(session, Job, job_id, durable.policy(job.kind), active=ACTIVE_STATUSES)
+        await session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+            .values(status=JobStatus.RUNNING.value, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return True
+
+    async def active_with_prefix(self, session: AsyncSession, prefix: str) -> Job | None:
+        """The active job whose id starts with ``prefix`` (e.g. a meeting's current run,
+        ``meeting:<id>:``; matched literally), or ``None``."""
+        rows = await session.execute(
+            select(Job)
+            .where(Job.id.startswith(prefix, autoescape=True), Job.status.in_(ACTIVE_STATUSES))
+            .order_by(Job.created_at.desc())
+            .limit(1)
+        )
+        return rows.scalars().first()
+
+    async def count_with_prefix(self, session: AsyncSession, prefix: str) -> int:
+        """How many jobs (any status) have an id starting with ``prefix``."""
+        rows = await session.execute(
+            select(func.count()).select_from(Job).where(Job.id.startswith(prefix, autoescape=True))
+        )
+        return int(rows.scalar_one())
 
     async def extend_lease(self, job_id: str) -> bool:
         """A worker reported progress: an active job's lease runs ``lease_s`` from now again and a
         ``queued`` job becomes ``running``. Returns whether the job was active."""
-        durable = self._need_durable()
+        self._need_durable()
         async with self._sessions() as session, session.begin():
-            job = await session.get(Job, job_id)
-            if job is None or job.status not in ACTIVE_STATUSES:
-                return False
-            await extend(session, Job, job_id, durable.policy(job.kind), active=ACTIVE_STATUSES)
-            await session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
-                .values(status=JobStatus.RUNNING.value, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-        return True
+            return await self.touch(session, job_id)
 
     async def end(
         self, session: AsyncSession, job_id: str, status: JobStatus | str, error: str | None = None

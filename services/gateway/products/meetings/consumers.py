@@ -22,8 +22,17 @@ Each step's state change and the event starting the next step (a delayed retry's
 written in ONE transaction through the gateway's outbox (:meth:`MeetingPipeline.step`). Each
 step is idempotent by meeting id: the transcription service reuses a stored transcript
 (``transcripts/<meeting id>.json``), and every write is conditional on the status, so a
-redelivered event never duplicates segments or items. A watchdog (and start-up) re-requests
-or fails meetings that stopped moving (never left PROCESSING): see :meth:`recover`.
+redelivered event never duplicates segments or items.
+
+Each processing run is a durable job (docs/jobs.md): kind ``meeting``, id
+``meeting:<meeting id>:<run>`` (:func:`run_job_id`; a user's retry of a FAILED meeting starts
+run + 1), recorded with the meeting and its first request in one transaction. Every step and
+every transcription progress extends the run's lease; a worker failure's retry moves the run to
+the meeting's next attempt. When the lease expires the gateway's sweeper requests the run
+again (``MeetingProcessingRequested`` with attempt + 1, which restarts a stalled meeting from
+PENDING or PROCESSING), and after ``EARSHOT_MEETINGS_MAX_ATTEMPTS`` fails the job and the
+meeting (``lease_expired``) in one transaction (:meth:`.runs.MeetingRuns.on_lease_expired`) and
+removes the run's transcript (never the recording).
 Progress (``earshot.meeting.progress.v1``) is pushed to this replica's WebSocket listeners.
 """
 
@@ -32,10 +41,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import publishing
 from services.common.bus import Subscription
@@ -64,8 +74,7 @@ from services.common.runtime import Runtime
 from services.common.storage import ObjectNotFound
 from services.common.transcript import Transcript
 from services.gateway.products.meetings import dashboard
-from services.gateway.products.meetings.exports import clock
-from services.gateway.products.meetings.models import MeetingRecord, MeetingTemplate
+from services.gateway.products.meetings.models import MeetingRecord
 from services.gateway.products.meetings.repository import (
     UNFINISHED,
     MeetingRepository,
@@ -73,34 +82,26 @@ from services.gateway.products.meetings.repository import (
     TemplateRepository,
     search_document,
 )
+from services.gateway.products.meetings.results import completed_values, template_options
+from services.gateway.products.meetings.runs import JOB_KIND, MeetingRuns, StepJob, run_job_id, transcript_key
 from services.gateway.products.meetings.schemas import MeetingOut
 from services.gateway.products.meetings.settings import MeetingSettings
+from services.gateway.shared.jobs import JobRepository
+
+__all__ = [
+    "JOB_KIND",
+    "MeetingPipeline",
+    "ProgressHub",
+    "completed_values",
+    "run_job_id",
+    "template_options",
+    "transcript_key",
+]
 
 log = get_logger("earshot.gateway.meetings")
 
 GENERIC_NAME = re.compile(r"^Speaker \d+$")
 PURPOSE = "meeting"
-
-
-def transcript_key(meeting_id: str) -> str:
-    """Where the transcription service stores a meeting's transcript (``transcripts/<job id>.json``)."""
-    return f"transcripts/{meeting_id}.json"
-
-
-def template_options(row: MeetingTemplate | None, custom_points: str | None = None) -> dict[str, Any] | None:
-    """The analysis ``template`` option from a template row and the user's custom points."""
-    if row is None and not custom_points:
-        return None
-    points = list(row.key_points_prompt or []) if row else []
-    points += [p.strip() for p in (custom_points or "").replace("\n", ",").split(",") if p.strip()]
-    return {
-        "id": row.id if row else "custom",
-        "title": row.title if row else "Custom",
-        "description": (row.description or "") if row else "",
-        "summary_prompt": (row.summary_prompt or "") if row else "",
-        "key_points_prompt": points,
-        "keywords": list(row.keywords or []) if row else [],
-    }
 
 
 class ProgressHub:
@@ -136,12 +137,17 @@ class ProgressHub:
 
 
 class MeetingPipeline:
-    """The pipeline's handlers, consumer groups and watchdog on one gateway replica.
+    """The pipeline's handlers and consumer groups on one gateway replica.
 
     Args:
         runtime: the platform kernel (bus, storage, settings).
         meetings, templates: the repositories.
         settings: :class:`MeetingSettings`.
+        profiles: the CRM profiles (speaker aliases); optional.
+        outbox: the gateway's outbox (each step's change and next request in one transaction).
+        jobs: the gateway's job repository: each run is a leased ``meeting`` job (needs
+            ``outbox``). Without both (unit tests), events are published directly and
+            nothing re-requests a stalled meeting.
     """
 
     def __init__(
@@ -152,9 +158,12 @@ class MeetingPipeline:
         settings: MeetingSettings,
         profiles: ProfileRepository | None = None,
         outbox: Outbox | None = None,
+        jobs: JobRepository | None = None,
     ) -> None:
         self.runtime = runtime
         self.outbox = outbox
+        self.jobs = jobs if outbox is not None else None
+        self.runs = MeetingRuns(meetings, settings, outbox, jobs)
         self.profiles = profiles
         self.meetings = meetings
         self.templates = templates
@@ -164,7 +173,6 @@ class MeetingPipeline:
         self.started_at = datetime.now(UTC)
         self._subs: list[Subscription] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._watchdog: asyncio.Task[None] | None = None
         #: The product's consumer table: (topic, payload model, typed handler).
         self.handlers: list[tuple[str, type[EventPayload], Callable[[Any], Awaitable[None]]]] = [
             (MEETING_REQUESTS, MeetingProcessingRequested, self.on_requested),
@@ -184,23 +192,23 @@ class MeetingPipeline:
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Recover stuck meetings and start the watchdog (the gateway joins the consumer
-        groups of :attr:`handlers` and :attr:`push_handlers` itself, see ``MeetingsProduct``)."""
+        """Adopt unfinished meetings without a run (:meth:`MeetingRuns.adopt`), mark the pipeline
+        running (the gateway joins the consumer groups of :attr:`handlers` and
+        :attr:`push_handlers` itself, see ``MeetingsProduct``; stalled runs are the gateway
+        sweeper's, including at start-up)."""
         self.started_at = datetime.now(UTC)
+        await self.runs.adopt()
         self.running = True
-        await self.recover(startup=True)
-        self._watchdog = asyncio.create_task(self._watch(), name="meetings:watchdog")
 
     async def stop(self) -> None:
-        """Stop the watchdog and the retry/sync tasks; leave the consumer groups."""
+        """Stop the retry/sync tasks; leave the consumer groups."""
         self.running = False
-        tasks = [t for t in (self._watchdog, *self._tasks) if t is not None]
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._watchdog = None
         self._tasks.clear()
         for sub in self._subs:
             await sub.close()
@@ -219,7 +227,7 @@ class MeetingPipeline:
         task.add_done_callback(self._tasks.discard)
 
     async def publish(self, payload: EventPayload) -> None:
-        """Publish with the current trace context (the watchdog's re-requests: a new trace)."""
+        """Publish with the current trace context."""
         await publishing.publish(self.runtime, "gateway", payload)
 
     async def step(
@@ -230,25 +238,32 @@ class MeetingPipeline:
         events: Sequence[EventPayload],
         *,
         delay_s: float = 0.0,
+        at_attempt: int | None = None,
+        job: StepJob | None = None,
     ) -> bool:
-        """Move a meeting (only from ``allowed``; ``values=None``: no change) and write the events
-        that start its next step, in one transaction (outbox; ``delay_s`` delays them).
+        """Move a meeting (only from ``allowed``, and at ``at_attempt`` when given; ``values=None``:
+        no change), act on its run (``job``, e.g. extend its lease) and write the events that
+        start its next step, in one transaction (outbox; ``delay_s`` delays them).
 
         Returns: whether the meeting changed (``values=None``: always); else nothing is written.
         """
         if self.outbox is None:
-            if values is not None and not await self.meetings.transition(meeting_id, allowed, **values):
+            if values is not None and not await self.meetings.transition(
+                meeting_id, allowed, at_attempt=at_attempt, **values
+            ):
                 return False
             for event in events:
                 await self.publish(event)
             return True
         async with self.outbox.transaction() as session:
             if values is not None and not await self.meetings.transition(
-                meeting_id, allowed, session=session, **values
+                meeting_id, allowed, session=session, at_attempt=at_attempt, **values
             ):
                 return False
-            for event in events:
-                await self.outbox.add(session, event, delay_s=delay_s)
+            written = job is not None and self.jobs is not None and await job(session)
+            if not written:
+                for event in events:
+                    await self.outbox.add(session, event, delay_s=delay_s)
         return True
 
     # --- steps ------------------------------------------------------------------------------
@@ -262,8 +277,19 @@ class MeetingPipeline:
             record.search_text = search_document(record)
             async with self.outbox.transaction() as session:
                 session.add(record)
-                await self.outbox.add(session, request)
+                if self.jobs is None or not await self.runs.new(record, request)(session):
+                    await self.outbox.add(session, request)
         await self.progress(record.id, "queued", 0, record.attempt)
+
+    async def retry(self, record: MeetingRecord) -> bool:
+        """A user's retry of a FAILED meeting: PENDING at attempt 1 and a new run (job), in one
+        transaction; False when it is not FAILED."""
+        again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=1)
+        values = {"status": "PENDING", "analytics_status": "PENDING", "attempt": 1, "error": None}
+        if not await self.step(record.id, ("FAILED",), values, [again], job=self.runs.new(record, again)):
+            return False
+        await self.progress(record.id, "queued", 0, 1)
+        return True
 
     async def request(self, record: MeetingRecord, attempt: int) -> None:
         """Queue a meeting for processing (``attempt`` is stored with it)."""
@@ -282,10 +308,13 @@ class MeetingPipeline:
         )
 
     async def on_requested(self, req: MeetingProcessingRequested) -> None:
-        """Step 1: PENDING -> PROCESSING, ask for the transcript."""
+        """Step 1: PENDING -> PROCESSING, ask for the transcript. A request of a later attempt
+        than the meeting's is the sweeper's re-request of a stalled run: it restarts the
+        meeting from PENDING or PROCESSING at that attempt."""
         record = await self.meetings.get(req.job_id)
-        if record is None or record.attempt != req.attempt:
+        if record is None or record.attempt > req.attempt:
             return  # deleted, or a request of an older attempt
+        allowed = ("PENDING",) if record.attempt == req.attempt else UNFINISHED
         now = datetime.now(UTC)
         template = (
             await self.templates.visible(record.templateid, record.user_id) if record.templateid else None
@@ -306,18 +335,28 @@ class MeetingPipeline:
         )
         if not await self.step(
             record.id,
-            ("PENDING",),
-            {"status": "PROCESSING", "analytics_status": "PROCESSING", "processing_started_at": now},
+            allowed,
+            {
+                "status": "PROCESSING",
+                "analytics_status": "PROCESSING",
+                "processing_started_at": now,
+                "attempt": req.attempt,
+            },
             [transcribe],
+            at_attempt=record.attempt,
+            job=self.runs.touch(record.id),
         ):
             return  # a redelivery: already processing or finished
-        await self.progress(record.id, "transcribing", 5, record.attempt)
+        if req.attempt != record.attempt:
+            log.info("meetings.resumed", meeting_id=record.id, attempt=req.attempt)
+        await self.progress(record.id, "transcribing", 5, req.attempt)
 
     async def on_transcription_progress(self, p: TranscriptionProgress) -> None:
         """Forward the transcription's progress as the meeting's (5-80 %)."""
         record = await self.meetings.get(p.job_id)
         if record is not None and record.status == "PROCESSING":
-            await self.meetings.transition(record.id, ("PROCESSING",))  # refreshes updated_at
+            # refreshes updated_at and extends the run's lease
+            await self.step(record.id, ("PROCESSING",), {}, [], job=self.runs.touch(record.id))
             await self.progress(record.id, "transcribing", 5 + 0.75 * p.percent, record.attempt)
 
     async def on_transcribed(self, done: TranscriptionCompleted) -> None:
@@ -346,7 +385,11 @@ class MeetingPipeline:
             }
         )
         if not await self.step(
-            record.id, ("PROCESSING",), {"duration_s": done.duration, "language": done.language}, [analyze]
+            record.id,
+            ("PROCESSING",),
+            {"duration_s": done.duration, "language": done.language},
+            [analyze],
+            job=self.runs.touch(record.id),
         ):
             return
         await self.progress(record.id, "naming", 82, record.attempt)
@@ -378,7 +421,9 @@ class MeetingPipeline:
             return
         transcript = Transcript.model_validate_json(raw)
         values = completed_values(record, transcript, done.result)
-        if not await self.meetings.transition(record.id, ("PROCESSING",), **values):
+        keys: list[str] = []
+        ended = self.runs.end(record.id, "succeeded", None, keys)
+        if not await self.step(record.id, ("PROCESSING",), values, [], job=ended):
             return
         aliases = await self.crm_aliases(record.user_id)
         if aliases:
@@ -443,8 +488,20 @@ class MeetingPipeline:
             values["error"] = f"{error}: {details}"[:2000]
             again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempt)
             if self.outbox is not None:
-                # the retry request waits in the outbox (available after the delay): it survives a crash
-                if await self.step(record.id, ("PROCESSING",), values, [again], delay_s=delay):
+                # the retry request waits in the outbox (available after the delay): it survives a
+                # crash; the run's job takes the attempt and a lease from the end of the delay
+
+                async def next_attempt(session: AsyncSession) -> bool:
+                    run = await self.runs.current(session, record.id)
+                    return (
+                        run is not None
+                        and self.jobs is not None
+                        and await self.jobs.advance(session, run, again, attempts=attempt, delay_s=delay)
+                    )
+
+                if await self.step(
+                    record.id, ("PROCESSING",), values, [again], delay_s=delay, job=next_attempt
+                ):
                     log.info("meetings.retry", meeting_id=record.id, attempt=attempt, delay_s=round(delay, 2))
                 return
             if await self.meetings.transition(record.id, ("PROCESSING",), **values):
@@ -463,7 +520,10 @@ class MeetingPipeline:
             job_id=record.id, user_id=record.user_id, attempt=record.attempt, error=error, details=details
         )
         values = {"status": "FAILED", "analytics_status": "FAILED", "error": f"{error}: {details}"[:2000]}
-        if not await self.step(record.id, allowed, values, [failed]):
+        keys: list[str] = []
+        if not await self.step(
+            record.id, allowed, values, [failed], job=self.runs.end(record.id, "failed", error, keys)
+        ):
             return False
         with contextlib.suppress(Exception):
             await self.runtime.storage.delete(transcript_key(record.id))
@@ -486,111 +546,3 @@ class MeetingPipeline:
         else:
             message.update(type="failed", status="FAILED", error=event.error, details=event.details)
         self.hub.push(event.job_id, message)
-
-    # --- stuck meetings ----------------------------------------------------------------------
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.watchdog_interval_s)
-            try:
-                await self.recover()
-            except Exception as exc:  # keep watching
-                log.error("meetings.watchdog_failed", error=str(exc))
-
-    async def recover(self, *, startup: bool = False) -> list[str]:
-        """Re-request or fail meetings that stopped moving; never leaves one PROCESSING.
-
-        Stuck: PENDING or PROCESSING and not updated for ``stale_after_s``; at start-up on the
-        in-memory bus, every unfinished meeting older than this process (its events died with
-        the previous one). Below ``max_attempts`` it goes back to PENDING with attempt + 1 and
-        is requested again; else FAILED (``interrupted``).
-
-        Returns:
-            The ids acted on.
-        """
-        memory_bus = self.runtime.settings.bus_url.startswith("memory://")
-        cutoff = (
-            self.started_at
-            if (startup and memory_bus)
-            else datetime.now(UTC) - timedelta(seconds=self.settings.stale_after_s)
-        )
-        acted = []
-        for record in await self.meetings.stuck(cutoff):
-            acted.append(record.id)
-            if record.attempt < self.settings.max_attempts:
-                attempt = record.attempt + 1
-                again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=attempt)
-                if await self.step(record.id, UNFINISHED, {"status": "PENDING", "attempt": attempt}, [again]):
-                    await self.progress(record.id, "queued", 0, attempt)
-                    log.info("meetings.resumed", meeting_id=record.id, attempt=attempt)
-            else:
-                await self.fail(
-                    record,
-                    "interrupted",
-                    f"processing stopped making progress {record.attempt} time(s) (worker restart or loss)",
-                    UNFINISHED,
-                )
-        return acted
-
-
-def completed_values(record: MeetingRecord, transcript: Transcript, result: dict[str, Any]) -> dict[str, Any]:
-    """The column values of a COMPLETED meeting from its transcript and meeting analysis."""
-    labels = {n["label"]: n["name"] for n in result.get("speaker_names", [])}
-    segments: list[dict[str, Any]] = []
-    for s in transcript.segments:
-        text = s.text.strip()
-        if not text:
-            continue
-        speaker = labels.get(s.speaker, s.speaker) if s.speaker else None
-        segments.append(
-            {
-                "speaker": speaker,
-                "text": text,
-                "start_time": clock(s.start),
-                "end_time": clock(s.end),
-                "start": round(s.start, 2),
-                "end": round(s.end, 2),
-            }
-        )
-    speakers = [str(x) for x in dict.fromkeys(s["speaker"] for s in segments if s["speaker"])]
-    items = [
-        {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"earshot:meeting:{record.id}:item:{i}")),
-            "task": item.get("task", ""),
-            "assigned_to": item.get("assigned_to"),
-            "due_date": item.get("due_date"),
-            "status": "open",
-        }
-        for i, item in enumerate(result.get("action_items", []))
-    ]
-    points = result.get("key_points", [])
-    values: dict[str, Any] = {
-        "status": "COMPLETED",
-        "analytics_status": "COMPLETED",
-        "transcription": segments,
-        "speakers": speakers,
-        "speaker_labels": result.get("speaker_names", []),
-        "summary": result.get("summary", ""),
-        "key_points": "\n".join(f"{i + 1}. {p}" for i, p in enumerate(points)),
-        "action_items": items,
-        "analytics_data": result.get("analytics") or {},
-        "language": result.get("language") or transcript.language,
-        "duration_s": transcript.duration,
-        "error": None,
-        "is_processed": True,
-        "completed_at": datetime.now(UTC),
-    }
-    if not (record.description or "").strip():
-        values["description"] = result.get("description") or None
-    if not (record.title or "").strip():
-        values["title"] = (result.get("title") or "Meeting")[:300]
-    doc = "\n".join(
-        [
-            values.get("title", record.title) or "",
-            values.get("description", record.description) or "",
-            " ".join(record.participants or []),
-            " ".join(speakers),
-            *(str(s["text"]) for s in segments),
-        ]
-    )
-    values["search_text"] = doc
-    return values

@@ -127,18 +127,24 @@ class MeetingRepository:
             return list(rows), total
 
     async def transition(
-        self, meeting_id: str, allowed: tuple[str, ...], *, session: AsyncSession | None = None, **values: Any
+        self,
+        meeting_id: str,
+        allowed: tuple[str, ...],
+        *,
+        session: AsyncSession | None = None,
+        at_attempt: int | None = None,
+        **values: Any,
     ) -> bool:
-        """Update the meeting only while its status is in ``allowed``; True when it changed.
+        """Update the meeting only while its status is in ``allowed`` (and, with ``at_attempt``,
+        its attempt is that one); True when it changed.
 
         With ``session`` the update joins the caller's transaction (the caller commits), e.g. to
         write the next step's event to the outbox with it."""
         values.setdefault("updated_at", datetime.now(UTC))
-        statement = (
-            update(MeetingRecord)
-            .where(MeetingRecord.id == meeting_id, MeetingRecord.status.in_(allowed))
-            .values(**values)
-        )
+        conditions = [MeetingRecord.id == meeting_id, MeetingRecord.status.in_(allowed)]
+        if at_attempt is not None:
+            conditions.append(MeetingRecord.attempt == at_attempt)
+        statement = update(MeetingRecord).where(*conditions).values(**values)
         if session is not None:
             result = await session.execute(statement)
             return bool(result.rowcount)  # type: ignore[attr-defined]

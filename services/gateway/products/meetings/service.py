@@ -48,7 +48,7 @@ from services.common.events import (
 )
 from services.common.logging import get_logger
 from services.common.runtime import Runtime
-from services.gateway.products.meetings.consumers import MeetingPipeline, transcript_key
+from services.gateway.products.meetings.consumers import JOB_KIND, MeetingPipeline, transcript_key
 from services.gateway.products.meetings.media import merge_dual, write_wav
 from services.gateway.products.meetings.models import MeetingRecord
 from services.gateway.products.meetings.repository import (
@@ -254,21 +254,18 @@ class MeetingService:
         return record
 
     async def delete(self, record: MeetingRecord) -> None:
-        """Remove a meeting, its audio objects and its transcript."""
+        """Remove a meeting, its audio objects and its transcript; its active run (job) ends."""
         keys = {k for k in (record.s3_audio_path, record.master_audio_key, transcript_key(record.id)) if k}
+        await self.pipeline.runs.cancel(record.id)
         await self.meetings.delete(record.id)
         for key in keys:
             with contextlib.suppress(Exception):
                 await self.runtime.storage.delete(key)
 
     async def retry(self, record: MeetingRecord) -> bool:
-        """Re-queue a FAILED meeting (attempts start again); False when it is not FAILED."""
-        again = MeetingProcessingRequested(job_id=record.id, user_id=record.user_id, attempt=1)
-        values = {"status": "PENDING", "analytics_status": "PENDING", "attempt": 1, "error": None}
-        if not await self.pipeline.step(record.id, ("FAILED",), values, [again]):
-            return False
-        await self.pipeline.progress(record.id, "queued", 0, 1)
-        return True
+        """Re-queue a FAILED meeting (attempts start again, as a new run: a new ``meeting`` job);
+        False when it is not FAILED."""
+        return await self.pipeline.retry(record)
 
     async def process_pending(self, user_id: str | None) -> int:
         """Queue every PENDING meeting (of one user, or all) again; how many were queued."""
@@ -308,7 +305,7 @@ def is_operator(settings: MeetingSettings, user: Any) -> bool:
 
 class MeetingsProduct(Product):
     """The meeting memos' lifecycle on one gateway: settings, repositories, the pipeline's
-    consumer tables, the watchdog and the ``/health`` block."""
+    consumer tables, the ``meeting`` job kind's lease policy and the ``/health`` block."""
 
     name = "meetings"
     publishes = (MEETING_REQUESTS, MEETING_EVENTS, TRANSCRIPTION_REQUESTS, ANALYSIS_REQUESTS)
@@ -320,7 +317,19 @@ class MeetingsProduct(Product):
         self.templates = TemplateRepository(ctx.sessions)
         self.profiles = ProfileRepository(ctx.sessions)
         self.pipeline = MeetingPipeline(
-            ctx.runtime, self.meetings, self.templates, self.settings, self.profiles, ctx.durable.outbox
+            ctx.runtime,
+            self.meetings,
+            self.templates,
+            self.settings,
+            self.profiles,
+            ctx.durable.outbox,
+            ctx.jobs,
+        )
+        # each processing run is a leased job: the former watchdog's settings are its policy
+        ctx.durable.register(
+            JOB_KIND,
+            self.pipeline.runs.lease_policy(),
+            on_fail=self.pipeline.runs.on_lease_expired,
         )
         self.service = MeetingService(
             ctx.runtime, self.meetings, self.templates, self.profiles, self.pipeline, self.settings
@@ -360,19 +369,20 @@ class MeetingsProduct(Product):
         return {f"/api/v1/{surface}/meetings": limit for surface in ("mobile", "web")}
 
     async def start(self) -> None:
-        """Recover stuck meetings and start the watchdog (the consumers are already joined)."""
+        """Mark the pipeline running (the consumers are already joined; stalled runs are the
+        gateway sweeper's)."""
         await self.pipeline.start()
 
     async def stop(self) -> None:
-        """Stop the watchdog and background retries."""
+        """Stop the background retries and dashboard pushes."""
         await self.pipeline.stop()
 
     async def start_pipeline(self) -> None:
-        """``start-background``: start the watchdog and recovery again after a stop."""
+        """``start-background``: mark the pipeline running again after a stop."""
         await self.pipeline.start()
 
     async def restart_pipeline(self) -> None:
-        """``restart-background``: stop then start the watchdog; recovery runs again."""
+        """``restart-background``: stop then start the pipeline's background tasks."""
         await self.pipeline.stop()
         await self.pipeline.start()
 

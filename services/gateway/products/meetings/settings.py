@@ -4,11 +4,10 @@
 |---|---|---|
 | ``MAX_AUDIO_FILE_SIZE`` | ``50MB`` | meeting upload limit (bytes or ``<n>MB``); 413 above |
 | ``EARSHOT_MEETINGS_MAX_DURATION_S`` | ``14400`` | longest recording accepted, seconds (4 h) |
-| ``EARSHOT_MEETINGS_MAX_ATTEMPTS`` | ``3`` | processing attempts before FAILED |
+| ``EARSHOT_MEETINGS_MAX_ATTEMPTS`` | ``3`` | attempts before FAILED (the ``meeting`` job's limit) |
 | ``EARSHOT_MEETINGS_RETRY_BASE_S`` | ``2`` | backoff base: ``min(base * 2^attempt + jitter, max)`` |
-| ``EARSHOT_MEETINGS_RETRY_MAX_S`` | ``60`` | backoff cap, seconds |
-| ``EARSHOT_MEETINGS_STALE_AFTER_S`` | ``1800`` | no progress that long: retried or failed |
-| ``EARSHOT_MEETINGS_WATCHDOG_INTERVAL_S`` | ``60`` | how often stuck meetings are looked for |
+| ``EARSHOT_MEETINGS_RETRY_MAX_S`` | ``60`` | backoff cap, seconds (and of the ``meeting`` job) |
+| ``EARSHOT_MEETINGS_STALE_AFTER_S`` | ``1800`` | ``meeting`` job lease: no progress that long: re-run |
 | ``EARSHOT_MEETINGS_OPERATORS`` | (empty) | user ids/e-mails seeing every user's queue |
 | ``DASHBOARD_BASE_URL`` | (unset) | when set, each completed meeting is POSTed to ``<url>/api/meetings`` |
 | ``EARSHOT_DASHBOARD_SECRET`` | (empty) | HMAC-SHA256 key of the ``X-Earshot-Signature`` header |
@@ -46,9 +45,6 @@ class MeetingSettings(BaseSettings):
     retry_base_s: float = Field(2.0, ge=0, validation_alias=_alias("EARSHOT_MEETINGS_RETRY_BASE_S"))
     retry_max_s: float = Field(60.0, ge=0, validation_alias=_alias("EARSHOT_MEETINGS_RETRY_MAX_S"))
     stale_after_s: float = Field(1800, gt=0, validation_alias=_alias("EARSHOT_MEETINGS_STALE_AFTER_S"))
-    watchdog_interval_s: float = Field(
-        60, gt=0, validation_alias=_alias("EARSHOT_MEETINGS_WATCHDOG_INTERVAL_S")
-    )
     operators: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_alias("EARSHOT_MEETINGS_OPERATORS")
     )
