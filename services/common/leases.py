@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common import telemetry
+from services.common.background import BackgroundTask
 from services.common.db import UTCDateTime, utcnow
 from services.common.events import Envelope, EventPayload
 from services.common.logging import get_logger
@@ -190,7 +191,7 @@ class SweepResult:
     failed: list[str] = field(default_factory=list)
 
 
-class Sweeper:
+class Sweeper(BackgroundTask):
     """Re-request or fail jobs whose lease expired (module docstring).
 
     Args:
@@ -213,6 +214,8 @@ class Sweeper:
         clock: returns "now" (timezone-aware UTC); tests pass a fake clock.
         on_swept: awaited after every sweep that acted (tests, metrics); optional.
     """
+
+    task_name = "leases:sweeper"
 
     def __init__(
         self,
@@ -248,7 +251,6 @@ class Sweeper:
         self.batch = batch
         self.clock = clock
         self.on_swept = on_swept
-        self._task: asyncio.Task[None] | None = None
 
     def policy(self, kind: str) -> LeasePolicy:
         """The policy of ``kind`` (``default`` when not listed)."""
@@ -374,16 +376,3 @@ class Sweeper:
             except Exception as exc:
                 log.error("leases.sweep_failed", error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(self.interval_s)
-
-    def start(self) -> None:
-        """Start the periodic sweep (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="leases:sweeper")
-
-    async def stop(self) -> None:
-        """Stop the periodic sweep."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -50,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common import telemetry
+from services.common.background import BackgroundTask
 from services.common.bus import EventBus
 from services.common.db import UTCDateTime, utcnow
 from services.common.events import Envelope, EventPayload
@@ -139,7 +140,7 @@ def _row_envelope(key: str, event: dict[str, Any]) -> Envelope:
     )
 
 
-class Outbox:
+class Outbox(BackgroundTask):
     """Write events in a transaction and relay them to the bus (module docstring).
 
     Args:
@@ -150,6 +151,8 @@ class Outbox:
         settings: relay timing.
         clock: returns "now" (timezone-aware UTC); tests pass a fake clock.
     """
+
+    task_name = "outbox:relay"
 
     def __init__(
         self,
@@ -168,7 +171,6 @@ class Outbox:
         self.settings = settings or OutboxSettings()
         self.clock = clock
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._last_purge: datetime | None = None
 
     # --- writing ------------------------------------------------------------------------------
@@ -351,16 +353,3 @@ class Outbox:
                 continue  # more are waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
-
-    def start(self) -> None:
-        """Start the relay task (idempotent)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="outbox:relay")
-
-    async def stop(self) -> None:
-        """Stop the relay task; rows not yet published stay pending for the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

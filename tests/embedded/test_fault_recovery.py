@@ -14,25 +14,21 @@ covers the same behaviour with failing fakes everywhere.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
 import sys
 import time
-import uuid
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
 from services.common import db
-from tests.conftest import ANY_FREE_GRPC_PORT, FIXTURES, PASSWORD, free_port
+from tests import fault_requests as fr
+from tests.conftest import ANY_FREE_GRPC_PORT, FIXTURES, free_port
 
 EARSHOT = str(Path(sys.executable).parent / "earshot")
 READY_WAIT_S = 120.0
@@ -126,42 +122,6 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     assert proc.returncode == 0, (data_dir.parent / "earshot-up.log").read_text()[-3000:]
 
 
-def _sign_up(client: httpx.Client) -> httpx.Response:
-    email = f"fault-{uuid.uuid4().hex[:10]}@example.com"
-    return client.post("/api/auth/register", json={"email": email, "password": PASSWORD, "name": "Fault"})
-
-
-def _noise_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
-    rng = np.random.default_rng(7)
-    pcm = (rng.standard_normal((int(seconds * rate), 2)) * 3000).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return buf.getvalue()
-
-
-def _process(client: httpx.Client, token: str) -> httpx.Response:
-    """ANC on a one-second file: stores the output object and the session rows."""
-    return client.post(
-        "/api/audio/process",
-        files={"audio": ("noise.wav", _noise_wav(), "audio/wav")},
-        data={"algorithm": "nlms", "taps": "16"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-
-
-def _template(client: httpx.Client, token: str) -> httpx.Response:
-    """A database-only write of the gateway."""
-    return client.post(
-        "/api/v1/web/templates",
-        json={"title": f"t-{uuid.uuid4().hex[:6]}"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-
-
 def _photo(client: httpx.Client, token: str) -> httpx.Response:
     return client.post(
         "/upload-photo",
@@ -170,44 +130,17 @@ def _photo(client: httpx.Client, token: str) -> httpx.Response:
     )
 
 
-def _assert_503(reply: httpx.Response, dependency: str) -> None:
-    assert reply.status_code == 503, reply.text
-    body = reply.json()
-    assert set(body) >= {"error", "details", "timestamp"}, body
-    assert body["error"] == f"{dependency.capitalize()} unavailable", body
-    assert reply.headers.get("retry-after") == "5"
-    assert reply.headers.get("connection", "").lower() != "close"
-
-
-def _ready(client: httpx.Client, *, ok: bool, dependency: str) -> dict[str, Any]:
-    """``/ready`` once it gives the expected answer (its answer is reused for a second)."""
-    deadline = time.monotonic() + PROBE_WAIT_S
-    while True:
-        reply = client.get("/ready")
-        body: dict[str, Any] = reply.json()
-        state = body["checks"][dependency]
-        if (reply.status_code == 200 and state == "ok") == ok:
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.2)
-
-
 def _objects(data_dir: Path, prefix: str) -> list[Path]:
     folder = data_dir / "objects" / prefix
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
-def _one_connection(client: httpx.Client) -> int:
-    pool = client._transport._pool  # type: ignore[attr-defined]
-    return len(pool.connections)
-
-
 def test_database_made_read_only_is_503_then_recovers(up: Up) -> None:
     with httpx.Client(base_url=up.url, timeout=60) as client:
-        first = _sign_up(client)
+        first = fr.sign_up(client)
         assert first.status_code == 201, first.text
         token = first.json()["access_token"]
-        assert _process(client, token).status_code == 200
+        assert fr.process(client, token).status_code == 200
         anc_objects = _objects(up.data_dir, "anc")
         photo_objects = _objects(up.data_dir, "photos")
 
@@ -217,13 +150,13 @@ def test_database_made_read_only_is_503_then_recovers(up: Up) -> None:
         assert done.returncode == 0, done.stderr
         try:
             for _ in range(2):
-                _assert_503(_sign_up(client), "database")  # the auth service's write
-                _assert_503(_template(client, token), "database")  # the gateway's own write
-                _assert_503(_process(client, token), "database")  # object stored, then removed
-                _assert_503(_photo(client, token), "database")
+                fr.assert_503(fr.sign_up(client), "database")  # the auth service's write
+                fr.assert_503(fr.template(client, token), "database")  # the gateway's own write
+                fr.assert_503(fr.process(client, token), "database")  # object stored, then removed
+                fr.assert_503(_photo(client, token), "database")
             assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
             assert client.get("/health").status_code == 200
-            ready = _ready(client, ok=False, dependency="database")
+            ready = fr.ready(client, ok=False, dependency="database", wait_s=PROBE_WAIT_S)
             assert ready["checks"]["storage"] == "ok", ready
             assert up.alive(), "the platform died on a read-only database"
             assert _objects(up.data_dir, "anc") == anc_objects  # nothing stored half way
@@ -233,11 +166,11 @@ def test_database_made_read_only_is_503_then_recovers(up: Up) -> None:
 
         # no restart: connections opened meanwhile are replaced within their TTL
         time.sleep(getattr(db, "READ_ONLY_CONNECTION_TTL_S", 1.0) * 1.5)
-        assert _sign_up(client).status_code == 201
-        assert _template(client, token).status_code == 201
-        assert _process(client, token).status_code == 200
-        _ready(client, ok=True, dependency="database")
-        assert _one_connection(client) == 1  # every answer kept the keep-alive connection
+        assert fr.sign_up(client).status_code == 201
+        assert fr.template(client, token).status_code == 201
+        assert fr.process(client, token).status_code == 200
+        fr.ready(client, ok=True, dependency="database", wait_s=PROBE_WAIT_S)
+        assert fr.connections(client) == 1  # every answer kept the keep-alive connection
     assert up.alive()
 
 
@@ -248,7 +181,7 @@ def test_storage_made_read_only_is_503_then_recovers(up: Up) -> None:
     if bound.returncode != 0:
         pytest.skip(f"bind mounts are not permitted here: {bound.stderr.strip()}")
     with httpx.Client(base_url=up.url, timeout=60) as client:
-        first = _sign_up(client)
+        first = fr.sign_up(client)
         assert first.status_code == 201, first.text
         token = first.json()["access_token"]
         try:
@@ -258,11 +191,11 @@ def test_storage_made_read_only_is_503_then_recovers(up: Up) -> None:
             assert remount.returncode == 0, remount.stderr
             sessions = client.get("/api/audio/sessions", headers={"Authorization": f"Bearer {token}"})
             for _ in range(2):
-                _assert_503(_process(client, token), "storage")
-                _assert_503(_photo(client, token), "storage")
-            assert _template(client, token).status_code == 201  # the database still works
+                fr.assert_503(fr.process(client, token), "storage")
+                fr.assert_503(_photo(client, token), "storage")
+            assert fr.template(client, token).status_code == 201  # the database still works
             assert client.get("/health").status_code == 200
-            ready = _ready(client, ok=False, dependency="storage")
+            ready = fr.ready(client, ok=False, dependency="storage", wait_s=PROBE_WAIT_S)
             assert ready["checks"]["database"] == "ok", ready
             assert up.alive()
             after = client.get("/api/audio/sessions", headers={"Authorization": f"Bearer {token}"})
@@ -271,7 +204,7 @@ def test_storage_made_read_only_is_503_then_recovers(up: Up) -> None:
             assert photos["total"] == 0
         finally:
             subprocess.run(["umount", str(objects)], capture_output=True)
-        _ready(client, ok=True, dependency="storage")
-        assert _process(client, token).status_code == 200
-        assert _one_connection(client) == 1
+        fr.ready(client, ok=True, dependency="storage", wait_s=PROBE_WAIT_S)
+        assert fr.process(client, token).status_code == 200
+        assert fr.connections(client) == 1
     assert up.alive()

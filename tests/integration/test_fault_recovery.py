@@ -11,27 +11,23 @@ store nothing half way, and work again when the server is back, without a restar
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
 from services.common import db
 from services.common.storage import create_storage
-from tests.conftest import ANY_FREE_GRPC_PORT, PASSWORD, free_port
+from tests import fault_requests as fr
+from tests.conftest import ANY_FREE_GRPC_PORT, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
@@ -220,60 +216,6 @@ def up(private: Private) -> Iterator[Private]:
 # --- requests -----------------------------------------------------------------------------
 
 
-def _sign_up(client: httpx.Client) -> httpx.Response:
-    email = f"fault-{uuid.uuid4().hex[:10]}@example.com"
-    return client.post("/api/auth/register", json={"email": email, "password": PASSWORD, "name": "Fault"})
-
-
-def _noise_wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
-    rng = np.random.default_rng(7)
-    pcm = (rng.standard_normal((int(seconds * rate), 2)) * 3000).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return buf.getvalue()
-
-
-def _process(client: httpx.Client, token: str) -> httpx.Response:
-    """ANC on a one-second file: the output object in MinIO, the session rows in PostgreSQL."""
-    return client.post(
-        "/api/audio/process",
-        files={"audio": ("noise.wav", _noise_wav(), "audio/wav")},
-        data={"algorithm": "nlms", "taps": "16"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-
-
-def _template(client: httpx.Client, token: str) -> httpx.Response:
-    return client.post(
-        "/api/v1/web/templates",
-        json={"title": f"t-{uuid.uuid4().hex[:6]}"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-
-
-def _assert_503(reply: httpx.Response, dependency: str) -> None:
-    assert reply.status_code == 503, reply.text
-    body = reply.json()
-    assert set(body) >= {"error", "details", "timestamp"}, body
-    assert body["error"] == f"{dependency.capitalize()} unavailable", body
-    assert reply.headers.get("connection", "").lower() != "close"
-
-
-def _ready(client: httpx.Client, *, ok: bool, dependency: str) -> dict[str, Any]:
-    deadline = time.monotonic() + PROBE_WAIT_S
-    while True:
-        reply = client.get("/ready")
-        body: dict[str, Any] = reply.json()
-        if (reply.status_code == 200 and body["checks"][dependency] == "ok") == ok:
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.2)
-
-
 def _anc_objects(storage_url: str) -> list[str]:
     async def listing() -> list[str]:
         storage = create_storage(storage_url, public_base_url="http://127.0.0.1", signing_key=b"k")
@@ -285,26 +227,22 @@ def _anc_objects(storage_url: str) -> list[str]:
     return asyncio.run(listing())
 
 
-def _one_connection(client: httpx.Client) -> int:
-    return len(client._transport._pool.connections)  # type: ignore[attr-defined]
-
-
 # --- tests --------------------------------------------------------------------------------
 
 
 def test_minio_stopped_is_503_then_recovers(up: Private) -> None:
     with httpx.Client(base_url=up.url, timeout=60) as client:
-        signed = _sign_up(client)
+        signed = fr.sign_up(client)
         assert signed.status_code == 201, signed.text
         token = signed.json()["access_token"]
-        assert _process(client, token).status_code == 200
+        assert fr.process(client, token).status_code == 200
         sessions = client.get("/api/audio/sessions", headers={"Authorization": f"Bearer {token}"}).json()
         up.minio_down()
         try:
             for _ in range(2):
-                _assert_503(_process(client, token), "storage")
-            assert _template(client, token).status_code == 201  # PostgreSQL still takes writes
-            ready = _ready(client, ok=False, dependency="storage")
+                fr.assert_503(fr.process(client, token), "storage")
+            assert fr.template(client, token).status_code == 201  # PostgreSQL still takes writes
+            ready = fr.ready(client, ok=False, dependency="storage", wait_s=PROBE_WAIT_S)
             assert ready["checks"]["database"] == "ok", ready
             assert client.get("/health").status_code == 200
             after = client.get("/api/audio/sessions", headers={"Authorization": f"Bearer {token}"}).json()
@@ -312,15 +250,15 @@ def test_minio_stopped_is_503_then_recovers(up: Private) -> None:
             assert up.alive()
         finally:
             up.minio_up()
-        _ready(client, ok=True, dependency="storage")
-        assert _process(client, token).status_code == 200
-        assert _one_connection(client) == 1
+        fr.ready(client, ok=True, dependency="storage", wait_s=PROBE_WAIT_S)
+        assert fr.process(client, token).status_code == 200
+        assert fr.connections(client) == 1
     assert up.alive()
 
 
 def test_postgres_read_only_then_stopped_is_503_then_recovers(up: Private) -> None:
     with httpx.Client(base_url=up.url, timeout=60) as client:
-        signed = _sign_up(client)
+        signed = fr.sign_up(client)
         assert signed.status_code == 201, signed.text
         token = signed.json()["access_token"]
         objects = _anc_objects(up.storage_url)
@@ -330,34 +268,34 @@ def test_postgres_read_only_then_stopped_is_503_then_recovers(up: Private) -> No
         up.sql("SELECT pg_reload_conf()")
         try:
             for _ in range(2):
-                _assert_503(_sign_up(client), "database")  # the auth service
-                _assert_503(_template(client, token), "database")  # the gateway
-                _assert_503(_process(client, token), "database")  # object stored, then removed
-            _ready(client, ok=False, dependency="database")
+                fr.assert_503(fr.sign_up(client), "database")  # the auth service
+                fr.assert_503(fr.template(client, token), "database")  # the gateway
+                fr.assert_503(fr.process(client, token), "database")  # object stored, then removed
+            fr.ready(client, ok=False, dependency="database", wait_s=PROBE_WAIT_S)
             assert _anc_objects(up.storage_url) == objects  # nothing stored half way
             assert up.alive()
         finally:
             up.sql("ALTER SYSTEM RESET default_transaction_read_only")
             up.sql("SELECT pg_reload_conf()")
         time.sleep(db.READ_ONLY_CONNECTION_TTL_S * 1.5)  # sessions started read-only are replaced
-        assert _sign_up(client).status_code == 201
-        assert _template(client, token).status_code == 201
-        _ready(client, ok=True, dependency="database")
+        assert fr.sign_up(client).status_code == 201
+        assert fr.template(client, token).status_code == 201
+        fr.ready(client, ok=True, dependency="database", wait_s=PROBE_WAIT_S)
 
         # stopped: connections refused, pooled ones broken
         up.pg("-m", "fast", "stop")
         try:
             for _ in range(2):
-                _assert_503(_sign_up(client), "database")
-                _assert_503(_template(client, token), "database")
-            _ready(client, ok=False, dependency="database")
+                fr.assert_503(fr.sign_up(client), "database")
+                fr.assert_503(fr.template(client, token), "database")
+            fr.ready(client, ok=False, dependency="database", wait_s=PROBE_WAIT_S)
             assert client.get("/health").status_code == 200
             assert up.alive()
         finally:
             up.pg("-l", str(up.folder / "postgres" / "postgres.log"), "start")
-        _ready(client, ok=True, dependency="database")
-        assert _sign_up(client).status_code == 201
-        assert _template(client, token).status_code == 201
-        assert _process(client, token).status_code == 200
-        assert _one_connection(client) == 1
+        fr.ready(client, ok=True, dependency="database", wait_s=PROBE_WAIT_S)
+        assert fr.sign_up(client).status_code == 201
+        assert fr.template(client, token).status_code == 201
+        assert fr.process(client, token).status_code == 200
+        assert fr.connections(client) == 1
     assert up.alive()
