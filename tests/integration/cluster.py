@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -26,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from services.common import db
+from services.common.storage import S3ObjectStorage, create_storage
 from tests.integration.infra import Endpoints
 
 WORKERS = ("transcription", "analysis")
@@ -233,3 +236,32 @@ class Cluster:
         for service in list(self.processes):
             await self.stop(service)
         await self.drop_database()
+
+
+@asynccontextmanager
+async def running(
+    c: Cluster, services: Iterable[str], *, empty_bucket: bool = True
+) -> AsyncIterator[Cluster]:
+    """Bring ``c`` up for a test module: its database created and migrated, ``services`` and the
+    gateway started and ready; at exit every process stopped and the cluster's bucket removed
+    (emptied first when ``empty_bucket``; otherwise kept when a test left objects in it, so
+    what was left can be looked at)."""
+    names = (*services, "gateway")
+    try:
+        await c.create_database()
+        await c.migrate()
+        for service in names:
+            c.start(service)
+        await asyncio.gather(*(c.wait_ready(s) for s in names))
+        yield c
+    finally:
+        await c.down()
+        store = create_storage(c.storage_url, public_base_url="http://unused", signing_key=b"")
+        assert isinstance(store, S3ObjectStorage)
+        objects = await store.list()
+        if empty_bucket:
+            for info in objects:
+                await store.delete(info.key)
+        if empty_bucket or not objects:
+            await asyncio.to_thread(store._client.remove_bucket, c.bucket)
+        await store.close()

@@ -40,11 +40,11 @@ from services.common.events import (
     MediaProgress,
     TranscriptionProgress,
 )
-from services.common.storage import S3ObjectStorage, create_storage
+from services.common.storage import create_storage
 from tests.conftest import FIXTURES
 from tests.embedded.kill_harness import long_noise_wav, long_speech_wav
 from tests.integration import infra
-from tests.integration.cluster import WORKERS, Cluster, free_port
+from tests.integration.cluster import WORKERS, Cluster, free_port, running
 
 SERVICES = ("auth", "anc", "media", *WORKERS)
 ROUNDS = int(os.environ.get("EARSHOT_KILL_ROUNDS", "1"))
@@ -70,21 +70,8 @@ async def cluster(
             "EARSHOT_JOB_BACKOFF_S": "0.5",
         },
     )
-    try:
-        await c.create_database()
-        await c.migrate()
-        for service in (*SERVICES, "gateway"):
-            c.start(service)
-        await asyncio.gather(*(c.wait_ready(s) for s in (*SERVICES, "gateway")))
-        yield c
-    finally:
-        await c.down()
-        store = create_storage(c.storage_url, public_base_url="http://unused", signing_key=b"")
-        assert isinstance(store, S3ObjectStorage)
-        for info in await store.list():
-            await store.delete(info.key)
-        await asyncio.to_thread(store._client.remove_bucket, c.bucket)
-        await store.close()
+    async with running(c, SERVICES) as up:
+        yield up
 
 
 async def query(c: Cluster, sql: str, **params: Any) -> list[Any]:

@@ -17,10 +17,10 @@ import pytest
 
 from services.common.bus import KafkaBus
 from services.common.events import TRANSCRIPTION_EVENTS, Envelope, TranscriptionProgress
-from services.common.storage import S3ObjectStorage, create_storage
+from services.common.storage import create_storage
 from tests.conftest import FIXTURES
 from tests.integration import infra
-from tests.integration.cluster import WORKERS, Cluster, free_port
+from tests.integration.cluster import WORKERS, Cluster, free_port, running
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -37,20 +37,8 @@ async def cluster(
         metrics_ports={s: free_port() for s in SERVICES},
         grpc_ports={s: free_port() for s in SERVICES},
     )
-    try:
-        await c.create_database()
-        await c.migrate()
-        for service in (*SERVICES, "gateway"):
-            c.start(service)
-        await asyncio.gather(*(c.wait_ready(s) for s in (*SERVICES, "gateway")))
-        yield c
-    finally:
-        await c.down()
-        store = create_storage(c.storage_url, public_base_url="http://unused", signing_key=b"")
-        assert isinstance(store, S3ObjectStorage)
-        if not await store.list():
-            await asyncio.to_thread(store._client.remove_bucket, c.bucket)
-        await store.close()
+    async with running(c, SERVICES, empty_bucket=False) as up:
+        yield up
 
 
 async def meeting_objects(c: Cluster, meeting_id: str) -> list[str]:
