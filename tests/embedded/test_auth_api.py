@@ -370,7 +370,9 @@ async def test_bad_refresh_tokens(client: httpx.AsyncClient, token: str) -> None
     assert_error(await client.post("/api/v1/mobile/auth/refresh", json={}), 422)
 
 
-async def _eventually_401(client: httpx.AsyncClient, token: str, within_s: float = 1.0) -> float:
+async def _eventually_401(client: httpx.AsyncClient, token: str, within_s: float = 30.0) -> float:
+    """Poll ``/api/me`` until ``token`` is refused; ``within_s`` only bounds a hang (no speed
+    claim: how fast revocation takes effect is not a test's business on a loaded machine)."""
     start = time.monotonic()
     while True:
         reply = await client.get("/api/me", headers=bearer(token))
@@ -411,7 +413,7 @@ async def test_logout_revokes_on_every_replica(client: httpx.AsyncClient, replic
     assert_401(await client.get("/api/auth/me", headers=bearer(token)))  # this replica: at once
     # the other replica: through the revocation event (how fast is a figure for benchmarks/auth.py;
     # a loaded machine must not make this test flaky, so it only waits for it to happen)
-    await _eventually_401(replica, token, within_s=30.0)
+    await _eventually_401(replica, token)
     # the session's refresh token is dead too
     assert_401(
         await client.post("/api/v1/mobile/auth/refresh", json={"refresh_token": session["refresh_token"]}),
@@ -525,7 +527,7 @@ async def test_withdrawn_signing_key_stops_being_accepted(
     core.keys = KeyRing([replacement])  # the old key is withdrawn from the JWKS
     gate.config = gate.config.model_copy(update={"jwks_max_age_s": 0.01})
     try:
-        await _eventually_401(client, session["access_token"], within_s=2.0)
+        await _eventually_401(client, session["access_token"])
         assert {k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]} == {
             replacement.kid
         }
