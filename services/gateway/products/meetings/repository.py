@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -297,11 +297,43 @@ def apply_renames(record: MeetingRecord, renames: dict[str, str]) -> bool:
     return before != after
 
 
-class TemplateRepository:
-    """Templates: the shared defaults (``created_by`` NULL) and each user's own."""
+RowT = TypeVar("RowT", MeetingTemplate, SpeakerProfile)
+
+
+class _RowStore(Generic[RowT]):
+    """Insert, write back and delete rows of one table (``model``), one transaction each."""
+
+    model: type[MeetingTemplate] | type[SpeakerProfile]
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+
+    async def add(self, row: RowT) -> RowT:
+        """Insert ``row`` (a new uuid4 id when it has none)."""
+        row.id = row.id or str(uuid.uuid4())
+        async with self.sessions() as session:
+            session.add(row)
+            await session.commit()
+        return row
+
+    async def save(self, row: RowT) -> RowT:
+        """Write a changed row back; returns the merged row."""
+        async with self.sessions() as session:
+            merged = await session.merge(row)
+            await session.commit()
+        return merged
+
+    async def delete(self, row_id: str) -> None:
+        """Remove the row with id ``row_id`` (nothing when there is none)."""
+        async with self.sessions() as session:
+            await session.execute(delete(self.model).where(self.model.id == row_id))
+            await session.commit()
+
+
+class TemplateRepository(_RowStore[MeetingTemplate]):
+    """Templates: the shared defaults (``created_by`` NULL) and each user's own."""
+
+    model = MeetingTemplate
 
     async def visible(self, template_id: str, user_id: str) -> MeetingTemplate | None:
         """A default template or one of the user's, else None."""
@@ -346,32 +378,11 @@ class TemplateRepository:
             )
             return list(rows.scalars()), total
 
-    async def add(self, row: MeetingTemplate) -> MeetingTemplate:
-        """Insert a user's template."""
-        async with self.sessions() as session:
-            session.add(row)
-            await session.commit()
-        return row
 
-    async def save(self, row: MeetingTemplate) -> MeetingTemplate:
-        """Write a changed template back."""
-        async with self.sessions() as session:
-            merged = await session.merge(row)
-            await session.commit()
-        return merged
-
-    async def delete(self, template_id: str) -> None:
-        """Remove a template."""
-        async with self.sessions() as session:
-            await session.execute(delete(MeetingTemplate).where(MeetingTemplate.id == template_id))
-            await session.commit()
-
-
-class ProfileRepository:
+class ProfileRepository(_RowStore[SpeakerProfile]):
     """CRM speaker profiles of each user."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    model = SpeakerProfile
 
     async def get(self, profile_id: str, user_id: str) -> SpeakerProfile | None:
         """The user's profile, or None."""
@@ -419,24 +430,3 @@ class ProfileRepository:
                 .limit(limit)
             )
             return list(rows.scalars()), total
-
-    async def add(self, row: SpeakerProfile) -> SpeakerProfile:
-        """Insert a profile."""
-        row.id = row.id or str(uuid.uuid4())
-        async with self.sessions() as session:
-            session.add(row)
-            await session.commit()
-        return row
-
-    async def save(self, row: SpeakerProfile) -> SpeakerProfile:
-        """Write a changed profile back."""
-        async with self.sessions() as session:
-            merged = await session.merge(row)
-            await session.commit()
-        return merged
-
-    async def delete(self, profile_id: str) -> None:
-        """Remove a profile."""
-        async with self.sessions() as session:
-            await session.execute(delete(SpeakerProfile).where(SpeakerProfile.id == profile_id))
-            await session.commit()
