@@ -17,9 +17,11 @@ than the SDK does (see :func:`decode`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from cloudevents.kafka import KafkaMessage
 
 if TYPE_CHECKING:  # events.py imports this module: no import cycle at run time
@@ -40,6 +42,9 @@ _HEADER_ATTRIBUTES = {
 }
 # The same encoder settings as json.dumps(data, separators=(",", ":")), which the SDK path used.
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # an integer orjson may not read exactly (see decode_data)
+_LONG_DIGITS_STR = re.compile(r"[0-9]{19}")
+_NOT_READ = object()
 _loads = json.loads
 
 
@@ -65,22 +70,57 @@ def encode(envelope: Envelope) -> KafkaMessage:
     Raises:
         ValueError: the data is not JSON-serialisable or a required attribute is empty.
     """
+    value = encode_value(envelope)
+    headers = encode_headers(
+        envelope.id,
+        envelope.source,
+        envelope.type,
+        envelope.time,
+        envelope.subject,
+        envelope.extensions.items(),
+    )
+    return KafkaMessage(headers, envelope.key, value)
+
+
+def encode_value(envelope: Envelope) -> bytes:
+    """Check the required attributes and encode the data: what :func:`encode` validates
+    (the memory bus keeps this and builds the headers only when asked for them).
+
+    Raises:
+        ValueError: the data is not JSON-serialisable or id, source or type is empty.
+    """
     if not (envelope.id and envelope.source and envelope.type):
         raise ValueError("CloudEvent needs a non-empty id, source and type")
+    return encode_data(envelope.data)
+
+
+def encode_headers(
+    event_id: str,
+    source: str,
+    event_type: str,
+    time: str,
+    subject: str | None,
+    extensions: Iterable[tuple[str, str | None]],
+) -> dict[str, bytes]:
+    """The ``ce_*`` and ``content-type`` headers of an event, in the SDK's order (see :func:`encode`).
+
+    Raises:
+        UnicodeEncodeError: an attribute holds a lone surrogate (a ``ValueError``).
+    """
     headers = {
         "content-type": _JSON_BYTES,
-        "ce_id": envelope.id.encode(),
-        "ce_source": envelope.source.encode(),
-        "ce_type": envelope.type.encode(),
+        "ce_id": event_id.encode(),
+        "ce_source": source.encode(),
+        "ce_type": event_type.encode(),
         "ce_specversion": _SPEC_BYTES,
-        "ce_time": envelope.time.encode(),
+        "ce_time": time.encode(),
     }
-    if envelope.subject:
-        headers["ce_subject"] = envelope.subject.encode()
-    for name, value in envelope.extensions.items():
+    if subject:
+        headers["ce_subject"] = subject.encode()
+    for name, value in extensions:
         if value is not None:
             headers["ce_" + name.lower()] = value.encode()
-    return KafkaMessage(headers, envelope.key, encode_data(envelope.data))
+    return headers
 
 
 def decode_headers(headers: dict[str, bytes]) -> dict[str, str]:
@@ -119,11 +159,22 @@ def decode_data(value: bytes | str | None) -> dict[str, Any]:
     """
     if not value:
         return {}
-    try:
-        # json.loads on bytes first sniffs the encoding; the binding says UTF-8.
-        data = _loads(value.decode() if isinstance(value, bytes | bytearray) else value)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ValueError(f"not a binary-mode CloudEvent: value is not JSON ({exc})") from exc
+    # orjson (UTF-8 only, as the binding says) is 4-6 times faster than json.loads. What it
+    # refuses and json accepts (NaN, Infinity, which json.dumps writes) is read by json, and so
+    # is a value with a run of 19 or more digits: orjson turns an integer beyond 64 bits into
+    # a float, json keeps it exact. The same values decode as before.
+    text = isinstance(value, str)
+    data: Any = _NOT_READ
+    if not (_LONG_DIGITS_STR if text else _LONG_DIGITS).search(value):  # type: ignore[arg-type]
+        try:
+            data = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            pass  # json says why, or reads it (NaN)
+    if data is _NOT_READ:
+        try:
+            data = _loads(value if text else value.decode())  # type: ignore[union-attr]
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ValueError(f"not a binary-mode CloudEvent: value is not JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise ValueError("CloudEvent data must be a JSON object")
     return data

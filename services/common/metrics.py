@@ -31,6 +31,7 @@ embedded mode all services share one process, so the gateway's ``/metrics`` cove
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -58,6 +59,7 @@ __all__ = [
     "HTTP_LATENCY_BUCKETS",
     "HTTP_REQUESTS",
     "HTTP_SECONDS",
+    "HistogramBatch",
     "JOB_SECONDS",
     "MetricsMiddleware",
     "metrics_endpoint",
@@ -116,6 +118,52 @@ JOB_SECONDS = Histogram(
     ["service", "kind", "outcome"],
     buckets=_LATENCY_BUCKETS,
 )
+
+
+class HistogramBatch:
+    """Observations of one histogram child (``Histogram.labels(...)``) added up here and
+    written to it by :meth:`flush`: one bucket search and two additions per observation
+    instead of two locked increments (the bus times every event's handler, about 1 us each).
+
+    Until :meth:`flush`, a scrape does not see the observations made since the last one; the
+    bus flushes with ``earshot_events_consumed_total`` (every few hundred events, when a
+    partition is caught up, and when a consumer stops).
+
+    Args:
+        child: a labelled ``prometheus_client.Histogram`` child. Reads its bucket bounds
+            and adds to its sum and buckets through ``prometheus_client``'s value objects
+            (``_upper_bounds``, ``_sum``, ``_buckets``: stable since 0.4; a test checks the
+            flushed histogram against ``observe``'s).
+    """
+
+    __slots__ = ("_bounds", "_child", "_counts", "_n", "_sum")
+
+    def __init__(self, child: Any) -> None:
+        self._child = child
+        self._bounds = list(child._upper_bounds)  # ascending, +Inf last
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+        self._n = 0
+
+    def observe(self, amount: float) -> None:
+        """Add one observation (seconds, >= 0): counted in the first bucket whose bound is >= it,
+        as ``Histogram.observe`` does."""
+        self._sum += amount
+        self._counts[bisect_left(self._bounds, amount)] += 1
+        self._n += 1
+
+    def flush(self) -> None:
+        """Write the observations so far into the histogram child and start again."""
+        if not self._n:
+            return
+        child = self._child
+        child._sum.inc(self._sum)
+        for i, count in enumerate(self._counts):
+            if count:
+                child._buckets[i].inc(count)
+                self._counts[i] = 0
+        self._sum = 0.0
+        self._n = 0
 
 
 def observe_job(service: str, kind: str, outcome: str, seconds: float) -> None:

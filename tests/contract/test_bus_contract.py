@@ -399,6 +399,39 @@ async def test_kcat_reads_cloudevents_headers(servers: infra.Endpoints) -> None:
 # --- pure helpers (no implementation behind them) ---------------------------------------------
 
 
+async def test_keys_land_on_the_same_partition_on_both_buses(bus: EventBus, topic: str) -> None:
+    keys = [f"job-{i}" for i in range(24)] + [str(uuid.uuid4()) for _ in range(8)]
+    for k in keys:
+        await bus.publish(topic, event(k, 0))
+    await bus.publish_many(topic, [event(k, 1) for k in keys])
+    placed: dict[str, set[int]] = {}
+    if isinstance(bus, MemoryBus):
+        for p in range(PARTITIONS):
+            for m in bus._topic(topic)[p].log:
+                placed.setdefault(str(m.key), set()).add(p)
+    else:
+        assert isinstance(bus, KafkaBus)
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=bus.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            deadline = asyncio.get_running_loop().time() + TIMEOUT_S
+            read = 0
+            while read < 2 * len(keys):
+                assert asyncio.get_running_loop().time() < deadline, "could not read the topic back"
+                for tp, records in (await consumer.getmany(timeout_ms=200)).items():
+                    for r in records:
+                        placed.setdefault(r.key.decode(), set()).add(tp.partition)
+                        read += 1
+        finally:
+            await consumer.stop()
+    assert placed == {k: {partition_for(k, PARTITIONS)} for k in keys}
+
+
 def test_partition_is_stable_per_key() -> None:
     assert partition_for("job-1", 6) == partition_for("job-1", 6)
     assert {partition_for(f"j{i}", 6) for i in range(100)} == set(range(6))

@@ -124,3 +124,38 @@ def test_header_names_are_case_insensitive_and_unknown_headers_ignored() -> None
     assert e.extensions == {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
     with pytest.raises(ValueError, match="must be JSON"):
         event_codec.decode([*headers[:4], ("CONTENT-TYPE", b"text/plain")], None, b"{}")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b'{"x":NaN}', "nan"),  # json.dumps writes NaN, orjson refuses it: json reads it
+        (b'{"x":123456789012345678901234567890}', 123456789012345678901234567890),
+        (b'{"x":"caf\\u00e9","y":[1,2.5,null,true]}', {"x": "café", "y": [1, 2.5, None, True]}),
+    ],
+)
+def test_decode_data_reads_what_json_dumps_writes(value: bytes, expected: object) -> None:
+    got = event_codec.decode_data(value)
+    if expected == "nan":
+        assert got["x"] != got["x"]
+    elif isinstance(expected, dict):
+        assert got == expected
+    else:
+        assert got["x"] == expected
+
+
+@pytest.mark.parametrize("value", [b"\xff\xfe", b"[1,2]", b'{"a":', "{'a': 1}"])
+def test_decode_data_refuses_what_is_not_a_json_object(value: bytes | str) -> None:
+    with pytest.raises(ValueError):
+        event_codec.decode_data(value)
+
+
+def test_encode_is_encode_value_plus_encode_headers() -> None:
+    e = Envelope(
+        type="t.v1", source="/s", key="k", data={"n": 1}, subject="k", extensions={"traceparent": "x"}
+    )
+    message = event_codec.encode(e)
+    assert message.value == event_codec.encode_value(e)
+    assert message.headers == event_codec.encode_headers(
+        e.id, e.source, e.type, e.time, e.subject, e.extensions.items()
+    )
