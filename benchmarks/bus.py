@@ -24,7 +24,11 @@ the start-up heap frozen as in the services (:func:`services.platform.freeze_sta
 Each pipeline also reports this process's CPU per event (producer and consumer, not the
 broker) and ``*_vs_bare_by_cpu``, the ratio of CPU costs: what other load on a shared machine
 moves least. The buses' end-to-end latency at low load is probed one event at a time
-(``--probes``). Needs ``EARSHOT_TEST_KAFKA`` (``make bench``
+(``--probes``). The pipelines above run without the OpenTelemetry SDK (a library user's
+setting); ``traced`` then repeats ``bus`` against ``bare`` with the SDK installed as every
+Earshot service installs it (:func:`services.common.telemetry.configure_tracing`, no exporter:
+spans dropped but given ids), which is what a deployed service pays per event
+(``--traced-runs``, 0 to skip). Needs ``EARSHOT_TEST_KAFKA`` (``make bench``
 sets it from ``deploy/local/infra.sh``). Prints one JSON object (see benchmarks/common.py).
 """
 
@@ -47,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cloudevents.kafka import KafkaMessage  # noqa: E402
 
 from benchmarks.common import MIN_SECONDS, emit, percentile, scaled, summary  # noqa: E402
-from services.common import event_codec  # noqa: E402
+from services.common import event_codec, telemetry  # noqa: E402
 from services.common.bus import EventBus, KafkaBus, MemoryBus, partition_for  # noqa: E402
 from services.common.eventloop import loop_name, run  # noqa: E402
 from services.common.events import Envelope  # noqa: E402
@@ -293,6 +297,7 @@ async def main() -> None:
     parser.add_argument("--in-flight", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--traced-runs", type=int, default=3, help="runs with the tracing SDK (0: skip)")
     args = parser.parse_args()
     configure_logging("error")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # stdout carries the JSON only
@@ -346,6 +351,35 @@ async def main() -> None:
     finally:
         await memory.stop()
 
+    traced: dict[str, Any] = {}
+    if args.traced_runs:
+        # Last: the SDK cannot be uninstalled from this process once installed.
+        telemetry.configure_tracing("earshot-bench")
+        kafka = KafkaBus(bootstrap, partitions=PARTITIONS, namespace=namespace, client_id="bench")
+        await kafka.start()
+        try:
+            traced["kafka"] = _ratio_only(
+                await compare(
+                    "kafka.traced",
+                    {
+                        "bus": lambda n: bus_run(kafka, "bench.bus", n, args.in_flight),
+                        "bare": lambda n: bare_kafka_run(bootstrap, bare_topic, n),
+                    },
+                    args.events,
+                    args.traced_runs,
+                )
+            )
+        finally:
+            await kafka.stop()
+        traced["memory"] = _ratio_only(
+            await compare(
+                "memory.traced",
+                {"bus": memory_run, "bare": lambda n: bare_queue_run(n, args.in_flight)},
+                args.events,
+                args.traced_runs,
+            )
+        )
+
     kafka_bus = kafka_result["bus"]["events_per_s"]["median"]
     emit(
         "bus",
@@ -357,6 +391,7 @@ async def main() -> None:
             "event_loop": loop_name(),
             "kafka": {"bootstrap": bootstrap, **kafka_result},
             "memory": memory_result,
+            "traced": traced,
             "targets": {
                 "kafka_bus_events_per_s": verdict(kafka_bus, 10_000),
                 "kafka_bus_vs_bare": verdict(kafka_result["bus_vs_bare"], 0.7),
@@ -364,6 +399,19 @@ async def main() -> None:
             },
         },
     )
+
+
+def _ratio_only(result: dict[str, Any]) -> dict[str, Any]:
+    """The traced comparison's figures worth reading: events/s and CPU per event, and ratios."""
+    return {
+        "events_per_run": result["events_per_run"],
+        **{
+            name: {k: result[name][k] for k in ("events_per_s", "cpu_us_per_event")}
+            for name in ("bus", "bare")
+        },
+        "bus_vs_bare": result["bus_vs_bare"],
+        "bus_vs_bare_by_cpu": result["bus_vs_bare_by_cpu"],
+    }
 
 
 def verdict(value: float, at_least: float) -> dict[str, Any]:
