@@ -2,19 +2,26 @@
 
 The window embeddings (Silero VAD -> 1.5 s windows -> CAM++) of every recording are
 computed once and cached (``--cache``, an ``.npz`` per recording), so that the clustering
-settings can be searched quickly. Two sets from ``scripts/make_diarization_set.py``:
+settings can be searched quickly. Generated sets from ``scripts/make_diarization_set.py``
+(every draw comes from the seed: voices, rates, gains, noise, texts):
 
-* calibration: ``--calibration`` conversations from seed 1000 (the benchmark's set);
-* held out: ``--holdout`` conversations from seed 5000 (other voices, rates, gains,
-  noise and texts: every draw comes from the seed).
+* calibration (``--calibration``, default seeds 1000 x 24, 2000 x 20, 3000 x 20 = 64
+  conversations): the settings are chosen here and nowhere else;
+* held out (``--holdout``, seed 5000 x 20): printed for the chosen setting, never used to
+  choose (it has been looked at while developing);
+* fresh held out (``--fresh``, e.g. ``7000:20``, off by default): a set nobody has looked
+  at, to be generated and scored once, at the end, with the final setting only.
 
 Plus ``weekly_sync.wav`` (3 speakers, RTTM reference) and ``jfk.flac`` (one speaker),
-and any real recording with an RTTM reference in ``tests/fixtures``. For every setting in
-the grid it prints the calibration figures (mean DER, collar 0.25 s; share of
-conversations with the right speaker count) and, for the chosen setting, the held-out
-figures too, as JSON::
+and any real recording with an RTTM reference in ``tests/fixtures``. Without ``--grid`` it
+prints the figures of the current constants per set (mean DER, collar 0.25 s; share of
+conversations with the right speaker count, also without conversations that have a
+speaker with under ``SHORT_SPEAKER_S`` of speech, beside the full share); with ``--grid``
+one line per setting on the calibration and real sets, then the chosen setting (the real
+counts must stay right; then the calibration count, then DER; ties keep the current
+constants) and its held-out figures, as JSON::
 
-    python scripts/calibrate_diarization.py --cache /tmp/diar-cache [--grid]
+    python scripts/calibrate_diarization.py --cache /tmp/diar-cache [--grid] [--fresh 7000:20]
 
 Not run by the test suite (needs espeak-ng and a few minutes of CPU).
 """
