@@ -107,6 +107,7 @@ def _generated_rows(
     data: list[tuple[str, np.ndarray, list[tuple[float, float, str]]]],
     totals: list[float],
     today: bool = True,
+    prefix: str = "",
 ) -> dict[str, object]:
     """DER and counts of the CAM++ diarizer (and, with ``today``, the MFCC one) on generated
     conversations; adds audio, wall and CPU seconds to ``totals``.
@@ -122,7 +123,7 @@ def _generated_rows(
         totals[2] += cpu
         speakers = {t[2] for t in reference}
         row: dict[str, object] = {
-            "name": name,
+            "name": prefix + name,
             "der": round(der(reference, hyp), 4),
             "speakers": len({t[2] for t in hyp}),
             "reference_speakers": len(speakers),
@@ -231,7 +232,9 @@ def bench_diarization(
         pooled: list[dict[str, object]] = []
         per_seed: dict[str, object] = {}
         for seed, count in _seeds(calibration):
-            rows = _generated_rows(mds.dataset(count, seed=seed), totals, today=seed == 1000)
+            rows = _generated_rows(
+                mds.dataset(count, seed=seed), totals, today=seed == 1000, prefix=f"seed{seed}_"
+            )
             if seed == 1000:
                 result["generated"] = rows
             per_seed[f"seed_{seed}"] = {k: v for k, v in rows.items() if k != "per_conversation"}
@@ -240,7 +243,8 @@ def bench_diarization(
             result["generated_calibration"] = {**_summary(pooled), "per_seed": per_seed}
         for key, spec, today in (("generated_holdout", holdout, True), ("generated_fresh", fresh, False)):
             for seed, count in _seeds(spec):
-                result[key] = {"seed": seed, **_generated_rows(mds.dataset(count, seed=seed), totals, today)}
+                data = mds.dataset(count, seed=seed)
+                result[key] = {"seed": seed, **_generated_rows(data, totals, today, f"seed{seed}_")}
     except (FileNotFoundError, OSError) as exc:  # espeak-ng missing
         result["generated"] = {"skipped": f"cannot generate conversations: {exc}"}
     total_audio, total_time, total_cpu = totals
