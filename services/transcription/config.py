@@ -65,6 +65,11 @@ class TranscriptionSettings(BaseSettings):
     )  # comma-separated TranscriptionRequested.purpose values served by the background model
     model_cache_dir: str | None = Field(None, validation_alias=_env("MODEL_CACHE_DIR"))
     diarizer: Literal["auto", "campplus", "mfcc"] = Field("auto", validation_alias=_env("DIARIZER"))
+    # Speaker turns from pyannote segmentation-3.0 instead of 1.5 s VAD windows (CAM++ only,
+    # recordings up to long_audio_s); off until measured better (docs/transcription.md).
+    diarizer_segmentation: Literal["off", "turns"] = Field(
+        "off", validation_alias=_env("DIARIZER_SEGMENTATION")
+    )
 
     def background(self, purpose: str | None) -> bool:
         """True when a job of this ``purpose`` goes to the background model."""

