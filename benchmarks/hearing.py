@@ -16,7 +16,10 @@ Sections (each figure beside "today's", i.e. what the code before issue 16 gives
   sample, an AMI meeting excerpt; see ``tests/fixtures/NOTICE.md``), the speaker count on
   ``jfk.flac`` (target 1) and the CAM++ time per minute of audio (target <= 3 s). Both
   diarizers label windows over Silero VAD speech here (no ASR), so the comparison is
-  of the embeddings and clustering alone.
+  of the embeddings and clustering alone. ``--segmentation overlap`` adds a second
+  speaker where pyannote segmentation-3.0 finds overlapped speech, ``turns`` clusters
+  segmentation-3.0's speaker-pure pieces instead of VAD windows
+  (``services.transcription.diarization.diarize_audio``; the time includes it).
 - ``wer``: per shared file, tiny.en greedy (interactive) and base beam 5 with temperature
   fallback (background), and the long path against the sequential decoder on a
   concatenation of the shared files (``--long-minutes``, 10 by default).
@@ -24,7 +27,7 @@ Sections (each figure beside "today's", i.e. what the code before issue 16 gives
   the score by <= 3 points).
 
 Usage: python benchmarks/hearing.py [--calibration 1000:24,2000:20,3000:20] [--holdout 5000:20]
-[--fresh 7000:20] [--long-minutes 10] [--skip wer]
+[--fresh 7000:20] [--segmentation off|overlap|turns] [--long-minutes 10] [--skip wer]
 """
 
 from __future__ import annotations
@@ -82,13 +85,16 @@ def mfcc_turns(samples: np.ndarray) -> list[tuple[float, float, str]]:
     return d.window_turns(windows, d.window_labels(windows, 1, 8, "mfcc"))
 
 
+SEGMENTATION = "off"  # --segmentation
+
+
 def campplus_turns(samples: np.ndarray) -> tuple[list[tuple[float, float, str]], float, float]:
     """The CAM++ diarizer's turns, its wall time and its CPU time (this process), seconds.
 
     CPU time is the fair figure on a shared machine: wall time also counts the time other
     processes held the cores."""
     started, cpu = time.perf_counter(), time.process_time()
-    turns = d.diarize_audio(samples, 1, 8)
+    turns = d.diarize_audio(samples, 1, 8, segmentation=SEGMENTATION)
     return turns, time.perf_counter() - started, time.process_time() - cpu
 
 
@@ -387,13 +393,21 @@ def main() -> None:
     parser.add_argument(
         "--fresh", default="7000:20", help="fresh held-out set (final setting only), seed:count; '' skips"
     )
+    parser.add_argument(
+        "--segmentation",
+        choices=d.SEGMENTATION_MODES,
+        default="off",
+        help="segmentation-3.0 use (diarize_audio)",
+    )
     parser.add_argument("--long-minutes", type=float, default=10.0)
     parser.add_argument("--models", default="tiny.en,base")
     parser.add_argument("--skip", default="", help="comma-separated sections to skip")
     args = parser.parse_args()
     configure_logging("warning")
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    report: dict[str, object] = {"benchmark": "hearing"}
+    report: dict[str, object] = {"benchmark": "hearing", "segmentation": args.segmentation}
+    global SEGMENTATION
+    SEGMENTATION = args.segmentation
     if "diarization" not in skip:
         report["diarization"] = bench_diarization(args.calibration, args.holdout, args.fresh)
     if "temperature" not in skip:

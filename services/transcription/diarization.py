@@ -39,9 +39,16 @@ cluster. weekly_sync 2.7 % with 3 speakers; jfk one speaker; pyannote's real two
 sample 10.8 % with 2; an AMI excerpt (60 % overlapped speech) 64.6 % with 4 (all
 unchanged). ``docs/transcription.md``, "Diarization figures", lists what was tried.
 ``benchmarks/hearing.py`` measures it again.
-Overlapped speech is not handled: each moment gets one speaker (segmentation-3.0's
-overlap detection, shipped in the same wheel, is not used; ``docs/transcription.md``,
-"Overlapped speech", says why and what it costs).
+Overlapped speech: words get one speaker each (a transcript word has one). pyannote
+segmentation-3.0 (:mod:`services.transcription.segmentation`, torch-free, equal to
+pyannote.audio) gives speaker-homogeneous runs (:func:`local_runs`); with them
+:func:`diarize_audio` can add the second speaker where it finds overlap
+(``segmentation="overlap"``, :func:`overlap_turns`: real AMI excerpt 64.6 % -> 48.7 % DER)
+or cluster speaker-pure pieces instead of VAD windows (``segmentation="turns"``,
+:func:`segmentation_turns`; ``EARSHOT_DIARIZER_SEGMENTATION=turns`` in transcripts). Both
+stay off by default: on the calibration sets neither beats the windows (count right 85.9 %
+both / 78.1 % turns; DER 3.3 / 3.7 / 5.7 %), ``docs/transcription.md``, "Speaker
+segmentation (segmentation-3.0)", has the figures.
 
 **Single channel, MFCC statistics (fallback when the CAM++ files are missing).**
 Classical embeddings:
@@ -787,6 +794,7 @@ SEG_PIECE_HOP_S = 0.75  # ...every this (0: equal pieces of at most SEG_PIECE_S,
 SEG_MIN_EMBED_S = 0.5  # shorter runs are not embedded: they take their local speaker's label
 SEG_LINK_FRAMES = 30  # co-active frames (about 0.5 s) that link local speakers of two chunks
 SEG_MIN_OVERLAP_S = 0.3  # shorter overlap runs are not given a second speaker
+SEG_JOIN_GAP_S = 0.5  # same-speaker turns closer than this are joined (turns mode)
 SEGMENTATION_MODES = ("off", "overlap", "turns")
 
 
@@ -977,7 +985,7 @@ def pieces_turns(tp: TurnPieces, labels: np.ndarray) -> list[tuple[float, float,
 
     Returns:
         Turns ``[(start, end, speaker)]`` in seconds, by start; turns of different speakers
-        may overlap; same-speaker turns closer than 0.1 s are joined.
+        may overlap; same-speaker turns closer than ``SEG_JOIN_GAP_S`` are joined.
     """
     runs, pieces = tp.runs, tp.pieces
     if not pieces:
@@ -1011,7 +1019,7 @@ def pieces_turns(tp: TurnPieces, labels: np.ndarray) -> list[tuple[float, float,
     turns.sort(key=lambda t: (t[2], t[0]))
     joined: list[tuple[float, float, int]] = []
     for a, b, w in turns:
-        if joined and joined[-1][2] == w and a - joined[-1][1] < 0.1:
+        if joined and joined[-1][2] == w and a - joined[-1][1] < SEG_JOIN_GAP_S:
             joined[-1] = (joined[-1][0], max(joined[-1][1], b), w)
         else:
             joined.append((a, b, w))
