@@ -95,9 +95,11 @@ class LocalObjectStorage(ObjectStorage):
     missing or stale (the file changed behind the store's back) is ignored:
     the ETag is then recomputed and the content type guessed from the name.
 
-    Writes go to a temporary file in the object's own folder, are flushed to
-    disk and then moved into place with :func:`os.replace`, so readers never
-    see a half-written object. Parent folders are created on write and pruned
+    Writes go to a temporary file in ``<root>/.earshot-tmp/`` named after the writing
+    process (``<pid>-...``), are flushed to disk and then moved into place with
+    :func:`os.replace`, so readers never see a half-written object. A process killed
+    mid-write leaves its temporary file behind: :meth:`start` removes those of processes
+    that are gone (and any older than a day). Parent folders are created on write and pruned
     when empty on delete. On a file system, ``a`` and ``a/b`` cannot both be
     objects; writing one over the other raises :class:`InvalidObjectKey`.
 
@@ -112,7 +114,10 @@ class LocalObjectStorage(ObjectStorage):
     """
 
     _META_DIR = RESERVED_PREFIX + "meta"
-    _TMP_PREFIX = RESERVED_PREFIX + "tmp-"
+    _TMP_DIR = RESERVED_PREFIX + "tmp"
+    _TMP_PREFIX = RESERVED_PREFIX + "tmp-"  # the writability probe's file, removed at once
+    STALE_TEMP_S = 86_400.0
+    """A temporary file this old is removed at :meth:`start` even if its process still runs."""
 
     def __init__(self, root: Path, public_base_url: str, signing_key: bytes) -> None:
         if not signing_key:
@@ -165,8 +170,37 @@ class LocalObjectStorage(ObjectStorage):
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the root folder if missing."""
+        """Create the root folder if missing and remove what killed writers left
+        (:meth:`sweep_temp_files`)."""
         await asyncio.to_thread(self._root.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(self.sweep_temp_files)
+
+    def sweep_temp_files(self) -> list[str]:
+        """Remove the temporary files of writers that are gone: the file name starts with
+        the writer's process id, and no process with that id runs on this machine (or the
+        file is older than :attr:`STALE_TEMP_S`). Files of running writers are kept.
+
+        Returns:
+            The names removed.
+        """
+        folder = self._root / self._TMP_DIR
+        removed: list[str] = []
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return removed
+        now = time.time()
+        for entry in entries:
+            pid_text = entry.name.split("-", 1)[0]
+            try:
+                old = now - entry.stat(follow_symlinks=False).st_mtime > self.STALE_TEMP_S
+            except FileNotFoundError:
+                continue  # its writer finished meanwhile
+            if old or not (pid_text.isdigit() and _process_runs(int(pid_text))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+        return removed
 
     async def check(self) -> None:
         """Create the root folder if needed and write/delete a probe file in it.
@@ -219,7 +253,7 @@ class LocalObjectStorage(ObjectStorage):
         with self._lock:
             if target.is_dir():
                 raise InvalidObjectKey(key, _FOLDER_CONFLICT)
-            fd, tmp_name = self._make_temp(key, target.parent)
+            fd, tmp_name = self._make_temp(key, target.parent)  # temp in .earshot-tmp/
         tmp = Path(tmp_name)
         try:
             md5 = hashlib.md5(usedforsecurity=False)
@@ -252,12 +286,19 @@ class LocalObjectStorage(ObjectStorage):
         )
 
     def _make_temp(self, key: str, folder: Path) -> tuple[int, str]:
-        """Create ``folder`` (and parents) and a temp file in it. Caller holds the lock."""
+        """Create ``folder`` (and parents), the object's destination, and a temp file in
+        ``.earshot-tmp/`` named after this process. Caller holds the lock."""
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            return tempfile.mkstemp(prefix=self._TMP_PREFIX, dir=folder)
         except (FileExistsError, NotADirectoryError):
             raise InvalidObjectKey(key, "a parent segment is already stored as an object") from None
+        return self._temp_file()
+
+    def _temp_file(self) -> tuple[int, str]:
+        """A new temporary file ``.earshot-tmp/<pid>-...`` (see :meth:`sweep_temp_files`)."""
+        folder = self._root / self._TMP_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f"{os.getpid()}-", dir=folder)
 
     def _write_meta(self, key: str, content_type: str, etag: str, st: os.stat_result) -> None:
         meta_path = self._meta_path(key)
@@ -270,7 +311,7 @@ class LocalObjectStorage(ObjectStorage):
             "mtime_ns": st.st_mtime_ns,
             "ino": st.st_ino,
         }
-        fd, tmp_name = tempfile.mkstemp(prefix=self._TMP_PREFIX, dir=meta_path.parent)
+        fd, tmp_name = self._temp_file()
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(record, fh)
@@ -495,3 +536,14 @@ def _prune(folder: Path, root: Path) -> None:
         except OSError:
             return
         folder = folder.parent
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs on this machine (signal 0 probes it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return pid > 0
