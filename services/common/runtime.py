@@ -209,7 +209,9 @@ async def create_runtime(settings: Settings, client_id: str = "earshot") -> Runt
         public_base_url=settings.effective_public_url,
         signing_key=signing_key(settings),
     )
-    if not settings.effective_storage_url.startswith("file:"):
+    if settings.effective_storage_url.startswith("file:"):
+        await storage.start()  # the folder, and no temp file left by a killed writer
+    else:
         # a remote store (MinIO, S3): reachable, credentials accepted, bucket present
         store = Dependency(
             "object storage", address_of(settings.effective_storage_url), "EARSHOT_STORAGE_URL"

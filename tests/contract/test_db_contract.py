@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from services.common import db
 from services.gateway.models import Base, JobStatus
+from services.gateway.products.interviews.models import Interview
+from services.gateway.products.interviews.repository import InterviewRepository
 from services.gateway.shared.jobs import JobAlreadyExists, JobRepository
 from tests.integration import infra
 from tests.unit.test_db import _other_service
@@ -189,3 +191,56 @@ async def test_job_repository_behaves_the_same(url: str) -> None:
         await db.check(engine)
     finally:
         await engine.dispose()
+
+
+async def test_racing_interview_creates_make_one_active_interview(url: str) -> None:
+    """Ten "create" calls at once (the interview coach's POST /api/interviews/create) resume
+    one interview: the partial unique index and ``INSERT ... ON CONFLICT DO NOTHING``."""
+    await db.run_migrations_async(url, MIGRATIONS, VERSION_TABLE)
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+
+    async def create(i: int) -> tuple[int, bool]:
+        async with sessions() as s, s.begin():
+            row, created = await InterviewRepository(s, "alice").active_or_new("data_science")
+            return row.id, created
+
+    try:
+        got = await asyncio.gather(*(create(i) for i in range(10)))
+        async with sessions() as s:
+            assert await s.scalar(select(func.count()).select_from(Interview)) == 1
+            other, created = await InterviewRepository(s, "alice").active_or_new("ml_engineering")
+            assert created and other.id != got[0][0]  # another track: another interview
+    finally:
+        await engine.dispose()
+    assert len({i for i, _ in got}) == 1  # every call got the same interview
+    assert sum(created for _, created in got) == 1
+
+
+async def test_migration_0009_settles_duplicate_active_interviews(url: str) -> None:
+    await db.run_migrations_async(url, MIGRATIONS, VERSION_TABLE, revision="0008")
+    engine = db.create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for user, track in [
+                ("alice", "ds"),
+                ("alice", "ds"),
+                ("alice", "ds"),
+                ("alice", "ml"),
+                ("bob", "ds"),
+            ]:
+                await conn.execute(
+                    text(
+                        "INSERT INTO interviews (user_id, track, status, question_seed, created_at) "
+                        "VALUES (:u, :t, 'active', 0, CURRENT_TIMESTAMP)"
+                    ),
+                    {"u": user, "t": track},
+                )
+        await db.run_migrations_async(url, MIGRATIONS, VERSION_TABLE)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(text("SELECT id, user_id, track, status FROM interviews ORDER BY id"))
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [r.status for r in rows] == ["completed", "completed", "active", "active", "active"]

@@ -408,8 +408,12 @@ def _count(platform: Platform, figures: Figures, expected: int) -> None:
 
 
 def _temp_leftovers(data_dir: Path) -> list[Path]:
-    root = data_dir / "tmp"
-    return sorted(root.iterdir()) if root.exists() else []
+    """The platform's temp folder, and the object store's (a writer killed mid-write leaves
+    its temporary file there until the next start removes it)."""
+    out: list[Path] = []
+    for root in (data_dir / "tmp", data_dir / "objects" / ".earshot-tmp"):
+        out += sorted(root.iterdir()) if root.exists() else []
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover - manual runs

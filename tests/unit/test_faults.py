@@ -82,7 +82,7 @@ async def test_local_storage_turns_disk_faults_into_storage_unavailable(
 ) -> None:
     storage = LocalObjectStorage(tmp_path / "objects", "http://127.0.0.1:1", b"k")
     await storage.put("a/ok.bin", b"1")
-    import services.common.storage as storage_module
+    import services.common.storage.local as storage_module
 
     def read_only(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EROFS, "Read-only file system")

@@ -1,6 +1,6 @@
 """The interview coach's repository on the migrated schema (SQLite): ownership filters,
 cursor pages stable under inserts, question replacement, and the report upsert under 10
-concurrent writers (one row, no error)."""
+concurrent writers (one row, no error). Racing "create" calls: tests/contract/test_db_contract.py."""
 
 from __future__ import annotations
 
@@ -43,15 +43,21 @@ def question(i: int) -> dict[str, object]:
 async def test_ownership_cursors_and_replacement(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as s, s.begin():
         alice, bob = InterviewRepository(s, "alice"), InterviewRepository(s, "bob")
-        made = [await alice.create_interview("data_science") for _ in range(5)]
-        theirs = await bob.create_interview("data_science")
+        made = []
+        for _ in range(5):  # one active per user and track: each is completed before the next
+            row, created = await alice.active_or_new("data_science")
+            assert created
+            row.status = "completed"
+            await s.flush()
+            made.append(row)
+        theirs, _ = await bob.active_or_new("data_science")
         await alice.replace_questions(made[0], [question(i) for i in range(7)])
     async with sessions() as s, s.begin():
         alice, bob = InterviewRepository(s, "alice"), InterviewRepository(s, "bob")
         assert await bob.interview(made[0].id) is None and await alice.interview(theirs.id) is None
         page1, cursor = await alice.interviews(2, None)
         assert [i.id for i in page1] == [made[4].id, made[3].id] and cursor == made[3].id
-        await alice.create_interview("data_science")  # inserted while paging: not in later pages
+        await alice.active_or_new("data_science")  # inserted while paging: not in later pages
         page2, cursor = await alice.interviews(2, cursor)
         page3, end = await alice.interviews(2, cursor)
         assert [i.id for i in page2 + page3] == [made[2].id, made[1].id, made[0].id] and end is None
@@ -68,7 +74,7 @@ async def test_ownership_cursors_and_replacement(sessions: async_sessionmaker[As
 
 async def test_report_upsert_is_one_row_under_concurrency(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as s, s.begin():
-        interview = await InterviewRepository(s, "alice").create_interview("ml_engineering")
+        interview, _ = await InterviewRepository(s, "alice").active_or_new("ml_engineering")
 
     async def write(i: int) -> None:
         async with sessions() as s, s.begin():

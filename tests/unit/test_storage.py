@@ -115,8 +115,28 @@ async def test_overwrite_replaces_content_and_metadata(storage: LocalObjectStora
 async def test_writes_leave_no_temp_files(storage: LocalObjectStorage) -> None:
     await storage.put("a/b/c.txt", b"1")
     await storage.put("a/b/c.txt", b"2")
-    leftovers = [p for p in storage.root.rglob("*") if p.name.startswith(".earshot-tmp-")]
+    leftovers = [p for p in storage.root.rglob("*") if p.is_file() and ".earshot-tmp" in str(p)]
     assert leftovers == []
+    assert [i.key for i in await storage.list("")] == ["a/b/c.txt"]
+
+
+async def test_start_removes_the_temp_files_of_killed_writers_only(storage: LocalObjectStorage) -> None:
+    import sys
+
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()
+    dead_pid = child.pid  # exited: no process with this id runs (pids are not reused this fast)
+    folder = storage.root / ".earshot-tmp"
+    folder.mkdir(parents=True)
+    (folder / f"{dead_pid}-abc").write_bytes(b"half an object")  # a writer killed mid-write
+    (folder / f"{os.getpid()}-def").write_bytes(b"in progress")  # a running writer's
+    old = folder / f"{os.getpid()}-old"
+    old.write_bytes(b"ancient")
+    os.utime(old, (time.time() - 2 * storage.STALE_TEMP_S,) * 2)
+    (folder / "not-a-pid").write_bytes(b"?")
+    await storage.start()
+    assert sorted(p.name for p in folder.iterdir()) == [f"{os.getpid()}-def"]
+    assert storage.sweep_temp_files() == []  # nothing more to remove
 
 
 async def test_missing_objects_raise_object_not_found(storage: LocalObjectStorage, tmp_path: Path) -> None:
@@ -166,7 +186,8 @@ async def test_delete_is_idempotent_and_prunes_empty_folders(storage: LocalObjec
     await storage.delete("deep/er/still/obj.txt")  # again: fine
     await storage.delete("never/existed")
     await storage.delete("keep/me.txt")
-    assert _files(storage.root) == []  # data and sidecar folders all pruned
+    # data and sidecar folders all pruned; the (empty) folder of temporary files stays
+    assert _files(storage.root) == [".earshot-tmp"]
     assert storage.root.is_dir()
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -102,7 +103,8 @@ class Interview(Base):
 
     Attributes:
         id: integer id (the seed's ``interviewId``); user_id: owner; track: e.g. ``data_science``.
-        status: ``active`` or ``completed``; question_seed: varies regenerated questions.
+        status: ``active`` or ``completed`` (at most one active per user and track: a
+            partial unique index); question_seed: varies regenerated questions.
         created_at, completed_at: timezone-aware UTC.
     """
 
@@ -110,6 +112,15 @@ class Interview(Base):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'completed')", name="status"),
         Index("ix_interviews_user_id_id", "user_id", "id"),
+        # one active interview per user and track, even when two "create" calls race
+        Index(
+            "uq_interviews_user_id_track_active",
+            "user_id",
+            "track",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -94,14 +94,30 @@ class InterviewRepository:
             query = query.where(Interview.track == track)
         return await self.session.scalar(query.order_by(Interview.id.desc()).limit(1))
 
-    async def create_interview(self, track: str) -> Interview:
-        """A new active interview for ``track``."""
-        row = Interview(
-            user_id=self.user_id, track=track, status="active", question_seed=0, created_at=utcnow()
+    async def active_or_new(self, track: str) -> tuple[Interview, bool]:
+        """The caller's active interview for ``track``, or a new one: ``(row, created)``.
+
+        Safe when two calls race: the insert does nothing when the partial unique index
+        ``uq_interviews_user_id_track_active`` (one active interview per user and track)
+        already holds a row, and the row found then is returned, so both calls get the same
+        interview.
+        """
+        existing = await self.active_interview(track)
+        if existing is not None:
+            return existing, False
+        stmt = (
+            _insert(self.session)(Interview)
+            .values(user_id=self.user_id, track=track, status="active", question_seed=0, created_at=utcnow())
+            .on_conflict_do_nothing(
+                index_elements=["user_id", "track"], index_where=Interview.status == "active"
+            )
+            .returning(Interview.id)
         )
-        self.session.add(row)
-        await self.session.flush()
-        return row
+        created = await self.session.scalar(stmt)
+        row = await self.active_interview(track)
+        if row is None:  # cannot happen: inserted, or another call's row is committed
+            raise RuntimeError(f"no active {track!r} interview after inserting one")
+        return row, created is not None
 
     async def interviews(self, limit: int, cursor: int | None) -> tuple[list[Interview], int | None]:
         """Newest first, ``limit`` rows after ``cursor`` (an id); and the next cursor (None: the end)."""

@@ -171,11 +171,10 @@ class InterviewService:
         """
         if track not in TRACKS:
             raise ApiError(422, "Unknown track", f"track {track!r} is not one of: {', '.join(TRACKS)}")
-        existing = await self.repo.active_interview(track)
-        row = existing or await self.repo.create_interview(track)
+        row, created = await self.repo.active_or_new(track)  # one interview even when calls race
         count = (await self.repo.question_counts([row.id])).get(row.id, 0)
         await self.session.commit()
-        return _interview_out(row, count, resumed=existing is not None)
+        return _interview_out(row, count, resumed=not created)
 
     async def _interview(self, interview_id: int) -> Interview:
         row = await self.repo.interview(interview_id)
