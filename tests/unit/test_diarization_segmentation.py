@@ -99,3 +99,15 @@ def test_turns_mode_labels_words() -> None:
     agree = sum(mapping.setdefault(ref, hyp) == hyp for (_, _, ref), hyp in zip(reference, got, strict=True))
     assert agree >= 0.9 * len(reference)
     assert np.unique([g for g in got if g]).size == 3
+
+
+def test_segmentation_setting_reaches_the_engine_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.common.settings import ConfigurationError
+    from services.transcription.config import load_transcription_settings
+
+    assert load_transcription_settings().diarizer_segmentation == "off"
+    monkeypatch.setenv("EARSHOT_DIARIZER_SEGMENTATION", "turns")
+    assert load_transcription_settings().diarizer_segmentation == "turns"
+    monkeypatch.setenv("EARSHOT_DIARIZER_SEGMENTATION", "overlap")  # turn output only, not a setting
+    with pytest.raises(ConfigurationError, match="EARSHOT_DIARIZER_SEGMENTATION"):
+        load_transcription_settings()
