@@ -43,6 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "proto"), str(ROOT / "scripts")]
 
 from services.common import audio  # noqa: E402
 from services.transcription import diarization as d  # noqa: E402
+from services.transcription import turns as t  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 # Generated sets (seed, conversations): calibration (thresholds chosen here), held out
@@ -98,12 +99,12 @@ def _cached_windows(cache: Path, name: str, samples: np.ndarray) -> list[d.Speec
     return windows
 
 
-def cached_pieces(cache: Path, name: str) -> d.TurnPieces:
-    """segmentation-3.0 runs and CAM++ piece embeddings (:func:`d.turn_pieces`) of a cached
+def cached_pieces(cache: Path, name: str) -> t.TurnPieces:
+    """segmentation-3.0 runs and CAM++ piece embeddings (:func:`t.turn_pieces`) of a cached
     recording (its audio ``{name}.npy``), cached as ``{name}.seg.npz``."""
     path = cache / f"{name}.seg.npz"
     if not path.exists():
-        tp = d.turn_pieces(np.load(cache / f"{name}.npy"))
+        tp = t.turn_pieces(np.load(cache / f"{name}.npy"))
         np.savez(
             path,
             runs=np.array([[r.start, r.end, *(list(r.tracks) + [-1])[:2]] for r in tp.runs]).reshape(-1, 4),
@@ -112,11 +113,11 @@ def cached_pieces(cache: Path, name: str) -> d.TurnPieces:
         )
     z = np.load(path)
     runs = [
-        d.LocalRun(float(a), float(b), tuple(int(t) for t in (t0, t1) if t >= 0))
+        t.LocalRun(float(a), float(b), tuple(int(t) for t in (t0, t1) if t >= 0))
         for a, b, t0, t1 in z["runs"]
     ]
     pieces = [(float(a), float(b), int(r)) for a, b, r in z["pieces"]]
-    return d.TurnPieces(runs, pieces, z["emb"])
+    return t.TurnPieces(runs, pieces, z["emb"])
 
 
 def hypothesis(mode: str, cache: Path, name: str, windows: list[d.SpeechWindow]) -> Turns:
@@ -124,10 +125,10 @@ def hypothesis(mode: str, cache: Path, name: str, windows: list[d.SpeechWindow])
     if mode == "turns":
         tp = cached_pieces(cache, name)
         labels = d.cluster_spectral(tp.embeddings, 1, 8) if tp.pieces else np.zeros(0, dtype=int)
-        return d.pieces_turns(tp, labels)
+        return t.pieces_turns(tp, labels)
     hyp = d.window_turns(windows, d.window_labels(windows, 1, 8, "campplus")) if windows else []
     if mode == "overlap":
-        hyp = d.overlap_turns(cached_pieces(cache, name).runs, hyp)
+        hyp = t.overlap_turns(cached_pieces(cache, name).runs, hyp)
     return hyp
 
 

@@ -78,7 +78,7 @@ class EngineConfig:
             MFCC statistics), ``campplus`` or ``mfcc``.
         segmentation: ``off`` or ``turns`` (CAM++ diarizer on recordings up to
             ``long_audio_s``: speaker turns from segmentation-3.0,
-            :func:`services.transcription.diarization.segmentation_turns`).
+            :func:`services.transcription.turns.segmentation_turns`).
     """
 
     model: str | None = None

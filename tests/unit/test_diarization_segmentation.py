@@ -13,6 +13,7 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 from services.common import audio
 from services.common.transcript import Segment, Transcript, Word
 from services.transcription import diarization as d
+from services.transcription import turns as t
 from tests.conftest import FIXTURES
 
 
@@ -33,27 +34,27 @@ def _reference(name: str) -> list[tuple[float, float, str]]:
 
 def test_overlap_run_gets_both_tracks_labels() -> None:
     runs = [
-        d.LocalRun(0.0, 2.0, (0,)),
-        d.LocalRun(2.0, 3.0, (0, 1)),  # overlap, long enough
-        d.LocalRun(3.0, 5.0, (1,)),
-        d.LocalRun(5.0, 5.1, (0, 1)),  # overlap shorter than SEG_MIN_OVERLAP_S: nothing added
-        d.LocalRun(5.1, 6.0, (1,)),
+        t.LocalRun(0.0, 2.0, (0,)),
+        t.LocalRun(2.0, 3.0, (0, 1)),  # overlap, long enough
+        t.LocalRun(3.0, 5.0, (1,)),
+        t.LocalRun(5.0, 5.1, (0, 1)),  # overlap shorter than SEG_MIN_OVERLAP_S: nothing added
+        t.LocalRun(5.1, 6.0, (1,)),
     ]
     turns = [(0.0, 2.5, "SPEAKER_00"), (2.5, 6.0, "SPEAKER_01")]
-    out = d.overlap_turns(runs, turns)
+    out = t.overlap_turns(runs, turns)
     assert out == [(0.0, 3.0, "SPEAKER_00"), (2.0, 6.0, "SPEAKER_01")]
     # tracks that carry the same label add nothing
-    assert d.overlap_turns(runs, [(0.0, 6.0, "SPEAKER_00")]) == [(0.0, 6.0, "SPEAKER_00")]
+    assert t.overlap_turns(runs, [(0.0, 6.0, "SPEAKER_00")]) == [(0.0, 6.0, "SPEAKER_00")]
 
 
 def test_merge_turns_joins_each_speaker() -> None:
     turns = [(0.0, 1.0, "A"), (0.9, 2.0, "A"), (1.5, 2.5, "B"), (2.05, 3.0, "A")]
-    assert d.merge_turns(turns) == [(0.0, 2.0, "A"), (1.5, 2.5, "B"), (2.05, 3.0, "A")]
-    assert d.merge_turns(turns, gap_s=0.1) == [(0.0, 3.0, "A"), (1.5, 2.5, "B")]
+    assert t.merge_turns(turns) == [(0.0, 2.0, "A"), (1.5, 2.5, "B"), (2.05, 3.0, "A")]
+    assert t.merge_turns(turns, gap_s=0.1) == [(0.0, 3.0, "A"), (1.5, 2.5, "B")]
 
 
 def test_local_runs_one_voice_is_one_track() -> None:
-    runs = d.local_runs(audio.decode(FIXTURES / "jfk.flac"))
+    runs = t.local_runs(audio.decode(FIXTURES / "jfk.flac"))
     assert runs and {t for r in runs for t in r.tracks} == {runs[0].tracks[0]}
     assert all(r.end > r.start for r in runs)
     assert all(a.end <= b.start + 1e-6 for a, b in zip(runs, runs[1:], strict=False))
