@@ -223,3 +223,55 @@ def test_a_voice_with_one_short_turn_is_found(monkeypatch: pytest.MonkeyPatch) -
     assert len(set(d.cluster_spectral(x, 1, 2))) == 2  # max_speakers still holds
     monkeypatch.setattr(d, "OUTLIER_COS", -1.0)  # without the outlier step it is folded in
     assert len(set(d.cluster_spectral(x))) == 2
+
+
+def _around(direction: np.ndarray, n: int, rng: np.random.Generator, noise: float = 0.02) -> np.ndarray:
+    """``n`` unit windows scattered around ``direction``."""
+    x = direction + noise * rng.normal(size=(n, direction.size))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_between_speaker_cos_is_the_median_pair() -> None:
+    c = np.eye(3)
+    assert d.between_speaker_cos(c) == 0.0
+    c = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])  # pairs: 0.6, 0.0, 0.8
+    assert d.between_speaker_cos(c) == pytest.approx(0.6)
+    assert d.between_speaker_cos(c[:1]) is None
+
+
+def _voices(gram: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Unit voice directions ``(k, 192)`` whose cosines are ``gram`` ``(k, k)``."""
+    basis = np.linalg.qr(rng.normal(size=(192, len(gram))))[0].T
+    return np.linalg.cholesky(gram) @ basis
+
+
+def test_a_split_voice_is_merged_among_far_apart_voices_only() -> None:
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(5), 10)
+    for between, merged_count in ((0.0, 4), (0.6, 5)):
+        # one voice in two halves at centroid cosine 0.72 (below MERGE_COS) and three other
+        # voices, every other pair at cosine ``between``
+        gram = np.full((5, 5), between)
+        gram[0, 1] = gram[1, 0] = 0.72
+        np.fill_diagonal(gram, 1.0)
+        x = np.concatenate([_around(v, 10, rng) for v in _voices(gram, rng)])
+        merged = d._merge_similar(x, labels, 1, d.MERGE_COS)
+        assert len(set(merged)) == merged_count
+        assert (len(set(merged[:20])) == 1) == (merged_count == 4)
+
+
+def test_an_odd_stretch_of_a_voice_is_not_a_new_speaker() -> None:
+    rng = np.random.default_rng(2)
+    basis = np.linalg.qr(rng.normal(size=(192, 5)))[0].T
+    voices = [basis[0], basis[1], basis[2]]
+    # 3 windows of voice 0 at cosine 0.45 from it (far below OUTLIER_COS), while the voices
+    # are at cosine 0 to one another: still voice 0
+    odd = 0.45 * basis[0] + np.sqrt(1 - 0.45**2) * basis[3]
+    x = np.concatenate([*(_around(v, 12, rng) for v in voices), _around(odd, 3, rng)])
+    labels = np.repeat(np.arange(3), 12)
+    labels = np.concatenate([labels, [0, 0, 0]])
+    assert len(set(d._outlier_speaker(x, labels))) == 3
+    # 3 windows far from every voice: a new speaker
+    x[-3:] = _around(basis[4], 3, rng)
+    found = d._outlier_speaker(x, labels)
+    assert len(set(found)) == 4 and len(set(found[-3:])) == 1 and found[-1] not in set(found[:36])
