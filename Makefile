@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BENCH_ENV) $(BIN)/python benchmarks/anc.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/analysis.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/transcription.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/hearing.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/media.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/soak.py
 	deploy/local/infra.sh up >/dev/null

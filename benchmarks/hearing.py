@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -54,6 +53,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "proto"), str(ROOT / "scripts")]
 
+from benchmarks.common import emit  # noqa: E402
 from services.common import audio  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
 from services.transcription import diarization as d  # noqa: E402
@@ -458,7 +458,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("warning")
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    report: dict[str, object] = {"benchmark": "hearing", "segmentation": args.segmentation}
+    report: dict[str, object] = {"segmentation": args.segmentation}
     global SEGMENTATION
     SEGMENTATION = args.segmentation
     if "diarization" not in skip:
@@ -467,7 +467,7 @@ def main() -> None:
         report["temperature"] = bench_temperature()
     if "wer" not in skip:
         report["wer"] = bench_wer(args.long_minutes, [m for m in args.models.split(",") if m])
-    print(json.dumps(report, indent=2))
+    emit("hearing", report)
 
 
 if __name__ == "__main__":
