@@ -64,7 +64,9 @@ test-embedded: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests/embedded
 
 # One JSON file per benchmark under benchmarks/results/ (machine, commit, date, load average);
-# each also prints its JSON. Benchmarks install their peers (ffmpeg) or fail.
+# each also prints its JSON. Benchmarks install their peers (ffmpeg, wrk, Festival's voices) or
+# fail, or report the section skipped (hearing.py without espeak-ng). kill.py and
+# slow_clients.py are run by hand (see their docstrings).
 BENCH_ENV := EARSHOT_BENCH_RESULTS=benchmarks/results
 bench: $(STAMP)
 	scripts/install_wrk.sh
@@ -74,6 +76,9 @@ bench: $(STAMP)
 	$(BENCH_ENV) $(BIN)/python benchmarks/analysis.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/transcription.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/hearing.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/meetings.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/interviews.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/anc_live.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/media.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/soak.py
 	deploy/local/infra.sh up >/dev/null

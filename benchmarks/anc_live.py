@@ -22,6 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import emit  # noqa: E402
+
 FS = 48000
 BLOCK = 1024
 
@@ -92,7 +94,7 @@ async def run(seconds: float) -> dict[str, Any]:
     from services.common.settings import Settings, load_settings
     from services.platform import Platform
 
-    configure_logging("warning")
+    configure_logging("error")  # stdout carries the JSON result only
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -146,7 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=30.0, help="audio streamed per transport")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.seconds)), indent=1))
+    emit("anc_live", asyncio.run(run(args.seconds)))
 
 
 if __name__ == "__main__":

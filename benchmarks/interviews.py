@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform as pyplatform
 import socket
 import statistics
 import sys
@@ -43,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import emit  # noqa: E402
 from services.common import audio  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
 from services.common.settings import Settings, load_settings  # noqa: E402
@@ -235,10 +233,7 @@ async def main(runs: int, calls: int) -> dict[str, object]:
                     **percentiles(timings),
                     "target_p95_ms": 500,
                 }
-        return {
-            "machine": {"cpus": os.cpu_count(), "python": pyplatform.python_version()},
-            "results": results,
-        }
+        return {"results": results}  # emit adds the machine (CPU, cores, memory, Python)
 
 
 if __name__ == "__main__":
@@ -247,4 +242,4 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
     configure_logging("error")
-    print(json.dumps(asyncio.run(main(args.runs, args.calls)), indent=2))
+    emit("interviews", asyncio.run(main(args.runs, args.calls)))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import statistics
 import sys
@@ -42,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import emit  # noqa: E402
 from services.analysis.meeting import LocalMeetingAnalyzer, MeetingRequest  # noqa: E402
 from services.common import audio  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
@@ -104,7 +104,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="earshot-bench-meetings-"))
     port = free_port()
     settings = load_settings(data_dir=data, port=port, log_level="error", **ANY_FREE_GRPC_PORT)
-    out: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+    out: dict[str, Any] = {}  # emit adds the machine (CPU, cores, memory, Python)
     async with (
         running(settings) as platform,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client,
@@ -225,4 +225,4 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--meetings", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=30)
-    print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))
+    emit("meetings", asyncio.run(main(parser.parse_args())))
