@@ -25,6 +25,7 @@ import argparse
 import io
 import subprocess
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -221,20 +222,12 @@ def conversation(
         )
         for variant, warp in zip(variants, warps, strict=True)
     ]
-    order = [int(i) for i in rng.permutation(speakers)]  # everyone speaks at least once
-    while len(order) < turns:
-        nxt = int(rng.integers(0, speakers))
-        if nxt != order[-1]:
-            order.append(nxt)
-    pieces: list[tuple[float, np.ndarray, int]] = []
-    t = 0.4
-    for who in order:
+
+    def say(who: int, text: str) -> np.ndarray:
         voice, pitch, speed, gain, warp = voices[who]
-        text = " ".join(rng.choice(SENTENCES, size=int(rng.integers(1, 3)), replace=False))
-        x = warp_voice(speak(text, voice, pitch, speed), warp) * 10 ** (gain / 20)
-        pieces.append((t, x, who))
-        t += len(x) / SAMPLE_RATE + float(rng.uniform(-0.15, 0.9))
-    return _mix(rng, pieces)
+        return warp_voice(speak(text, voice, pitch, speed), warp) * 10 ** (gain / 20)
+
+    return _mix(rng, _turns(rng, speakers, turns, say))
 
 
 def _festival_conversation(
@@ -247,7 +240,21 @@ def _festival_conversation(
     rng = np.random.default_rng(seed)
     names = rng.choice(FESTIVAL_VOICES, size=speakers, replace=False)
     voices = [(str(v), float(rng.uniform(0.85, 1.2)), float(rng.uniform(-14, 0))) for v in names]
-    order = [int(i) for i in rng.permutation(speakers)]
+
+    def say(who: int, text: str) -> np.ndarray:
+        voice, stretch, gain = voices[who]
+        return festival_speak(text, voice, stretch) * 10 ** (gain / 20)
+
+    return _mix(rng, _turns(rng, speakers, turns, say))
+
+
+def _turns(
+    rng: np.random.Generator, speakers: int, turns: int, say: Callable[[int, str], np.ndarray]
+) -> list[tuple[float, np.ndarray, int]]:
+    """Turns ``(start s, samples, speaker)``: every speaker first (in a random order), then
+    random speakers never twice in a row, ``turns`` in all; each says 1-2 of ``SENTENCES``
+    through ``say(speaker, text)``, after a gap of -0.15..0.9 s (negative: overlap)."""
+    order = [int(i) for i in rng.permutation(speakers)]  # everyone speaks at least once
     while len(order) < turns:
         nxt = int(rng.integers(0, speakers))
         if nxt != order[-1]:
@@ -255,12 +262,11 @@ def _festival_conversation(
     pieces: list[tuple[float, np.ndarray, int]] = []
     t = 0.4
     for who in order:
-        voice, stretch, gain = voices[who]
         text = " ".join(rng.choice(SENTENCES, size=int(rng.integers(1, 3)), replace=False))
-        x = festival_speak(text, voice, stretch) * 10 ** (gain / 20)
+        x = say(who, text)
         pieces.append((t, x, who))
         t += len(x) / SAMPLE_RATE + float(rng.uniform(-0.15, 0.9))
-    return _mix(rng, pieces)
+    return pieces
 
 
 def _mix(
