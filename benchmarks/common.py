@@ -94,6 +94,17 @@ def rates(work: Callable[[], object], units: float, runs: int = 5) -> tuple[list
     return out, shortest
 
 
+def apt_install(packages: list[str]) -> bool:
+    """Install Debian ``packages`` (one ``apt-get update`` first) when running as root with
+    apt-get; False (nothing tried) otherwise. Failures are left to the caller's check."""
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+        subprocess.run(cmd, check=False, env=env, stdout=subprocess.DEVNULL)
+    return True
+
+
 def require(program: str, apt_package: str) -> str:
     """Path of ``program``, installed from Debian's ``apt_package`` when missing.
 
@@ -104,10 +115,7 @@ def require(program: str, apt_package: str) -> str:
     if found:
         return found
     print(f"{program} missing: apt-get install {apt_package}", file=sys.stderr)
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", apt_package]):
-            subprocess.run(cmd, check=False, env=env, stdout=subprocess.DEVNULL)
+    if apt_install([apt_package]):
         found = shutil.which(program)
     if not found:
         sys.exit(f"{program} is required by this benchmark: install Debian's {apt_package} (apt-get)")

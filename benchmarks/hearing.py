@@ -41,8 +41,6 @@ import argparse
 import asyncio
 import io
 import os
-import shutil
-import subprocess
 import sys
 import time
 import wave
@@ -53,7 +51,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "proto"), str(ROOT / "scripts")]
 
-from benchmarks.common import emit  # noqa: E402
+from benchmarks.common import apt_install, emit  # noqa: E402
 from services.common import audio  # noqa: E402
 from services.common.logging import configure_logging  # noqa: E402
 from services.transcription import diarization as d  # noqa: E402
@@ -197,17 +195,10 @@ def _festival_sets(spec: str, totals: list[float]) -> dict[str, object]:
     import make_diarization_set as mds
 
     missing = mds.missing_festival_voices()
-    if missing and shutil.which("apt-get") and os.geteuid() == 0:
+    if missing:
         print(f"Festival voices missing ({', '.join(missing)}): apt-get install", file=sys.stderr)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *mds.FESTIVAL_PACKAGES],
-            check=False,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        missing = mds.missing_festival_voices()
+        if apt_install(mds.FESTIVAL_PACKAGES):
+            missing = mds.missing_festival_voices()
     if missing:
         packages = " ".join(mds.FESTIVAL_PACKAGES)
         return {"skipped": f"Festival voices missing: {missing}; apt-get install {packages}"}
